@@ -1,0 +1,50 @@
+//! `lifeline`: make keys, issue, verify and inspect Lifeline licenses.
+//!
+//! Exit codes: 0 success (for `verify`: `valid` or `grace`), 1 the license is not usable
+//! (or cannot be decoded), 2 usage or I/O error (message on stderr, nothing on stdout).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod failure;
+mod files;
+mod inspect;
+mod issue;
+mod keygen;
+mod verify;
+
+use failure::CliError;
+
+/// Lifeline: Ed25519-signed licenses that keep working when things break.
+#[derive(Debug, Parser)]
+#[command(name = "lifeline", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Keygen(keygen::Args),
+    Issue(issue::Args),
+    Verify(verify::Args),
+    Inspect(inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Issue(args) => issue::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("{error}");
+            CliError::exit_code()
+        }
+    }
+}

@@ -1,0 +1,61 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use lifeline_core::{Policy, UnixTime};
+
+use crate::failure::CliError;
+use crate::files;
+
+/// Verify a license and print the verdict as one JSON object.
+///
+/// Exit 0 when the license is usable (valid or grace), 1 when it is not (the verdict's
+/// reason says why), 2 on usage or I/O errors.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Public key set (JWKS), e.g. the keys.json written by `lifeline keygen`.
+    #[arg(long, value_name = "KEYS.json")]
+    keys: String,
+    /// Require the license to be for this product (its `aud`).
+    #[arg(long, value_name = "PRODUCT")]
+    aud: Option<String>,
+    /// Verify as of this time (unix seconds) instead of now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    at: Option<u64>,
+    /// Pretty-print the verdict.
+    #[arg(long)]
+    pretty: bool,
+    /// License token file; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE|-", default_value = "-")]
+    file: String,
+}
+
+/// At most this much of the input is read; the core refuses anything over
+/// `MAX_TOKEN_BYTES` (after trimming whitespace) as `malformed`.
+const READ_LIMIT: usize = 1024 * 1024;
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let keys = files::read_key_set(&args.keys)?;
+    let token = files::read_up_to(&args.file, READ_LIMIT, "license")?;
+    let now = match args.at {
+        Some(at) => at,
+        None => crate::issue::now_secs()?,
+    };
+    let mut policy = Policy::new();
+    if let Some(aud) = &args.aud {
+        policy = policy.with_audience(aud.clone());
+    }
+    let verdict = lifeline_core::verify(&token, &keys, &policy, UnixTime::from_secs(now));
+    let json = if args.pretty {
+        serde_json::to_string_pretty(&verdict)
+    } else {
+        serde_json::to_string(&verdict)
+    }
+    .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}").map_err(|e| CliError::new(format!("cannot write the verdict: {e}")))?;
+    Ok(if verdict.is_usable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,230 @@
+//! The license payload: registered JWT claims plus Lifeline's own, typed, with every
+//! member (known or not) kept exactly as signed.
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::UnixTime;
+use crate::error::{ClaimProblem, Malformed, Segment, VerifyError};
+
+/// The claims of a license whose signature checked (or, from [`crate::inspect`], did not).
+///
+/// Serializes as the original JSON object, unknown claims included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// `iss`: who issued the license.
+    iss: String,
+    /// `sub`: the licensee.
+    sub: String,
+    /// `aud`: the product id(s) the license is for (a string in JSON becomes one entry).
+    aud: Vec<String>,
+    /// `jti`: the license id.
+    jti: String,
+    /// `iat`: when it was signed.
+    iat: UnixTime,
+    /// `nbf`: not valid before; defaults to `iat`.
+    nbf: UnixTime,
+    /// `exp`: expiry (required; perpetual licenses use a far-future `exp`).
+    exp: UnixTime,
+    /// `entitlements`: features the license grants (may be empty).
+    entitlements: Vec<String>,
+    /// `seats`: how many seats, if limited.
+    seats: Option<u32>,
+    /// `grace_s`: seconds after `exp` during which the license still works (`grace`).
+    grace_s: u64,
+    raw: Map<String, Value>,
+}
+
+impl Claims {
+    /// Reads claims from a JSON object, checking every required member and its type.
+    pub fn from_map(raw: Map<String, Value>) -> Result<Self, VerifyError> {
+        let iat = time(&raw, "iat")?.ok_or(missing("iat"))?;
+        Ok(Self {
+            iss: string(&raw, "iss")?,
+            sub: string(&raw, "sub")?,
+            aud: audience(&raw)?,
+            jti: string(&raw, "jti")?,
+            iat,
+            nbf: time(&raw, "nbf")?.unwrap_or(iat),
+            exp: time(&raw, "exp")?.ok_or(missing("exp"))?,
+            entitlements: entitlements(&raw)?,
+            seats: seats(&raw)?,
+            grace_s: grace(&raw)?,
+            raw,
+        })
+    }
+
+    /// Parses claims from payload bytes (strict JSON).
+    pub(crate) fn from_payload(payload: &[u8]) -> Result<Self, VerifyError> {
+        let map = crate::json::parse_object(payload).map_err(|detail| Malformed::Json {
+            segment: Segment::Payload,
+            detail,
+        })?;
+        Self::from_map(map)
+    }
+
+    /// `iss`: who issued the license.
+    pub fn iss(&self) -> &str {
+        &self.iss
+    }
+
+    /// `sub`: the licensee.
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// `aud`: the product id(s); a JSON string becomes one entry.
+    pub fn aud(&self) -> &[String] {
+        &self.aud
+    }
+
+    /// `jti`: the license id.
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
+
+    /// `iat`: when the license was signed.
+    pub fn iat(&self) -> UnixTime {
+        self.iat
+    }
+
+    /// `nbf`, or `iat` when absent.
+    pub fn nbf(&self) -> UnixTime {
+        self.nbf
+    }
+
+    /// `exp`: expiry.
+    pub fn exp(&self) -> UnixTime {
+        self.exp
+    }
+
+    /// `entitlements`.
+    pub fn entitlements(&self) -> &[String] {
+        &self.entitlements
+    }
+
+    /// `seats`, if limited.
+    pub fn seats(&self) -> Option<u32> {
+        self.seats
+    }
+
+    /// `grace_s`, 0 when absent.
+    pub fn grace_s(&self) -> u64 {
+        self.grace_s
+    }
+
+    /// The claims exactly as signed, unknown members included.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
+    /// A claim by name, known or not.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.raw.get(name)
+    }
+
+    /// `exp + grace_s`: the last moment (exclusive) the license is usable.
+    pub fn grace_until(&self) -> UnixTime {
+        self.exp.saturating_add(self.grace_s)
+    }
+
+    /// Whether the license entitles to `feature`.
+    pub fn has_entitlement(&self, feature: &str) -> bool {
+        self.entitlements.iter().any(|e| e == feature)
+    }
+}
+
+impl Serialize for Claims {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(serializer)
+    }
+}
+
+fn missing(claim: &'static str) -> VerifyError {
+    Malformed::Claim {
+        claim,
+        problem: ClaimProblem::Missing,
+    }
+    .into()
+}
+
+fn wrong(claim: &'static str, expected: &'static str) -> VerifyError {
+    Malformed::Claim {
+        claim,
+        problem: ClaimProblem::WrongType { expected },
+    }
+    .into()
+}
+
+fn string(raw: &Map<String, Value>, claim: &'static str) -> Result<String, VerifyError> {
+    match raw.get(claim) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => Err(wrong(claim, "a non-empty string")),
+        None => Err(missing(claim)),
+    }
+}
+
+fn time(raw: &Map<String, Value>, claim: &'static str) -> Result<Option<UnixTime>, VerifyError> {
+    match raw.get(claim) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(|s| Some(UnixTime::from_secs(s)))
+            .ok_or_else(|| wrong(claim, "a non-negative integer (unix seconds)")),
+        Some(_) => Err(wrong(claim, "a non-negative integer (unix seconds)")),
+    }
+}
+
+fn audience(raw: &Map<String, Value>) -> Result<Vec<String>, VerifyError> {
+    const EXPECTED: &str = "a non-empty string or a non-empty array of non-empty strings";
+    match raw.get("aud") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                _ => Err(wrong("aud", EXPECTED)),
+            })
+            .collect(),
+        Some(_) => Err(wrong("aud", EXPECTED)),
+        None => Err(missing("aud")),
+    }
+}
+
+fn entitlements(raw: &Map<String, Value>) -> Result<Vec<String>, VerifyError> {
+    const EXPECTED: &str = "an array of strings";
+    match raw.get("entitlements") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| wrong("entitlements", EXPECTED))
+            })
+            .collect(),
+        Some(_) => Err(wrong("entitlements", EXPECTED)),
+        None => Err(missing("entitlements")),
+    }
+}
+
+fn seats(raw: &Map<String, Value>) -> Result<Option<u32>, VerifyError> {
+    match raw.get("seats") {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|s| u32::try_from(s).ok())
+            .map(Some)
+            .ok_or_else(|| wrong("seats", "an integer from 0 to 4294967295")),
+        Some(_) => Err(wrong("seats", "an integer from 0 to 4294967295")),
+    }
+}
+
+fn grace(raw: &Map<String, Value>) -> Result<u64, VerifyError> {
+    match raw.get("grace_s") {
+        None => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| wrong("grace_s", "a non-negative integer (seconds)")),
+        Some(_) => Err(wrong("grace_s", "a non-negative integer (seconds)")),
+    }
+}

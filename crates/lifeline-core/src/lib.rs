@@ -1,0 +1,51 @@
+//! The Lifeline license verifier.
+//!
+//! A Lifeline license is a JWS in compact serialization (RFC 7515), signed with Ed25519
+//! (`alg` `EdDSA` or `Ed25519`, `typ` `lifeline-license+jwt`), checked against a JWKS key
+//! set (RFC 7517 / RFC 8037). [`verify`] turns the token bytes, a [`KeySet`], a [`Policy`]
+//! and the current time into a [`Verdict`]: `valid`, `grace` or `invalid`, with one stable
+//! [`Reason`] code when it is not plainly valid.
+//!
+//! ```text
+//! bytes ──parse──▶ UnverifiedLicense ──key + verify_strict──▶ SignedLicense ──policy, now──▶ Verdict
+//! ```
+//!
+//! # What this crate does not do
+//! - No I/O, no clock and no randomness: the caller passes `now` in and reads files itself.
+//!   The same code therefore runs natively, in WebAssembly and in tests with a fixed time.
+//! - It does not fetch key sets, talk to a license server or cache anything.
+//! - It does not generate keys. Signing tokens (for issuers and tests) sits behind the
+//!   `sign` feature and takes the 32-byte secret seed from the caller.
+//!
+//! # Strictness
+//! Signatures are checked with ed25519-dalek's `verify_strict` only; small-order public keys
+//! are refused when a key set loads; the algorithm is pinned by the key (every key is
+//! Ed25519), never chosen by the token. Header and payload JSON refuse duplicate members and
+//! deep nesting; tokens over [`MAX_TOKEN_BYTES`] are refused before any parsing.
+
+mod claims;
+mod error;
+mod inspect;
+mod json;
+mod jws;
+mod keys;
+mod reason;
+#[cfg(any(test, feature = "sign"))]
+#[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
+mod sign;
+mod time;
+mod verdict;
+mod verify;
+
+pub use claims::Claims;
+pub use error::{ClaimProblem, KeyProblem, KeySetError, Malformed, Segment, VerifyError};
+pub use inspect::{Inspection, inspect};
+pub use json::parse_object as parse_json_object;
+pub use jws::{Header, LICENSE_TYP, MAX_TOKEN_BYTES};
+pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
+pub use reason::Reason;
+#[cfg(feature = "sign")]
+pub use sign::{LicenseSigner, SignError};
+pub use time::UnixTime;
+pub use verdict::{State, Verdict};
+pub use verify::{DEFAULT_LEEWAY_SECS, Policy, SignedLicense, UnverifiedLicense, verify};

@@ -1,0 +1,157 @@
+use serde::Serialize;
+
+use crate::{Claims, Reason, UnixTime, VerifyError};
+
+/// Whether a license may be used now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum State {
+    /// Usable: authentic, for this product, inside its validity period.
+    Valid,
+    /// Usable, but past `exp` and inside the grace period: warn the user.
+    Grace,
+    /// Not usable; the verdict's reason says why.
+    Invalid,
+}
+
+impl State {
+    /// The snake_case name, e.g. `grace`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Grace => "grace",
+            Self::Invalid => "invalid",
+        }
+    }
+
+    /// Whether the product may run (`valid` or `grace`).
+    pub const fn is_usable(self) -> bool {
+        matches!(self, Self::Valid | Self::Grace)
+    }
+}
+
+/// The outcome of verifying one license at one moment.
+///
+/// Serializes to the object `lifeline verify` prints:
+/// `{"state", "reason", "detail", "kid", "expires_at", "grace_until", "claims"}`.
+/// `claims` is present only when the signature checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    state: State,
+    reason: Option<Reason>,
+    detail: Option<String>,
+    kid: Option<String>,
+    expires_at: Option<UnixTime>,
+    grace_until: Option<UnixTime>,
+    claims: Option<Claims>,
+    #[serde(skip)]
+    error: Option<VerifyError>,
+}
+
+impl Verdict {
+    /// A usable verdict for authentic claims.
+    pub(crate) fn usable(state: State, kid: &str, claims: &Claims) -> Self {
+        let (reason, detail) = match state {
+            State::Grace => (
+                Some(Reason::GracePeriod),
+                Some(format!(
+                    "license expired at {}; usable in its grace period until {}",
+                    claims.exp(),
+                    claims.grace_until()
+                )),
+            ),
+            _ => (None, None),
+        };
+        Self {
+            state,
+            reason,
+            detail,
+            ..Self::with_claims(kid, claims)
+        }
+    }
+
+    /// A refusal. `signed` carries the kid and claims when the signature checked.
+    pub(crate) fn refused(error: VerifyError, signed: Option<(&str, &Claims)>) -> Self {
+        let base = match signed {
+            Some((kid, claims)) => Self::with_claims(kid, claims),
+            None => Self::bare(),
+        };
+        Self {
+            state: State::Invalid,
+            reason: Some(error.reason()),
+            detail: Some(error.to_string()),
+            error: Some(error),
+            ..base
+        }
+    }
+
+    fn with_claims(kid: &str, claims: &Claims) -> Self {
+        let grace_until = (claims.grace_s() > 0).then(|| claims.grace_until());
+        Self {
+            kid: Some(kid.to_owned()),
+            expires_at: Some(claims.exp()),
+            grace_until,
+            claims: Some(claims.clone()),
+            ..Self::bare()
+        }
+    }
+
+    fn bare() -> Self {
+        Self {
+            state: State::Invalid,
+            reason: None,
+            detail: None,
+            kid: None,
+            expires_at: None,
+            grace_until: None,
+            claims: None,
+            error: None,
+        }
+    }
+
+    /// `valid`, `grace` or `invalid`.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// `None` when valid; the code otherwise (`grace_period` for `grace`).
+    pub fn reason(&self) -> Option<Reason> {
+        self.reason
+    }
+
+    /// A sentence for people explaining the reason, when there is one to explain.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The signing key's id, when the signature checked.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// `exp`, when the signature checked.
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.expires_at
+    }
+
+    /// `exp + grace_s`, when the license has a grace period and the signature checked.
+    pub fn grace_until(&self) -> Option<UnixTime> {
+        self.grace_until
+    }
+
+    /// The claims, only when the signature checked.
+    pub fn claims(&self) -> Option<&Claims> {
+        self.claims.as_ref()
+    }
+
+    /// The typed error behind an `invalid` verdict.
+    pub fn error(&self) -> Option<&VerifyError> {
+        self.error.as_ref()
+    }
+
+    /// Whether the product may run.
+    pub fn is_usable(&self) -> bool {
+        self.state.is_usable()
+    }
+}
