@@ -2,7 +2,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::Signature;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -37,7 +36,7 @@ pub(crate) struct CompactJws<'a> {
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) payload: Vec<u8>,
-    pub(crate) signature: Signature,
+    pub(crate) signature: [u8; 64],
 }
 
 /// Removes ASCII whitespace around a token (a trailing newline in a file, say).
@@ -84,7 +83,7 @@ pub(crate) fn parse<'a>(
         header,
         signing_input,
         payload,
-        signature: Signature::from_bytes(&signature),
+        signature,
     })
 }
 

@@ -101,10 +101,6 @@ impl PublicKey {
             .is_ok()
     }
 
-    pub(crate) fn verify_signature(&self, message: &[u8], signature: &Signature) -> bool {
-        self.key.verify_strict(message, signature).is_ok()
-    }
-
     /// The key as a public JWK object.
     pub fn to_jwk(&self) -> Value {
         let mut jwk = json!({

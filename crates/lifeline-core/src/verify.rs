@@ -90,7 +90,7 @@ impl<'a> UnverifiedLicense<'a> {
         let key = keys
             .get(kid)
             .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
-        if !key.verify_signature(self.jws.signing_input, &self.jws.signature) {
+        if !key.verify_strict(self.jws.signing_input, &self.jws.signature) {
             return Err(VerifyError::BadSignature);
         }
         let claims = Claims::from_payload(&self.jws.payload)?;
