@@ -8,11 +8,11 @@ fn main() -> ExitCode {
     for sub in ["licenses", "keysets"] {
         // Start clean so a removed vector does not linger.
         let path = dir.join(sub);
-        if path.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&path) {
-                eprintln!("cannot clear {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
+        if path.exists()
+            && let Err(e) = std::fs::remove_dir_all(&path)
+        {
+            eprintln!("cannot clear {}: {e}", path.display());
+            return ExitCode::FAILURE;
         }
     }
     let files = lifeline_tests::generate();

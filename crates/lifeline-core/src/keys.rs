@@ -45,10 +45,10 @@ impl PublicKey {
         not_before: Option<UnixTime>,
         not_after: Option<UnixTime>,
     ) -> Result<Self, KeyProblem> {
-        if let (Some(from), Some(until)) = (not_before, not_after) {
-            if from > until {
-                return Err(KeyProblem::EmptyWindow);
-            }
+        if let (Some(from), Some(until)) = (not_before, not_after)
+            && from > until
+        {
+            return Err(KeyProblem::EmptyWindow);
         }
         self.not_before = not_before;
         self.not_after = not_after;

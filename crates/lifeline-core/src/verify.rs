@@ -155,13 +155,13 @@ impl SignedLicense {
                 not_after: key.not_after(),
             });
         }
-        if let Some(expected) = policy.audience() {
-            if !claims.aud().iter().any(|aud| aud == expected) {
-                return Err(VerifyError::WrongAudience {
-                    expected: expected.to_owned(),
-                    found: claims.aud().to_vec(),
-                });
-            }
+        if let Some(expected) = policy.audience()
+            && !claims.aud().iter().any(|aud| aud == expected)
+        {
+            return Err(VerifyError::WrongAudience {
+                expected: expected.to_owned(),
+                found: claims.aud().to_vec(),
+            });
         }
         let valid_from = claims.nbf().max(claims.iat());
         if valid_from > now.saturating_add(policy.leeway_secs()) {
