@@ -33,8 +33,10 @@ mod reason;
 #[cfg(any(test, feature = "sign"))]
 #[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
 mod sign;
+mod stats;
 mod time;
 mod verdict;
+mod verifier;
 mod verify;
 
 pub use claims::Claims;
@@ -46,6 +48,8 @@ pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
 pub use reason::Reason;
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};
+pub use stats::{LATENCY_BUCKETS_SECS, VerifyStats};
 pub use time::UnixTime;
 pub use verdict::{State, Verdict};
+pub use verifier::{DEFAULT_CACHE_ENTRIES, MAX_CACHE_BYTES, Verifier};
 pub use verify::{DEFAULT_LEEWAY_SECS, Policy, SignedLicense, UnverifiedLicense, verify};

@@ -1,0 +1,136 @@
+//! A long-lived verifier for hot paths (edge workers, request handlers): it keeps the parsed
+//! key set and caches the signature result per exact token, so a license seen before costs
+//! a hash lookup plus the time checks, not a signature verification.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::{KeySet, Policy, SignedLicense, UnixTime, UnverifiedLicense, Verdict, jws};
+
+/// How many authenticated tokens a [`Verifier`] remembers by default.
+pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
+/// The most token bytes a [`Verifier`]'s cache holds, whatever the entry count.
+pub const MAX_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Verifies licenses against one key set and policy, caching signature results.
+///
+/// The cache maps the exact (whitespace-trimmed) token bytes to the [`SignedLicense`] they
+/// authenticated to. Only the signature and claims parsing are cached: key status, audience
+/// and time are evaluated on every call, so revoking a key or a clock passing `exp` takes
+/// effect at once. Replacing the key set ([`Verifier::set_keys`]) clears the cache.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: KeySet,
+    policy: Policy,
+    cache: SignedCache,
+}
+
+impl Verifier {
+    /// A verifier with the default cache size.
+    pub fn new(keys: KeySet, policy: Policy) -> Self {
+        Self::with_cache_entries(keys, policy, DEFAULT_CACHE_ENTRIES)
+    }
+
+    /// A verifier remembering at most `entries` tokens (0 disables the cache).
+    pub fn with_cache_entries(keys: KeySet, policy: Policy, entries: usize) -> Self {
+        Self {
+            keys,
+            policy,
+            cache: SignedCache::new(entries),
+        }
+    }
+
+    /// Verifies one token at `now`. Same verdict as [`crate::verify`], always.
+    pub fn verify(&mut self, token: &[u8], now: UnixTime) -> Verdict {
+        self.verify_traced(token, now).0
+    }
+
+    /// Like [`Self::verify`], and also says whether the signature result came from the cache.
+    pub fn verify_traced(&mut self, token: &[u8], now: UnixTime) -> (Verdict, bool) {
+        let token = jws::trim(token);
+        if let Some(signed) = self.cache.get(token) {
+            return (signed.evaluate(&self.keys, &self.policy, now), true);
+        }
+        let verdict = match UnverifiedLicense::parse(token).and_then(|l| l.authenticate(&self.keys))
+        {
+            Ok(signed) => {
+                let verdict = signed.evaluate(&self.keys, &self.policy, now);
+                self.cache.insert(token, signed);
+                verdict
+            }
+            Err(error) => Verdict::refused(error, None),
+        };
+        (verdict, false)
+    }
+
+    /// Replaces the key set and forgets every cached signature result.
+    pub fn set_keys(&mut self, keys: KeySet) {
+        self.keys = keys;
+        self.cache.clear();
+    }
+
+    /// The key set in use.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// The policy in use.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// How many tokens the cache holds now.
+    pub fn cached_tokens(&self) -> usize {
+        self.cache.map.len()
+    }
+}
+
+/// Bounded FIFO map from token bytes to their authenticated form.
+#[derive(Debug)]
+struct SignedCache {
+    map: HashMap<Box<[u8]>, SignedLicense>,
+    order: VecDeque<Box<[u8]>>,
+    capacity: usize,
+    bytes: usize,
+}
+
+impl SignedCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+            bytes: 0,
+        }
+    }
+
+    fn get(&self, token: &[u8]) -> Option<&SignedLicense> {
+        self.map.get(token)
+    }
+
+    fn insert(&mut self, token: &[u8], signed: SignedLicense) {
+        if self.capacity == 0 || token.len() > MAX_CACHE_BYTES / 4 {
+            return;
+        }
+        while self.map.len() >= self.capacity || self.bytes + token.len() > MAX_CACHE_BYTES {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.len();
+            self.map.remove(&oldest);
+        }
+        let key: Box<[u8]> = token.into();
+        self.bytes += key.len();
+        self.order.push_back(key.clone());
+        self.map.insert(key, signed);
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;

@@ -1,0 +1,33 @@
+//! The Lifeline verifier for JavaScript runtimes: browsers, edge workers, Node.
+//!
+//! A thin wasm-bindgen layer over `lifeline-core`: it converts between JS values and core
+//! types, reads the clock (`Date.now()`, `performance.now()`) and keeps telemetry. Every
+//! rule lives in the core, so every runtime gives the same verdict for the same bytes.
+//!
+//! JS API: `new Verifier(keys, options?)`, `verifier.verify(token, nowMs?)`,
+//! `verifier.verifyMany(tokens, nowMs?)`, `verifier.setKeys(keys)`, `verifier.stats()`,
+//! `verifier.metricsText()`, and `inspect(token)`. Failures never panic into JS: a license
+//! problem is an `invalid` verdict; a bad argument throws an `Error` with a `code`.
+//!
+//! Naming: JS objects use camelCase (`expiresAt`, `graceUntil`); claims stay exactly as
+//! signed (`grace_s`). Times in verdicts are unix seconds, like the claims; `nowMs` is in
+//! milliseconds, like `Date.now()`.
+
+mod convert;
+mod js_error;
+mod types;
+mod verifier;
+
+use wasm_bindgen::prelude::*;
+
+pub use types::{Inspection, Jwk, Jwks, LicenseClaims, Verdict, VerifierOptions, VerifierStats};
+pub use verifier::Verifier;
+
+/// Decodes a token WITHOUT verifying it: header and claims for display only.
+/// Throws an `Error` with `code` `malformed` when the token cannot be decoded.
+#[wasm_bindgen(unchecked_return_type = "Inspection")]
+pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
+    let inspection = lifeline_core::inspect(token.as_bytes())
+        .map_err(|e| js_error::error(e.reason().as_str(), &e.to_string()))?;
+    convert::to_js(&types::Inspection::from(inspection))
+}

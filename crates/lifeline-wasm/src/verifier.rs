@@ -1,0 +1,196 @@
+use lifeline_core::{KeySet, Policy, UnixTime, VerifyStats};
+use wasm_bindgen::prelude::*;
+
+use crate::types::{VerifierOptions, VerifierStats};
+use crate::{convert, js_error};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The options object, typed as the generated `VerifierOptions` interface.
+    #[wasm_bindgen(typescript_type = "VerifierOptions")]
+    pub type VerifierOptionsArg;
+
+    /// `performance.now()`: present in browsers, workers and Node ≥ 16.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// Verifies licenses against one key set. Keeps the parsed keys and a bounded cache of
+/// signature results, so a token seen before costs a lookup plus the time checks.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Verifier {
+    inner: lifeline_core::Verifier,
+    stats: VerifyStats,
+    cache_hits: u64,
+    on_verdict: Option<js_sys::Function>,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// `keys`: a JWKS object or its JSON text. Throws an `Error` whose `code` says why a key
+    /// set is refused (`malformed_key_set`, `weak_key`, `duplicate_kid`, ...).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Jwks | string")] keys: JsValue,
+        options: Option<VerifierOptionsArg>,
+    ) -> Result<Verifier, JsValue> {
+        let keys = key_set(&keys)?;
+        let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
+        let parsed: VerifierOptions = if options.is_undefined() || options.is_null() {
+            VerifierOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options.clone())
+                .map_err(|e| js_error::error("invalid_options", &format!("options: {e}")))?
+        };
+        let on_verdict = if options.is_object() {
+            let f = js_sys::Reflect::get(&options, &JsValue::from_str("onVerdict"))
+                .unwrap_or(JsValue::UNDEFINED);
+            if f.is_undefined() || f.is_null() {
+                None
+            } else {
+                Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
+                    js_error::error("invalid_options", "options.onVerdict must be a function")
+                })?)
+            }
+        } else {
+            None
+        };
+        let mut policy = Policy::new();
+        if let Some(audience) = parsed.audience {
+            policy = policy.with_audience(audience);
+        }
+        if let Some(leeway) = parsed.leeway_seconds {
+            policy = policy.with_leeway_secs(u64::from(leeway));
+        }
+        let entries = parsed
+            .cache_size
+            .map_or(lifeline_core::DEFAULT_CACHE_ENTRIES, |n| n as usize);
+        Ok(Self {
+            inner: lifeline_core::Verifier::with_cache_entries(keys, policy, entries),
+            stats: VerifyStats::new(),
+            cache_hits: 0,
+            on_verdict,
+        })
+    }
+
+    /// Verifies one token. `nowMs` defaults to `Date.now()`. Never throws for a bad token:
+    /// the verdict says `invalid` and why.
+    #[wasm_bindgen(unchecked_return_type = "Verdict")]
+    pub fn verify(
+        &mut self,
+        token: &str,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_from_ms(now_ms)?;
+        self.verify_one(token.as_bytes(), now)
+    }
+
+    /// Verifies many tokens in one call across the JS/WASM boundary; verdicts in order.
+    #[wasm_bindgen(js_name = verifyMany, unchecked_return_type = "Verdict[]")]
+    pub fn verify_many(
+        &mut self,
+        tokens: Vec<String>,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_from_ms(now_ms)?;
+        let out = js_sys::Array::new_with_length(u32::try_from(tokens.len()).unwrap_or(u32::MAX));
+        for (i, token) in tokens.iter().enumerate() {
+            let verdict = self.verify_one(token.as_bytes(), now)?;
+            out.set(u32::try_from(i).unwrap_or(u32::MAX), verdict);
+        }
+        Ok(out.into())
+    }
+
+    /// Replaces the key set (e.g. after fetching a rotated one) and clears the cache.
+    #[wasm_bindgen(js_name = setKeys)]
+    pub fn set_keys(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Jwks | string")] keys: JsValue,
+    ) -> Result<(), JsValue> {
+        self.inner.set_keys(key_set(&keys)?);
+        Ok(())
+    }
+
+    /// Counts by state and reason and a latency histogram of verify calls.
+    #[wasm_bindgen(unchecked_return_type = "VerifierStats")]
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let s = &self.stats;
+        convert::to_js(&VerifierStats {
+            by_state: s.by_state.clone(),
+            by_reason: s.by_reason.clone(),
+            latency_buckets: s.latency_buckets.clone(),
+            latency_bounds_seconds: s.latency_bounds_secs.clone(),
+            latency_sum_seconds: s.latency_sum_secs,
+            count: s.count,
+            cache_hits: self.cache_hits,
+            cached_tokens: self.inner.cached_tokens(),
+        })
+    }
+
+    /// The same telemetry in the Prometheus text format (metric prefix `lifeline_verifier`).
+    #[wasm_bindgen(js_name = metricsText)]
+    pub fn metrics_text(&self) -> String {
+        let mut text = self.stats.to_prometheus("lifeline_verifier");
+        text.push_str("# HELP lifeline_verifier_cache_hits_total Verdicts whose signature result came from the cache.\n");
+        text.push_str("# TYPE lifeline_verifier_cache_hits_total counter\n");
+        text.push_str(&format!(
+            "lifeline_verifier_cache_hits_total {}\n",
+            self.cache_hits
+        ));
+        text
+    }
+}
+
+impl Verifier {
+    fn verify_one(&mut self, token: &[u8], now: UnixTime) -> Result<JsValue, JsValue> {
+        let started = performance_now();
+        let (verdict, hit) = self.inner.verify_traced(token, now);
+        let js = convert::to_js(&crate::types::Verdict::from(&verdict))?;
+        let elapsed_secs = (performance_now() - started) / 1000.0;
+        self.stats.record(&verdict, elapsed_secs);
+        if hit {
+            self.cache_hits += 1;
+        }
+        if let Some(callback) = &self.on_verdict {
+            // A throwing callback must not break verification.
+            let _ = callback.call1(&JsValue::NULL, &js);
+        }
+        Ok(js)
+    }
+}
+
+fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
+    let text = match keys.as_string() {
+        Some(text) => text,
+        None if keys.is_object() => js_sys::JSON::stringify(keys)
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or_else(|| {
+                js_error::error(
+                    "malformed_key_set",
+                    "keys: cannot serialize the object as JSON",
+                )
+            })?,
+        None => {
+            return Err(js_error::error(
+                "malformed_key_set",
+                "keys must be a JWKS object ({ keys: [...] }) or its JSON text",
+            ));
+        }
+    };
+    KeySet::from_jwks_json(text.as_bytes()).map_err(|e| js_error::error(e.code(), &e.to_string()))
+}
+
+/// `nowMs` (milliseconds, like `Date.now()`) to whole seconds; absent means `Date.now()`.
+fn now_from_ms(now_ms: Option<f64>) -> Result<UnixTime, JsValue> {
+    let ms = now_ms.unwrap_or_else(js_sys::Date::now);
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(js_error::error(
+            "invalid_time",
+            "nowMs must be a finite, non-negative number of milliseconds",
+        ));
+    }
+    // Saturating float-to-int conversion: huge values become the far future.
+    Ok(UnixTime::from_secs((ms / 1000.0).floor() as u64))
+}
