@@ -40,6 +40,9 @@ pub struct LicenseVector {
     pub now: u64,
     /// The expected verdict.
     pub expected: Expected,
+    /// The whole verdict the native core gives, as `lifeline verify` prints it. Every other
+    /// runtime (WASM in Node and in browsers, the npm package) must give exactly this.
+    pub verdict: Value,
 }
 
 /// The part of a verdict every runtime must agree on.
@@ -150,7 +153,25 @@ fn vector(
             state: expected.0.to_owned(),
             reason: expected.1.map(str::to_owned),
         },
+        verdict: Value::Null,
     }
+}
+
+/// The verdict of the native core for a vector, as JSON.
+pub fn native_verdict(v: &LicenseVector) -> Value {
+    let keys = lifeline_core::KeySet::from_jwks_json(v.keys.to_string().as_bytes())
+        .expect("vector key sets load");
+    let mut policy = lifeline_core::Policy::new();
+    if let Some(aud) = &v.audience {
+        policy = policy.with_audience(aud.clone());
+    }
+    let verdict = lifeline_core::verify(
+        v.token.as_bytes(),
+        &keys,
+        &policy,
+        UnixTime::from_secs(v.now),
+    );
+    serde_json::to_value(&verdict).expect("verdicts serialize")
 }
 
 const VALID: (&str, Option<&str>) = ("valid", None);
@@ -385,6 +406,9 @@ pub fn license_vectors() -> Vec<(&'static str, LicenseVector)> {
         ),
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
+    for (_, vector) in &mut v {
+        vector.verdict = native_verdict(vector);
+    }
     v
 }
 
@@ -570,6 +594,37 @@ pub fn key_set_vectors() -> Vec<(&'static str, KeySetVector)> {
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
     v
+}
+
+/// The vector files compiled into the test binary (for WASM tests, which have no file system).
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_vectors.rs"));
+}
+
+/// The embedded license vectors, parsed, sorted by name.
+pub fn embedded_license_vectors() -> Vec<(String, LicenseVector)> {
+    embedded::LICENSES
+        .iter()
+        .map(|(name, text)| {
+            (
+                (*name).to_owned(),
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}")),
+            )
+        })
+        .collect()
+}
+
+/// The embedded key-set vectors, parsed, sorted by name.
+pub fn embedded_key_set_vectors() -> Vec<(String, KeySetVector)> {
+    embedded::KEYSETS
+        .iter()
+        .map(|(name, text)| {
+            (
+                (*name).to_owned(),
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}")),
+            )
+        })
+        .collect()
 }
 
 /// Reads and parses every license vector file, sorted by name.

@@ -30,6 +30,12 @@ fn license_vectors_give_their_expected_verdicts() {
                 verdict.detail()
             ));
         }
+        // The whole verdict is pinned in the file: every runtime must print exactly this.
+        assert_eq!(
+            serde_json::to_value(&verdict).unwrap(),
+            v.verdict,
+            "{name}: full verdict"
+        );
         // The claims are shown exactly when the signature checked.
         let signed = !matches!(
             reason,

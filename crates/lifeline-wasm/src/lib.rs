@@ -21,7 +21,7 @@ mod verifier;
 use wasm_bindgen::prelude::*;
 
 pub use types::{Inspection, Jwk, Jwks, LicenseClaims, Verdict, VerifierOptions, VerifierStats};
-pub use verifier::Verifier;
+pub use verifier::{Verifier, VerifierOptionsArg};
 
 /// Decodes a token WITHOUT verifying it: header and claims for display only.
 /// Throws an `Error` with `code` `malformed` when the token cannot be decoded.

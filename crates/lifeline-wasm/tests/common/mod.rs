@@ -1,0 +1,210 @@
+//! Checks shared by the Node and the browser test binaries: the WASM verifier, driven
+//! through its JS API, against every vector file.
+
+use lifeline_tests::{embedded_key_set_vectors, embedded_license_vectors};
+use lifeline_wasm::{Verifier, inspect};
+use serde_json::{Map, Value, json};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// A JS value as JSON, the way a JS caller would see it.
+pub(crate) fn to_json(value: &JsValue) -> Value {
+    let text = js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap()
+}
+
+fn options(value: &Value) -> Option<lifeline_wasm::VerifierOptionsArg> {
+    Some(js(value).unchecked_into())
+}
+
+/// The native verdict (snake_case) in the JS naming convention (camelCase).
+pub(crate) fn camel(native: &Value) -> Value {
+    let mut out = Map::new();
+    for (k, v) in native.as_object().unwrap() {
+        let key = match k.as_str() {
+            "expires_at" => "expiresAt",
+            "grace_until" => "graceUntil",
+            other => other,
+        };
+        out.insert(key.to_owned(), v.clone());
+    }
+    Value::Object(out)
+}
+
+fn verifier_for(v: &lifeline_tests::LicenseVector) -> Verifier {
+    let opts = match &v.audience {
+        Some(aud) => json!({ "audience": aud }),
+        None => json!({}),
+    };
+    Verifier::new(js(&v.keys), options(&opts)).unwrap()
+}
+
+/// Every vector: the WASM verdict equals the native core's verdict, field for field,
+/// fresh, cached, and through `verifyMany`.
+pub(crate) fn license_vectors_match_native() {
+    let vectors = embedded_license_vectors();
+    assert!(vectors.len() > 40);
+    for (name, v) in &vectors {
+        let expected = camel(&v.verdict);
+        let now_ms = Some(v.now as f64 * 1000.0);
+        let mut verifier = verifier_for(v);
+        let fresh = to_json(&verifier.verify(&v.token, now_ms).unwrap());
+        assert_eq!(fresh, expected, "{name}: fresh");
+        let again = to_json(&verifier.verify(&v.token, now_ms).unwrap());
+        assert_eq!(again, expected, "{name}: repeated");
+        let many = to_json(
+            &verifier
+                .verify_many(vec![v.token.clone(), v.token.clone()], now_ms)
+                .unwrap(),
+        );
+        assert_eq!(
+            many,
+            json!([expected.clone(), expected.clone()]),
+            "{name}: verifyMany"
+        );
+        assert_eq!(fresh["state"], v.expected.state, "{name}");
+    }
+}
+
+/// Every key-set vector: loading fails with the same code, as a thrown Error.
+pub(crate) fn key_set_vectors_match() {
+    for (name, v) in embedded_key_set_vectors() {
+        let result = Verifier::new(JsValue::from_str(&v.keys), None);
+        match (&result, &v.expected_error) {
+            (Ok(_), None) => {}
+            (Err(e), Some(code)) => {
+                assert!(
+                    e.is_instance_of::<js_sys::Error>(),
+                    "{name}: throws an Error"
+                );
+                let got = js_sys::Reflect::get(e, &JsValue::from_str("code"))
+                    .unwrap()
+                    .as_string();
+                assert_eq!(got.as_deref(), Some(code.as_str()), "{name}");
+            }
+            (Ok(_), Some(code)) => panic!("{name}: loaded, expected {code}"),
+            (Err(e), None) => panic!("{name}: refused: {e:?}"),
+        }
+    }
+}
+
+/// Telemetry counts what happened; the Prometheus text says the same.
+pub(crate) fn stats_and_metrics_count_verdicts() {
+    let vectors = embedded_license_vectors();
+    let (_, valid) = vectors.iter().find(|(n, _)| n == "valid").unwrap();
+    let (_, expired) = vectors.iter().find(|(n, _)| n == "expired").unwrap();
+    let mut verifier = verifier_for(valid);
+    let now = Some(valid.now as f64 * 1000.0);
+    for _ in 0..3 {
+        verifier.verify(&valid.token, now).unwrap();
+    }
+    verifier.verify(&expired.token, now).unwrap();
+    verifier.verify("garbage", now).unwrap();
+    let stats = to_json(&verifier.stats().unwrap());
+    assert_eq!(stats["count"], 5);
+    assert_eq!(stats["byState"], json!({"valid": 3, "invalid": 2}));
+    assert_eq!(stats["byReason"], json!({"expired": 1, "malformed": 1}));
+    assert_eq!(stats["cacheHits"], 2);
+    assert_eq!(
+        stats["latencyBuckets"].as_array().unwrap().last().unwrap(),
+        5
+    );
+    let text = verifier.metrics_text();
+    assert!(
+        text.contains("lifeline_verifier_verdicts_total{state=\"valid\"} 3\n"),
+        "{text}"
+    );
+    assert!(text.contains("lifeline_verifier_reasons_total{reason=\"malformed\"} 1\n"));
+    assert!(text.contains("lifeline_verifier_verify_duration_seconds_count 5\n"));
+    assert!(text.contains("lifeline_verifier_cache_hits_total 2\n"));
+}
+
+/// `onVerdict` sees every verdict; a throwing callback does not break verification.
+pub(crate) fn on_verdict_is_called_and_may_throw() {
+    let vectors = embedded_license_vectors();
+    let (_, valid) = vectors.iter().find(|(n, _)| n == "valid").unwrap();
+    let seen = js_sys::Array::new();
+    let push = js_sys::Function::new_with_args(
+        "seen",
+        "return (v) => { seen.push(v.state); throw new Error('boom'); };",
+    )
+    .call1(&JsValue::NULL, &seen)
+    .unwrap();
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"onVerdict".into(), &push).unwrap();
+    let mut verifier = Verifier::new(js(&valid.keys), Some(opts.unchecked_into())).unwrap();
+    let now = Some(valid.now as f64 * 1000.0);
+    verifier.verify(&valid.token, now).unwrap();
+    verifier
+        .verify_many(vec![valid.token.clone(), "x".into()], now)
+        .unwrap();
+    assert_eq!(to_json(&seen.into()), json!(["valid", "valid", "invalid"]));
+}
+
+/// Bad arguments throw Errors with codes; bad tokens never throw.
+pub(crate) fn bad_arguments_throw_coded_errors() {
+    let code = |e: JsValue| {
+        js_sys::Reflect::get(&e, &"code".into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    assert_eq!(
+        code(Verifier::new(JsValue::from_f64(3.0), None).unwrap_err()),
+        "malformed_key_set"
+    );
+    assert_eq!(
+        code(Verifier::new(JsValue::from_str("{"), None).unwrap_err()),
+        "malformed_key_set"
+    );
+    let keys = json!({"keys": []});
+    assert_eq!(
+        code(Verifier::new(js(&keys), options(&json!({"audience": 5}))).unwrap_err()),
+        "invalid_options"
+    );
+    assert_eq!(
+        code(Verifier::new(js(&keys), options(&json!({"onVerdict": 5}))).unwrap_err()),
+        "invalid_options"
+    );
+    let mut verifier = Verifier::new(js(&keys), None).unwrap();
+    assert_eq!(
+        code(verifier.verify("a.b.c", Some(f64::NAN)).unwrap_err()),
+        "invalid_time"
+    );
+    assert_eq!(
+        code(verifier.verify("a.b.c", Some(-1.0)).unwrap_err()),
+        "invalid_time"
+    );
+    for token in ["", "\u{0}", "....", &"A".repeat(70_000)] {
+        let v = to_json(&verifier.verify(token, None).unwrap());
+        assert_eq!(v["state"], "invalid");
+    }
+    assert_eq!(code(inspect("nope").unwrap_err()), "malformed");
+    assert_eq!(
+        code(verifier.set_keys(JsValue::from_str("[]")).unwrap_err()),
+        "malformed_key_set"
+    );
+}
+
+/// `nowMs` defaults to the runtime's clock (`Date.now()`).
+pub(crate) fn now_defaults_to_date_now() {
+    let signer = lifeline_core::LicenseSigner::from_seed("clock", &[5; 32]);
+    let keys = json!({ "keys": [signer.public_key().unwrap().to_jwk()] });
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let license = |exp: u64| {
+        let claims = json!({"iss": "t", "sub": "s", "aud": "a", "jti": "j", "iat": now - 10, "exp": exp, "entitlements": []});
+        signer.sign_license(claims.as_object().unwrap()).unwrap()
+    };
+    let mut verifier = Verifier::new(js(&keys), None).unwrap();
+    assert_eq!(
+        to_json(&verifier.verify(&license(now + 3600), None).unwrap())["state"],
+        "valid"
+    );
+    assert_eq!(
+        to_json(&verifier.verify(&license(now - 5), None).unwrap())["reason"],
+        "expired"
+    );
+}
