@@ -7,11 +7,11 @@ CARGO ?= cargo
 DEMO_DIR ?= target/demo
 LIFELINE := target/debug/lifeline
 
-.PHONY: run test setup lint unit wasm-check interop vectors demo
+.PHONY: run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
 run: setup demo
 
-test: setup lint unit wasm-check interop
+test: setup lint unit wasm-check wasm-test interop npm-test
 	@echo "make test: all checks passed"
 
 setup:
@@ -20,6 +20,7 @@ setup:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p lifeline-wasm --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --locked
@@ -27,6 +28,20 @@ unit:
 # The core must build for browsers, edge workers and Node.
 wasm-check:
 	$(CARGO) build --locked -p lifeline-core --features sign --target wasm32-unknown-unknown
+
+# The WASM verifier through its JS API, in Node and in headless Chromium, over every vector.
+wasm-test:
+	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test node
+	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test browser
+
+# The npm package @lifeline/verifier, built into dist/npm/.
+npm:
+	bash crates/lifeline-wasm/npm/build.sh
+
+# The package as users load it: require, import, edge-style initSync, browser module script,
+# module worker and a webpack bundle in headless Chromium.
+npm-test: npm
+	node --test tests/npm/
 
 interop:
 	$(CARGO) build --locked -q -p lifeline-cli

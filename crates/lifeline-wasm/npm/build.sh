@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the npm package @lifeline/verifier into dist/npm/ (run from the repository root,
+# or through `make npm`). Needs wasm-bindgen (same version as the crate) and wasm-opt from
+# npm's binaryen: `.ci/setup` installs both.
+#
+#   dist/npm/node/   wasm-bindgen --target nodejs (CommonJS; loads the .wasm synchronously)
+#   dist/npm/web/    wasm-bindgen --target web (ES module: default init() or initSync({ module }))
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+cd "$root"
+out=dist/npm
+here=crates/lifeline-wasm/npm
+profile=wasm-release
+wasm=target/wasm32-unknown-unknown/$profile/lifeline_wasm.wasm
+
+say() { printf '\033[1mnpm:\033[0m %s\n' "$*"; }
+
+say "cargo build --profile $profile --target wasm32-unknown-unknown"
+cargo build --locked -q -p lifeline-wasm --target wasm32-unknown-unknown --profile "$profile"
+
+rm -rf "$out" && mkdir -p "$out"
+for target in node web; do
+  flavour=$target; [ "$target" = node ] && flavour=nodejs
+  say "wasm-bindgen --target $flavour"
+  wasm-bindgen --target "$flavour" --out-dir "$out/$target" "$wasm"
+  say "wasm-opt -O3 ($target)"
+  wasm-opt -O3 "$out/$target/lifeline_wasm_bg.wasm" -o "$out/$target/lifeline_wasm_bg.wasm"
+done
+# The CommonJS build lives in a "type": "module" package.
+printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
+cp "$here/index.mjs" "$out/node/index.mjs"
+cp "$here/package.json" "$out/package.json"
+cp "$here/README.md" "$out/README.md"
+cp LICENSE* "$out/" 2>/dev/null || true
+
+raw=$(stat -c %s "$out/web/lifeline_wasm_bg.wasm")
+gz=$(gzip -9c "$out/web/lifeline_wasm_bg.wasm" | wc -c)
+printf '{ "raw_bytes": %s, "gzip_bytes": %s }\n' "$raw" "$gz" > "$out/size.json"
+say "built $out: lifeline_wasm_bg.wasm $raw bytes, $gz gzipped"
