@@ -51,5 +51,5 @@ pub use sign::{LicenseSigner, SignError};
 pub use stats::{LATENCY_BUCKETS_SECS, VerifyStats};
 pub use time::UnixTime;
 pub use verdict::{State, Verdict};
-pub use verifier::{DEFAULT_CACHE_ENTRIES, MAX_CACHE_BYTES, Verifier};
+pub use verifier::{DEFAULT_CACHE_ENTRIES, MAX_CACHE_BYTES, TokenCache, Verifier};
 pub use verify::{DEFAULT_LEEWAY_SECS, Policy, SignedLicense, UnverifiedLicense, verify};

@@ -52,6 +52,22 @@ pub struct Verdict {
 impl Verdict {
     /// A usable verdict for authentic claims.
     pub(crate) fn usable(state: State, kid: &str, claims: &Claims) -> Self {
+        Self::usable_owned(state, kid.to_owned(), claims.clone())
+    }
+
+    /// A refusal after the signature checked.
+    pub(crate) fn refused_owned(error: VerifyError, kid: String, claims: Claims) -> Self {
+        Self {
+            state: State::Invalid,
+            reason: Some(error.reason()),
+            detail: Some(error.to_string()),
+            error: Some(error),
+            ..Self::with_owned_claims(kid, claims)
+        }
+    }
+
+    /// A usable verdict, taking ownership of the claims.
+    pub(crate) fn usable_owned(state: State, kid: String, claims: Claims) -> Self {
         let (reason, detail) = match state {
             State::Grace => (
                 Some(Reason::GracePeriod),
@@ -67,7 +83,7 @@ impl Verdict {
             state,
             reason,
             detail,
-            ..Self::with_claims(kid, claims)
+            ..Self::with_owned_claims(kid, claims)
         }
     }
 
@@ -86,13 +102,22 @@ impl Verdict {
         }
     }
 
+    /// The verdict for an error found before the signature checked (no claims shown).
+    pub fn from_error(error: VerifyError) -> Self {
+        Self::refused(error, None)
+    }
+
     fn with_claims(kid: &str, claims: &Claims) -> Self {
+        Self::with_owned_claims(kid.to_owned(), claims.clone())
+    }
+
+    fn with_owned_claims(kid: String, claims: Claims) -> Self {
         let grace_until = (claims.grace_s() > 0).then(|| claims.grace_until());
         Self {
-            kid: Some(kid.to_owned()),
+            kid: Some(kid),
             expires_at: Some(claims.exp()),
             grace_until,
-            claims: Some(claims.clone()),
+            claims: Some(claims),
             ..Self::bare()
         }
     }

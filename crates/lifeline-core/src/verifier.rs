@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use rustc_hash::FxBuildHasher;
+
 use crate::{KeySet, Policy, SignedLicense, UnixTime, UnverifiedLicense, Verdict, jws};
 
 /// How many authenticated tokens a [`Verifier`] remembers by default.
@@ -21,7 +23,7 @@ pub const MAX_CACHE_BYTES: usize = 4 * 1024 * 1024;
 pub struct Verifier {
     keys: KeySet,
     policy: Policy,
-    cache: SignedCache,
+    cache: TokenCache<SignedLicense>,
 }
 
 impl Verifier {
@@ -35,7 +37,7 @@ impl Verifier {
         Self {
             keys,
             policy,
-            cache: SignedCache::new(entries),
+            cache: TokenCache::new(entries),
         }
     }
 
@@ -80,34 +82,53 @@ impl Verifier {
 
     /// How many tokens the cache holds now.
     pub fn cached_tokens(&self) -> usize {
-        self.cache.map.len()
+        self.cache.len()
     }
 }
 
-/// Bounded FIFO map from token bytes to their authenticated form.
+/// A bounded FIFO map from exact token bytes to what was learned from them: at most
+/// `capacity` entries and [`MAX_CACHE_BYTES`] of keys; the oldest entry leaves first.
+///
+/// [`Verifier`] keeps `SignedLicense`s in one; embedders (the WASM layer) keep richer entries.
 #[derive(Debug)]
-struct SignedCache {
-    map: HashMap<Box<[u8]>, SignedLicense>,
+pub struct TokenCache<V> {
+    // Fx hashing: keys are tokens that already authenticated, so an attacker cannot fill
+    // the map with chosen colliding keys; lookups compare the full bytes.
+    map: HashMap<Box<[u8]>, V, FxBuildHasher>,
     order: VecDeque<Box<[u8]>>,
     capacity: usize,
     bytes: usize,
 }
 
-impl SignedCache {
-    fn new(capacity: usize) -> Self {
+impl<V> TokenCache<V> {
+    /// An empty cache holding at most `capacity` tokens (0: holds nothing).
+    pub fn new(capacity: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity,
             bytes: 0,
         }
     }
 
-    fn get(&self, token: &[u8]) -> Option<&SignedLicense> {
+    /// The entry for exactly these bytes.
+    pub fn get(&self, token: &[u8]) -> Option<&V> {
         self.map.get(token)
     }
 
-    fn insert(&mut self, token: &[u8], signed: SignedLicense) {
+    /// How many tokens it holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Remembers `value` for `token`, evicting the oldest entries to stay in bounds.
+    /// Tokens over a quarter of [`MAX_CACHE_BYTES`] are not cached.
+    pub fn insert(&mut self, token: &[u8], value: V) {
         if self.capacity == 0 || token.len() > MAX_CACHE_BYTES / 4 {
             return;
         }
@@ -121,10 +142,11 @@ impl SignedCache {
         let key: Box<[u8]> = token.into();
         self.bytes += key.len();
         self.order.push_back(key.clone());
-        self.map.insert(key, signed);
+        self.map.insert(key, value);
     }
 
-    fn clear(&mut self) {
+    /// Forgets everything.
+    pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();
         self.bytes = 0;

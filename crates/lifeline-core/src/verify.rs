@@ -60,7 +60,7 @@ impl Policy {
 /// Never panics; every failure is an `invalid` verdict with a reason.
 pub fn verify(token: &[u8], keys: &KeySet, policy: &Policy, now: UnixTime) -> Verdict {
     match UnverifiedLicense::parse(token).and_then(|license| license.authenticate(keys)) {
-        Ok(signed) => signed.evaluate(keys, policy, now),
+        Ok(signed) => signed.into_verdict(keys, policy, now),
         Err(error) => Verdict::refused(error, None),
     }
 }
@@ -138,7 +138,23 @@ impl SignedLicense {
         }
     }
 
-    fn check(&self, keys: &KeySet, policy: &Policy, now: UnixTime) -> Result<State, VerifyError> {
+    /// Like [`Self::evaluate`], consuming the license so its claims move into the verdict.
+    pub fn into_verdict(self, keys: &KeySet, policy: &Policy, now: UnixTime) -> Verdict {
+        match self.check(keys, policy, now) {
+            Ok(state) => Verdict::usable_owned(state, self.kid, self.claims),
+            Err(error) => Verdict::refused_owned(error, self.kid, self.claims),
+        }
+    }
+
+    /// The state [`Self::evaluate`] would give, without building a verdict: `Ok(Valid)` or
+    /// `Ok(Grace)` when usable, the refusal otherwise. For hot paths that build their own
+    /// output from the claims.
+    pub fn check(
+        &self,
+        keys: &KeySet,
+        policy: &Policy,
+        now: UnixTime,
+    ) -> Result<State, VerifyError> {
         let claims = &self.claims;
         let kid = &self.kid;
         let key = keys

@@ -15,6 +15,7 @@
 
 mod convert;
 mod js_error;
+mod js_verdict;
 mod types;
 mod verifier;
 
@@ -30,4 +31,30 @@ pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
     let inspection = lifeline_core::inspect(token.as_bytes())
         .map_err(|e| js_error::error(e.reason().as_str(), &e.to_string()))?;
     convert::to_js(&types::Inspection::from(inspection))
+}
+
+/// Raw ed25519-dalek `verify_strict`, `iterations` times, for the benchmark only: the floor
+/// under `Verifier.verify`. Built only with the `bench-hooks` feature.
+#[cfg(feature = "bench-hooks")]
+#[wasm_bindgen(js_name = benchVerifyStrict)]
+pub fn bench_verify_strict(
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+    iterations: u32,
+) -> bool {
+    let (Ok(pk), Ok(sig)) = (
+        <[u8; 32]>::try_from(public_key),
+        <[u8; 64]>::try_from(signature),
+    ) else {
+        return false;
+    };
+    let Ok(key) = lifeline_core::PublicKey::from_bytes("bench", &pk) else {
+        return false;
+    };
+    let mut ok = true;
+    for _ in 0..iterations {
+        ok &= key.verify_strict(core::hint::black_box(message), &sig);
+    }
+    ok
 }

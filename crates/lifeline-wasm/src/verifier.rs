@@ -1,6 +1,7 @@
-use lifeline_core::{KeySet, Policy, UnixTime, VerifyStats};
+use lifeline_core::{KeySet, Policy, State, TokenCache, UnixTime, UnverifiedLicense, VerifyStats};
 use wasm_bindgen::prelude::*;
 
+use crate::js_verdict::{self, Entry};
 use crate::types::{VerifierOptions, VerifierStats};
 use crate::{convert, js_error};
 
@@ -20,7 +21,9 @@ extern "C" {
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Verifier {
-    inner: lifeline_core::Verifier,
+    keys: KeySet,
+    policy: Policy,
+    cache: TokenCache<Entry>,
     stats: VerifyStats,
     cache_hits: u64,
     on_verdict: Option<js_sys::Function>,
@@ -67,7 +70,9 @@ impl Verifier {
             .cache_size
             .map_or(lifeline_core::DEFAULT_CACHE_ENTRIES, |n| n as usize);
         Ok(Self {
-            inner: lifeline_core::Verifier::with_cache_entries(keys, policy, entries),
+            keys,
+            policy,
+            cache: TokenCache::new(entries),
             stats: VerifyStats::new(),
             cache_hits: 0,
             on_verdict,
@@ -108,7 +113,8 @@ impl Verifier {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Jwks | string")] keys: JsValue,
     ) -> Result<(), JsValue> {
-        self.inner.set_keys(key_set(&keys)?);
+        self.keys = key_set(&keys)?;
+        self.cache.clear();
         Ok(())
     }
 
@@ -124,7 +130,7 @@ impl Verifier {
             latency_sum_seconds: s.latency_sum_secs,
             count: s.count,
             cache_hits: self.cache_hits,
-            cached_tokens: self.inner.cached_tokens(),
+            cached_tokens: self.cache.len(),
         })
     }
 
@@ -143,12 +149,32 @@ impl Verifier {
 }
 
 impl Verifier {
+    /// The one verification path: cached entry or parse + authenticate, then the core's
+    /// checks of key status, audience and time on every call.
     fn verify_one(&mut self, token: &[u8], now: UnixTime) -> Result<JsValue, JsValue> {
         let started = performance_now();
-        let (verdict, hit) = self.inner.verify_traced(token, now);
-        let js = convert::to_js(&crate::types::Verdict::from(&verdict))?;
+        let token = token.trim_ascii();
+        let hit = self.cache.get(token).is_some();
+        let (js, state, reason) = match self.cache.get(token) {
+            Some(entry) => self.answer(entry, now),
+            None => {
+                match UnverifiedLicense::parse(token).and_then(|l| l.authenticate(&self.keys)) {
+                    Ok(signed) => {
+                        let entry = Entry::new(signed)?;
+                        let answer = self.answer(&entry, now);
+                        self.cache.insert(token, entry);
+                        answer
+                    }
+                    Err(error) => {
+                        let verdict = lifeline_core::Verdict::from_error(error);
+                        let js = js_verdict::from_verdict(&verdict, &JsValue::NULL);
+                        (js, verdict.state(), verdict.reason())
+                    }
+                }
+            }
+        };
         let elapsed_secs = (performance_now() - started) / 1000.0;
-        self.stats.record(&verdict, elapsed_secs);
+        self.stats.record_outcome(state, reason, elapsed_secs);
         if hit {
             self.cache_hits += 1;
         }
@@ -157,6 +183,20 @@ impl Verifier {
             let _ = callback.call1(&JsValue::NULL, &js);
         }
         Ok(js)
+    }
+
+    fn answer(
+        &self,
+        entry: &Entry,
+        now: UnixTime,
+    ) -> (JsValue, State, Option<lifeline_core::Reason>) {
+        match entry.signed.check(&self.keys, &self.policy, now) {
+            Ok(State::Valid) => (entry.valid(), State::Valid, None),
+            _ => {
+                let verdict = entry.signed.evaluate(&self.keys, &self.policy, now);
+                (entry.with(&verdict), verdict.state(), verdict.reason())
+            }
+        }
     }
 }
 

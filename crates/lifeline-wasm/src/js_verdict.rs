@@ -1,0 +1,133 @@
+//! Building verdict objects for JS quickly: interned property names and state strings, and
+//! one frozen claims object per cached token, so a repeated check allocates almost nothing.
+
+use lifeline_core::{SignedLicense, Verdict};
+use wasm_bindgen::JsValue;
+
+use crate::convert;
+
+/// What the cache keeps per token: the authenticated license and its claims as a frozen JS
+/// object (shared by every verdict for that token).
+pub(crate) struct Entry {
+    pub(crate) signed: SignedLicense,
+    claims: JsValue,
+    kid: JsValue,
+}
+
+impl core::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Entry")
+            .field("signed", &self.signed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entry {
+    pub(crate) fn new(signed: SignedLicense) -> Result<Self, JsValue> {
+        let claims = convert::to_js(signed.claims().as_map())?;
+        deep_freeze(&claims);
+        let kid = JsValue::from_str(signed.kid());
+        Ok(Self {
+            signed,
+            claims,
+            kid,
+        })
+    }
+
+    /// The verdict object for a usable-and-valid check: the hot path.
+    pub(crate) fn valid(&self) -> JsValue {
+        let claims = self.signed.claims();
+        let grace_until = if claims.grace_s() > 0 {
+            JsValue::from_f64(claims.grace_until().as_secs() as f64)
+        } else {
+            JsValue::NULL
+        };
+        NAMES.with(|n| {
+            object(
+                n,
+                [
+                    &n.valid,
+                    &JsValue::NULL,
+                    &JsValue::NULL,
+                    &self.kid,
+                    &JsValue::from_f64(claims.exp().as_secs() as f64),
+                    &grace_until,
+                    &self.claims,
+                ],
+            )
+        })
+    }
+
+    /// Any other verdict for this token, with the shared claims object.
+    pub(crate) fn with(&self, verdict: &Verdict) -> JsValue {
+        from_verdict(verdict, &self.claims)
+    }
+}
+
+/// A verdict object from a core verdict; `claims` is used when the verdict has claims.
+pub(crate) fn from_verdict(verdict: &Verdict, claims: &JsValue) -> JsValue {
+    let text = |s: Option<&str>| s.map_or(JsValue::NULL, JsValue::from_str);
+    let secs = |t: Option<lifeline_core::UnixTime>| {
+        t.map_or(JsValue::NULL, |t| JsValue::from_f64(t.as_secs() as f64))
+    };
+    let claims = if verdict.claims().is_some() {
+        claims.clone()
+    } else {
+        JsValue::NULL
+    };
+    NAMES.with(|n| {
+        let state = match verdict.state() {
+            lifeline_core::State::Valid => n.valid.clone(),
+            lifeline_core::State::Grace => n.grace.clone(),
+            _ => n.invalid.clone(),
+        };
+        object(
+            n,
+            [
+                &state,
+                &text(verdict.reason().map(|r| r.as_str())),
+                &text(verdict.detail()),
+                &text(verdict.kid()),
+                &secs(verdict.expires_at()),
+                &secs(verdict.grace_until()),
+                &claims,
+            ],
+        )
+    })
+}
+
+struct Names {
+    keys: [JsValue; 7],
+    valid: JsValue,
+    grace: JsValue,
+    invalid: JsValue,
+    freeze: js_sys::Function,
+}
+
+thread_local! {
+    static NAMES: Names = Names {
+        keys: ["state", "reason", "detail", "kid", "expiresAt", "graceUntil", "claims"].map(JsValue::from_str),
+        valid: JsValue::from_str("valid"),
+        grace: JsValue::from_str("grace"),
+        invalid: JsValue::from_str("invalid"),
+        freeze: js_sys::Function::new_with_args(
+            "o",
+            "const f = (v) => { if (v && typeof v === 'object') { Object.values(v).forEach(f); Object.freeze(v); } }; f(o);",
+        ),
+    };
+}
+
+fn object(names: &Names, values: [&JsValue; 7]) -> JsValue {
+    let obj = js_sys::Object::new();
+    for (key, value) in names.keys.iter().zip(values) {
+        // Defining a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&obj, key, value);
+    }
+    obj.into()
+}
+
+fn deep_freeze(value: &JsValue) {
+    NAMES.with(|n| {
+        let _ = n.freeze.call1(&JsValue::NULL, value);
+    });
+}
