@@ -12,6 +12,7 @@ mod files;
 mod inspect;
 mod issue;
 mod keygen;
+mod serve;
 mod verify;
 
 use failure::CliError;
@@ -30,6 +31,7 @@ enum Command {
     Issue(issue::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Issue(args) => issue::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match outcome {
         Ok(code) => code,

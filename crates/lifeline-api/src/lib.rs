@@ -1,0 +1,284 @@
+//! The Lifeline server's HTTP API as plain serde types: what the server accepts and returns,
+//! and what the CLI and the console send and read. No HTTP framework, no logic.
+//!
+//! Times are unix seconds. Every error response is an RFC 9457 `application/problem+json`
+//! [`Problem`] with a stable `code`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// An RFC 9457 problem document; `code` is stable and machine-readable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI naming the problem type (`about:blank` or `urn:lifeline:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short, human-readable summary.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    pub detail: String,
+    /// Stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_body`.
+    pub code: String,
+}
+
+/// Roles of API tokens, from least to most powerful.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything except secrets.
+    Viewer,
+    /// Viewer, plus issuing and revoking licenses.
+    Operator,
+    /// Operator, plus keys, tokens and products.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// `POST /api/v1/products`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    /// Product id, used as the licenses' `aud`: 1–64 of `a-z 0-9 . _ -`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    /// Product id (`aud`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: u64,
+}
+
+/// `POST /api/v1/licenses` (and each item of a bulk request).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueLicense {
+    /// Product id.
+    pub product: String,
+    /// Licensee (`sub`).
+    pub licensee: String,
+    /// Features granted.
+    #[serde(default)]
+    pub entitlements: Vec<String>,
+    /// Expiry, unix seconds.
+    pub expires_at: u64,
+    /// Grace period after expiry, seconds.
+    #[serde(default)]
+    pub grace_s: u64,
+    /// Seats, if limited.
+    #[serde(default)]
+    pub seats: Option<u32>,
+    /// Free-form metadata kept with the record (not signed into the token).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+/// What the server knows about a license right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseState {
+    /// Usable and not yet expired.
+    Valid,
+    /// Past expiry, inside its grace period.
+    Grace,
+    /// Past expiry and grace.
+    Expired,
+    /// Revoked by an operator.
+    Revoked,
+}
+
+/// A license record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct License {
+    /// License id (`jti`).
+    pub id: String,
+    /// Product id (`aud`).
+    pub product: String,
+    /// Licensee (`sub`).
+    pub licensee: String,
+    /// Features granted.
+    pub entitlements: Vec<String>,
+    /// Issued at.
+    pub issued_at: u64,
+    /// Expiry.
+    pub expires_at: u64,
+    /// Grace period after expiry, seconds.
+    pub grace_s: u64,
+    /// Seats, if limited.
+    pub seats: Option<u32>,
+    /// Free-form metadata.
+    pub metadata: Map<String, Value>,
+    /// The signing key.
+    pub kid: String,
+    /// The signed token to hand to the customer.
+    pub token: String,
+    /// State as of the response.
+    pub state: LicenseState,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<u64>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+}
+
+/// `POST /api/v1/licenses/bulk`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkIssue {
+    /// Up to 10,000 licenses, issued all-or-nothing.
+    pub licenses: Vec<IssueLicense>,
+}
+
+/// Response of a bulk issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkIssued {
+    /// The licenses, in request order.
+    pub licenses: Vec<License>,
+}
+
+/// A page of licenses (`GET /api/v1/licenses`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicensePage {
+    /// This page.
+    pub items: Vec<License>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/licenses/{id}/revoke`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeLicense {
+    /// Why (kept in the record and the audit log).
+    pub reason: String,
+}
+
+/// Whether a signing key signs new licenses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Signs new licenses and leases.
+    Active,
+    /// Rotated out: verifies what it signed, signs nothing new.
+    Retired,
+}
+
+/// A signing key as the API shows it (public part only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Active or retired.
+    pub status: KeyStatus,
+    /// Created at.
+    pub created_at: u64,
+    /// Start of its signing window.
+    pub not_before: u64,
+    /// End of its signing window (set when rotated out).
+    pub not_after: Option<u64>,
+    /// The public JWK.
+    pub public_jwk: Value,
+}
+
+/// `POST /api/v1/validate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// The license token.
+    pub token: String,
+    /// The client instance (machine, deployment) asking; named in the lease.
+    #[serde(default)]
+    pub instance: Option<String>,
+}
+
+/// Response of `validate`: the core's verdict, what the server knows, and a signed lease.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValidateResponse {
+    /// The verdict as `lifeline verify` prints it, with the server's knowledge applied
+    /// (a revoked license is `invalid` with reason `revoked`).
+    pub verdict: Value,
+    /// Whether the server has revoked this license.
+    pub revoked: bool,
+    /// A short-lived signed lease (`typ` `lifeline-lease+jwt`) a client may cache and
+    /// verify offline; absent when the license is not usable.
+    pub lease: Option<String>,
+    /// When the lease expires.
+    pub lease_expires_at: Option<u64>,
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    /// A label for people.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Optional expiry, unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+/// A created API token: the secret is shown once, here, and stored only hashed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenCreated {
+    /// Token id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The bearer secret (`ll_...`). Store it now: it cannot be shown again.
+    pub token: String,
+    /// Expiry, if any.
+    pub expires_at: Option<u64>,
+}
+
+/// One audit event. Events form a hash chain: `hash = SHA-256(prev_hash || canonical event)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// When.
+    pub at: u64,
+    /// Who: the API token's id and name, or `system`.
+    pub actor: String,
+    /// What: `license.issued`, `license.revoked`, `key.rotated`, `token.created`, ...
+    pub action: String,
+    /// The object acted on (license id, kid, ...).
+    pub subject: String,
+    /// State before, if any.
+    pub before: Option<Value>,
+    /// State after, if any.
+    pub after: Option<Value>,
+    /// Hash of the previous event (hex), 64 zeros for the first.
+    pub prev_hash: String,
+    /// This event's hash (hex).
+    pub hash: String,
+}
+
+/// A page of audit events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Events in ascending `seq`.
+    pub items: Vec<AuditEvent>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<u64>,
+}

@@ -1,0 +1,45 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::failure::CliError;
+
+/// Run the license server (API at /api/v1, public keys at /.well-known/lifeline/keys.json).
+///
+/// With no --db, the data lives in an embedded SQLite file under --data-dir. On first start
+/// an admin API token is generated, printed once and written to DATA_DIR/admin-token (0600),
+/// unless LIFELINE_ADMIN_TOKEN sets it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Database: sqlite://PATH or postgres://USER@HOST/DB (several nodes may share one).
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// Directory for the embedded database and the bootstrap admin token.
+    #[arg(long, default_value = "lifeline-data", value_name = "DIR")]
+    data_dir: PathBuf,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let admin_token = std::env::var("LIFELINE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if admin_token.as_ref().is_some_and(|t| t.len() < 24) {
+        return Err(CliError::new("LIFELINE_ADMIN_TOKEN is too short")
+            .hint("use at least 24 random characters"));
+    }
+    let config = lifeline_server::ServeConfig {
+        listen: args.listen,
+        db: args.db.clone(),
+        data_dir: args.data_dir.clone(),
+        admin_token,
+    };
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(lifeline_server::serve(config))
+        .map_err(|e| CliError::new(format!("server: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}

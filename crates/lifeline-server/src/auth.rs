@@ -1,0 +1,119 @@
+//! API tokens: bearer secrets stored only as SHA-256 hashes, compared in constant time, each
+//! with a role. Every admin route names the role it needs; no token means no access.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lifeline_api::Role;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::problem::AppError;
+use crate::store::{Store, StoreError};
+
+/// Prefix of every token secret, so leaked secrets are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "ll_";
+
+/// A fresh random token secret.
+pub(crate) fn new_secret() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// What the store keeps of a secret.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub(crate) struct Caller {
+    /// Token id.
+    pub(crate) id: String,
+    /// Token name.
+    pub(crate) name: String,
+    /// Its role.
+    pub(crate) role: Role,
+}
+
+impl Caller {
+    /// How the audit log names this caller.
+    pub(crate) fn actor(&self) -> String {
+        format!("token:{} ({})", self.id, self.name)
+    }
+
+    /// Refuses the request unless the caller has at least `role`.
+    pub(crate) fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(AppError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this needs the {} role; the token has {}",
+                    role.as_str(),
+                    self.role.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let unauthorized = |detail: &str| {
+            state.note_failed_auth();
+            AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        };
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send an API token: Authorization: Bearer ll_..."))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        match lookup(state.store(), secret).await? {
+            Some(caller) => Ok(caller),
+            None => Err(unauthorized("the token is unknown, expired or revoked")),
+        }
+    }
+}
+
+async fn lookup(store: &Store, secret: &str) -> Result<Option<Caller>, StoreError> {
+    let hash = hash_secret(secret);
+    let row = sqlx::query("SELECT id, name, role, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
+        .bind(&hash)
+        .fetch_optional(store.pool())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let stored: String = row.try_get("token_hash")?;
+    if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
+        return Ok(None);
+    }
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+    if revoked_at.is_some() || expires_at.is_some_and(|t| t <= crate::clock::now_i64()) {
+        return Ok(None);
+    }
+    let role = match row.try_get::<String, _>("role")?.as_str() {
+        "admin" => Role::Admin,
+        "operator" => Role::Operator,
+        _ => Role::Viewer,
+    };
+    Ok(Some(Caller {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role,
+    }))
+}

@@ -1,0 +1,296 @@
+//! The Lifeline license server: a library (`app(state) -> Router`) and [`serve`], which the
+//! `lifeline serve` command runs.
+//!
+//! It issues licenses (signed by the core's `LicenseSigner`), revokes them, rotates signing
+//! keys, answers online validation with the core's verdict plus a signed lease, and records
+//! every change in a hash-chained audit log written in the same transaction as the change.
+//!
+//! # What this crate does not do
+//! - It makes no verification decision of its own: `validate` asks `lifeline-core` and only
+//!   adds what the store knows (revocation).
+//! - It does not terminate TLS: run it behind a proxy that does.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use lifeline_api::{ApiTokenCreated, Role};
+use serde_json::json;
+use tokio::sync::RwLock;
+
+mod audit;
+mod auth;
+mod clock;
+mod keys;
+mod licenses;
+mod problem;
+mod routes;
+mod store;
+
+pub use audit::{ChainBreak, GENESIS, verify_run};
+pub use auth::{TOKEN_PREFIX, hash_secret};
+pub use keys::KeyRing;
+pub use problem::AppError;
+pub use routes::public::LEASE_TTL_SECS;
+pub use store::{Backend, Store, StoreError};
+
+/// Request bodies larger than this are refused (413) before parsing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Cached key rings are re-read from the store after this long (other nodes may rotate).
+const KEY_REFRESH: Duration = Duration::from_secs(5);
+
+/// Shared state of all handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    keys: RwLock<(Instant, Arc<KeyRing>)>,
+    failed_auth: AtomicU64,
+}
+
+impl AppState {
+    /// State over an open store; creates the first signing key if there is none.
+    pub async fn new(store: Store) -> Result<Self, StoreError> {
+        let ring = keys::load_or_init(&store).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                keys: RwLock::new((Instant::now(), ring)),
+                failed_auth: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The key ring, re-read from the store when older than a few seconds.
+    pub async fn keys(&self) -> Result<Arc<KeyRing>, StoreError> {
+        {
+            let (loaded, ring) = &*self.inner.keys.read().await;
+            if loaded.elapsed() < KEY_REFRESH {
+                return Ok(ring.clone());
+            }
+        }
+        self.reload_keys().await
+    }
+
+    /// Re-reads the key ring now.
+    pub async fn reload_keys(&self) -> Result<Arc<KeyRing>, StoreError> {
+        let ring = keys::load_or_init(&self.inner.store).await?;
+        *self.inner.keys.write().await = (Instant::now(), ring.clone());
+        Ok(ring)
+    }
+
+    /// Failed authentications since start.
+    pub fn failed_auth_count(&self) -> u64 {
+        self.inner.failed_auth.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_failed_auth(&self) {
+        self.inner.failed_auth.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The HTTP API. Unknown routes answer 404 problem+json.
+pub fn app(state: AppState) -> Router {
+    use routes::{admin, licenses, public};
+    Router::new()
+        .route("/healthz", get(public::healthz))
+        .route("/readyz", get(public::readyz))
+        .route("/.well-known/lifeline/keys.json", get(public::keys))
+        .route("/api/v1/openapi.json", get(public::openapi))
+        .route("/api/v1/validate", post(public::validate))
+        .route(
+            "/api/v1/products",
+            post(admin::create_product).get(admin::list_products),
+        )
+        .route(
+            "/api/v1/licenses",
+            post(licenses::issue).get(licenses::list),
+        )
+        .route("/api/v1/licenses/{id}", get(licenses::get))
+        .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))
+        .route("/api/v1/keys", get(admin::list_keys))
+        .route("/api/v1/keys/rotate", post(admin::rotate_keys))
+        .route("/api/v1/tokens", post(admin::create_token))
+        .route("/api/v1/audit", get(admin::audit_log))
+        .route("/api/v1/audit/verify", get(admin::audit_verify))
+        .fallback(|| async { AppError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            AppError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Creates an API token and audits it; the secret is returned once.
+pub async fn create_token(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    role: Role,
+    expires_at: Option<u64>,
+) -> Result<ApiTokenCreated, StoreError> {
+    let secret = auth::new_secret().map_err(|e| StoreError(e.to_string()))?;
+    insert_token(store, actor, name, role, expires_at, &secret).await
+}
+
+async fn insert_token(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    role: Role,
+    expires_at: Option<u64>,
+    secret: &str,
+) -> Result<ApiTokenCreated, StoreError> {
+    let id = licenses::new_id()?;
+    let mut w = store.write().await?;
+    sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&id)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(auth::hash_secret(secret))
+        .bind(clock::now_i64())
+        .bind(expires_at.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+        .execute(&mut *w.tx)
+        .await?;
+    // The audit log names the token, never its secret.
+    let after = json!({ "id": id, "name": name, "role": role, "expires_at": expires_at });
+    w.audit(actor, "token.created", &id, None, Some(&after))
+        .await?;
+    w.commit().await?;
+    Ok(ApiTokenCreated {
+        id,
+        name: name.to_owned(),
+        role,
+        token: secret.to_owned(),
+        expires_at,
+    })
+}
+
+/// How `lifeline serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Database URL; `None` means `sqlite://DATA_DIR/lifeline.db`.
+    pub db: Option<String>,
+    /// Directory for the embedded database and the bootstrap admin token.
+    pub data_dir: PathBuf,
+    /// The first admin token (`LIFELINE_ADMIN_TOKEN`); generated when absent.
+    pub admin_token: Option<String>,
+}
+
+/// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
+/// otherwise, on first start, one is generated, written to `DATA_DIR/admin-token` (0600) and
+/// returned so the caller can print it once.
+pub async fn bootstrap_admin(
+    store: &Store,
+    data_dir: &Path,
+    given: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    if let Some(secret) = given {
+        let known = sqlx::query("SELECT id FROM api_tokens WHERE token_hash = $1")
+            .bind(auth::hash_secret(secret))
+            .fetch_optional(store.pool())
+            .await?;
+        if known.is_none() {
+            insert_token(
+                store,
+                "system",
+                "bootstrap admin (LIFELINE_ADMIN_TOKEN)",
+                Role::Admin,
+                None,
+                secret,
+            )
+            .await?;
+        }
+        return Ok(None);
+    }
+    let any_admin = sqlx::query(
+        "SELECT id FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL LIMIT 1",
+    )
+    .fetch_optional(store.pool())
+    .await?;
+    if any_admin.is_some() {
+        return Ok(None);
+    }
+    let created = create_token(store, "system", "bootstrap admin", Role::Admin, None).await?;
+    write_private(
+        &data_dir.join("admin-token"),
+        format!("{}\n", created.token).as_bytes(),
+    )
+    .map_err(|e| StoreError(format!("cannot write the admin token file: {e}")))?;
+    Ok(Some(created.token))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
+/// Opens the store, bootstraps, and serves until Ctrl-C / SIGTERM.
+pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The database (and its WAL) hold private signing keys: owner-only directory.
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let url = match &config.db {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", config.data_dir.join("lifeline.db").display()),
+    };
+    let store = Store::open(&url).await?;
+    #[cfg(unix)]
+    if store.backend() == Backend::Sqlite && config.db.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        // The database holds private signing keys: owner-only.
+        let _ = std::fs::set_permissions(
+            config.data_dir.join("lifeline.db"),
+            std::fs::Permissions::from_mode(0o600),
+        );
+    }
+    if let Some(token) =
+        bootstrap_admin(&store, &config.data_dir, config.admin_token.as_deref()).await?
+    {
+        eprintln!(
+            "lifeline: first start: admin token (shown once, also in {}):",
+            config.data_dir.join("admin-token").display()
+        );
+        eprintln!("  {token}");
+    }
+    let state = AppState::new(store).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    eprintln!("lifeline: serving on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! License records: issuing (signing + storing + auditing in one transaction), reading,
+//! listing with filters, revoking.
+
+use lifeline_api::{IssueLicense, License, LicenseState};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::keys::KeyRing;
+use crate::problem::AppError;
+use crate::store::{Store, StoreError, WriteTx};
+
+const COLUMNS: &str = "id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, revoked_at, revoke_reason";
+
+/// The `iss` of every license this server signs.
+pub(crate) const ISSUER: &str = "lifeline";
+
+fn secs(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn db(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The state of a record at `now`.
+pub(crate) fn state_at(l: &License, now: u64) -> LicenseState {
+    if l.revoked_at.is_some() {
+        LicenseState::Revoked
+    } else if now < l.expires_at {
+        LicenseState::Valid
+    } else if now < l.expires_at.saturating_add(l.grace_s) {
+        LicenseState::Grace
+    } else {
+        LicenseState::Expired
+    }
+}
+
+fn from_row(row: &AnyRow, now: u64) -> Result<License, StoreError> {
+    let parse = |col: &str| -> Result<Value, StoreError> {
+        let text: String = row.try_get(col)?;
+        serde_json::from_str(&text).map_err(|e| StoreError(format!("{col}: {e}")))
+    };
+    let entitlements = match parse("entitlements")? {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let metadata = match parse("metadata")? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut license = License {
+        id: row.try_get("id")?,
+        product: row.try_get("product")?,
+        licensee: row.try_get("licensee")?,
+        entitlements,
+        issued_at: secs(row.try_get("issued_at")?),
+        expires_at: secs(row.try_get("expires_at")?),
+        grace_s: secs(row.try_get("grace_s")?),
+        seats: row
+            .try_get::<Option<i64>, _>("seats")?
+            .and_then(|s| u32::try_from(s).ok()),
+        metadata,
+        kid: row.try_get("kid")?,
+        token: row.try_get("token")?,
+        state: LicenseState::Valid,
+        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(secs),
+        revoke_reason: row.try_get("revoke_reason")?,
+    };
+    license.state = state_at(&license, now);
+    Ok(license)
+}
+
+/// Checks a request before anything is signed.
+pub(crate) fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
+    if req.licensee.trim().is_empty() || req.licensee.len() > 256 {
+        return Err(AppError::invalid("licensee must be 1 to 256 characters"));
+    }
+    if req.expires_at <= now {
+        return Err(AppError::invalid(format!(
+            "expires_at {} is not in the future (now is {now})",
+            req.expires_at
+        )));
+    }
+    if req.entitlements.len() > 256
+        || req
+            .entitlements
+            .iter()
+            .any(|e| e.is_empty() || e.len() > 128)
+    {
+        return Err(AppError::invalid(
+            "entitlements: at most 256, each 1 to 128 characters",
+        ));
+    }
+    if serde_json::to_vec(&req.metadata).map_or(usize::MAX, |v| v.len()) > 16 * 1024 {
+        return Err(AppError::invalid("metadata is larger than 16 KiB"));
+    }
+    Ok(())
+}
+
+/// A random UUID (version 4).
+pub(crate) fn new_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| StoreError(e.to_string()))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    let part = |a: usize, z: usize| h.get(a..z).unwrap_or_default();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        part(0, 8),
+        part(8, 12),
+        part(12, 16),
+        part(16, 20),
+        part(20, 32)
+    ))
+}
+
+/// A hash of the request body, to tell an idempotent retry from a conflicting reuse.
+pub(crate) fn request_hash(req: &IssueLicense) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(req).unwrap_or_default()))
+}
+
+/// Signs and stores one license inside `w`, with its audit event. The product must exist.
+pub(crate) async fn issue_in(
+    w: &mut WriteTx,
+    keys: &KeyRing,
+    actor: &str,
+    req: &IssueLicense,
+    now: u64,
+    idempotency_key: Option<&str>,
+) -> Result<License, AppError> {
+    let id = new_id()?;
+    let mut claims = json!({
+        "iss": ISSUER, "sub": req.licensee, "aud": req.product, "jti": id,
+        "iat": now, "nbf": now, "exp": req.expires_at, "entitlements": req.entitlements,
+    });
+    if let Some(obj) = claims.as_object_mut() {
+        if req.grace_s > 0 {
+            obj.insert("grace_s".into(), req.grace_s.into());
+        }
+        if let Some(seats) = req.seats {
+            obj.insert("seats".into(), seats.into());
+        }
+    }
+    let token = keys
+        .active
+        .sign_license(
+            claims
+                .as_object()
+                .ok_or_else(|| AppError::invalid("claims"))?,
+        )
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    let license = License {
+        id: id.clone(),
+        product: req.product.clone(),
+        licensee: req.licensee.clone(),
+        entitlements: req.entitlements.clone(),
+        issued_at: now,
+        expires_at: req.expires_at,
+        grace_s: req.grace_s,
+        seats: req.seats,
+        metadata: req.metadata.clone(),
+        kid: keys.active.kid().to_owned(),
+        token,
+        state: LicenseState::Valid,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&license.id)
+    .bind(&license.product)
+    .bind(&license.licensee)
+    .bind(Value::from(license.entitlements.clone()).to_string())
+    .bind(db(now))
+    .bind(db(license.expires_at))
+    .bind(db(license.grace_s))
+    .bind(license.seats.map(i64::from))
+    .bind(Value::Object(license.metadata.clone()).to_string())
+    .bind(&license.kid)
+    .bind(&license.token)
+    .bind(idempotency_key)
+    .bind(idempotency_key.map(|_| request_hash(req)))
+    .execute(&mut *w.tx)
+    .await;
+    if let Err(e) = inserted {
+        let text = e.to_string();
+        if text.contains("FOREIGN KEY") || text.contains("foreign key") {
+            return Err(AppError::not_found(format!("no product {:?}", req.product)));
+        }
+        return Err(StoreError::from(e).into());
+    }
+    let summary = json!({
+        "product": license.product, "licensee": license.licensee, "expires_at": license.expires_at,
+        "entitlements": license.entitlements, "kid": license.kid,
+    });
+    w.audit(actor, "license.issued", &license.id, None, Some(&summary))
+        .await?;
+    Ok(license)
+}
+
+/// The license issued earlier under this idempotency key, with the request hash it had.
+pub(crate) async fn by_idempotency_key(
+    store: &Store,
+    key: &str,
+    now: u64,
+) -> Result<Option<(License, String)>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, request_hash FROM licenses WHERE idempotency_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(store.pool())
+    .await?;
+    match row {
+        Some(row) => Ok(Some((
+            from_row(&row, now)?,
+            row.try_get::<Option<String>, _>("request_hash")?
+                .unwrap_or_default(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// One license by id.
+pub(crate) async fn get(store: &Store, id: &str, now: u64) -> Result<Option<License>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?;
+    row.map(|r| from_row(&r, now)).transpose()
+}
+
+/// Whether (and when, why) a license id is revoked.
+pub(crate) async fn revocation(
+    store: &Store,
+    id: &str,
+) -> Result<Option<(u64, String)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT revoked_at, revoke_reason FROM licenses WHERE id = $1 AND revoked_at IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?;
+    match row {
+        Some(r) => Ok(Some((
+            secs(r.try_get("revoked_at")?),
+            r.try_get::<Option<String>, _>("revoke_reason")?
+                .unwrap_or_default(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Filters for listing.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Only this product.
+    pub(crate) product: Option<String>,
+    /// Only this licensee.
+    pub(crate) licensee: Option<String>,
+    /// Only this state (`valid`, `grace`, `expired`, `revoked`).
+    pub(crate) state: Option<LicenseState>,
+    /// Only licenses (not revoked) expiring within this many seconds from now.
+    pub(crate) expiring_within: Option<u64>,
+    /// Page size, 1–500 (default 50).
+    pub(crate) limit: Option<u32>,
+    /// From `next_cursor` of the previous page.
+    pub(crate) cursor: Option<String>,
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL conditions with numbered placeholders (`$1`, `$2`, ...) and their values.
+#[derive(Default)]
+struct Filter {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a condition with one `?`, numbered in order.
+    fn add(&mut self, sql: &str, bind: Bind) {
+        self.binds.push(bind);
+        self.conditions
+            .push(sql.replace('?', &format!("${}", self.binds.len())));
+    }
+}
+
+/// A page of licenses, ordered by id.
+pub(crate) async fn list(
+    store: &Store,
+    q: &ListQuery,
+    now: u64,
+) -> Result<(Vec<License>, Option<String>), AppError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("limit must be 1 to 500"));
+    }
+    let mut f = Filter::default();
+    if let Some(p) = &q.product {
+        f.add("product = ?", Bind::Text(p.clone()));
+    }
+    if let Some(l) = &q.licensee {
+        f.add("licensee = ?", Bind::Text(l.clone()));
+    }
+    if let Some(c) = &q.cursor {
+        f.add("id > ?", Bind::Text(c.clone()));
+    }
+    let now_db = db(now);
+    match q.state {
+        Some(LicenseState::Revoked) => f.conditions.push("revoked_at IS NOT NULL".to_owned()),
+        Some(LicenseState::Valid) => {
+            f.add("revoked_at IS NULL AND expires_at > ?", Bind::Int(now_db))
+        }
+        Some(LicenseState::Grace) => {
+            f.add("revoked_at IS NULL AND expires_at <= ?", Bind::Int(now_db));
+            f.add("expires_at + grace_s > ?", Bind::Int(now_db));
+        }
+        Some(LicenseState::Expired) => f.add(
+            "revoked_at IS NULL AND expires_at + grace_s <= ?",
+            Bind::Int(now_db),
+        ),
+        None => {}
+    }
+    if let Some(within) = q.expiring_within {
+        f.add("revoked_at IS NULL AND expires_at > ?", Bind::Int(now_db));
+        f.add("expires_at <= ?", Bind::Int(db(now.saturating_add(within))));
+    }
+    let Filter { conditions, binds } = f;
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM licenses {filter} ORDER BY id LIMIT {}",
+        limit + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    let rows = query
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    let mut items = rows
+        .iter()
+        .map(|r| from_row(r, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|l| l.id.clone())
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// Revokes a license; revoking twice is a conflict.
+pub(crate) async fn revoke(
+    store: &Store,
+    actor: &str,
+    id: &str,
+    reason: &str,
+    now: u64,
+) -> Result<License, AppError> {
+    let mut w = store.write().await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
+    let before = from_row(&row, now)?;
+    if before.revoked_at.is_some() {
+        return Err(AppError::conflict(format!(
+            "license {id:?} is already revoked"
+        )));
+    }
+    sqlx::query("UPDATE licenses SET revoked_at = $1, revoke_reason = $2 WHERE id = $3")
+        .bind(db(now))
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+    let after = License {
+        revoked_at: Some(now),
+        revoke_reason: Some(reason.to_owned()),
+        state: LicenseState::Revoked,
+        ..before.clone()
+    };
+    w.audit(
+        actor,
+        "license.revoked",
+        id,
+        Some(&json!({"state": before.state, "revoked_at": null})),
+        Some(&json!({"state": "revoked", "revoked_at": now, "reason": reason})),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(after)
+}

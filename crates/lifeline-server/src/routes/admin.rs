@@ -1,0 +1,182 @@
+//! Products, keys, API tokens and the audit log.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use lifeline_api::{
+    ApiTokenCreated, AuditPage, CreateApiToken, CreateProduct, Product, Role, SigningKeyInfo,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::auth::Caller;
+use crate::problem::{AppError, JsonBody};
+use crate::store::StoreError;
+use crate::{AppState, audit};
+
+pub(crate) async fn create_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateProduct>,
+) -> Result<(StatusCode, Json<Product>), AppError> {
+    caller.require(Role::Admin)?;
+    let id_ok = !req.id.is_empty()
+        && req.id.len() <= 64
+        && req
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if !id_ok {
+        return Err(AppError::invalid(
+            "product id must be 1 to 64 of a-z, 0-9, '.', '_', '-'",
+        ));
+    }
+    if req.name.trim().is_empty() || req.name.len() > 256 {
+        return Err(AppError::invalid("name must be 1 to 256 characters"));
+    }
+    let now = crate::clock::now();
+    let mut w = state.store().write().await?;
+    let exists = sqlx::query("SELECT id FROM products WHERE id = $1")
+        .bind(&req.id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+    if exists.is_some() {
+        return Err(AppError::conflict(format!("product {:?} exists", req.id)));
+    }
+    sqlx::query("INSERT INTO products (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&req.id)
+        .bind(&req.name)
+        .bind(i64::try_from(now).unwrap_or(i64::MAX))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+    let product = Product {
+        id: req.id,
+        name: req.name,
+        created_at: now,
+    };
+    w.audit(
+        &caller.actor(),
+        "product.created",
+        &product.id,
+        None,
+        Some(&json!(product)),
+    )
+    .await?;
+    w.commit().await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+pub(crate) async fn list_products(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Product>>, AppError> {
+    caller.require(Role::Viewer)?;
+    let rows = sqlx::query("SELECT id, name, created_at FROM products ORDER BY id")
+        .fetch_all(state.store().pool())
+        .await
+        .map_err(StoreError::from)?;
+    let products = rows
+        .iter()
+        .map(|r| {
+            Ok(Product {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: u64::try_from(r.try_get::<i64, _>("created_at")?).unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(StoreError::from)?;
+    Ok(Json(products))
+}
+
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<SigningKeyInfo>>, AppError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(state.keys().await?.infos.clone()))
+}
+
+pub(crate) async fn rotate_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<SigningKeyInfo>>, AppError> {
+    caller.require(Role::Admin)?;
+    crate::keys::rotate(state.store(), &caller.actor()).await?;
+    Ok(Json(state.reload_keys().await?.infos.clone()))
+}
+
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateApiToken>,
+) -> Result<(StatusCode, Json<ApiTokenCreated>), AppError> {
+    caller.require(Role::Admin)?;
+    if req.name.trim().is_empty() || req.name.len() > 128 {
+        return Err(AppError::invalid("name must be 1 to 128 characters"));
+    }
+    let created = crate::create_token(
+        state.store(),
+        &caller.actor(),
+        &req.name,
+        req.role,
+        req.expires_at,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+pub(crate) async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AuditPage>, AppError> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = query.map_err(|e| AppError::invalid(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::invalid("limit must be 1 to 1000"));
+    }
+    let items = state
+        .store()
+        .audit_events(q.after.unwrap_or(0), limit)
+        .await?;
+    let next_after = (items.len() == limit as usize)
+        .then(|| items.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(AuditPage { items, next_after }))
+}
+
+/// Walks the whole chain and says whether it is intact.
+pub(crate) async fn audit_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Viewer)?;
+    let (mut seq, mut hash) = (0, audit::GENESIS.to_owned());
+    loop {
+        let batch = state.store().audit_events(seq, 1000).await?;
+        if batch.is_empty() {
+            break;
+        }
+        match audit::verify_run(seq, &hash, &batch) {
+            Ok((s, h)) => (seq, hash) = (s, h),
+            Err(brk) => {
+                return Ok(Json(
+                    json!({ "intact": false, "events": seq, "problem": brk.to_string() }),
+                ));
+            }
+        }
+    }
+    Ok(Json(json!({ "intact": true, "events": seq, "head": hash })))
+}

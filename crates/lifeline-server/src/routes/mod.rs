@@ -1,0 +1,5 @@
+//! HTTP handlers, one module per resource. Each admin handler starts with `caller.require(role)`.
+
+pub(crate) mod admin;
+pub(crate) mod licenses;
+pub(crate) mod public;

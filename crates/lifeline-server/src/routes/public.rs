@@ -1,0 +1,108 @@
+//! Routes without authentication: health, the public key set, the OpenAPI document and
+//! online validation.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use lifeline_api::{ValidateRequest, ValidateResponse};
+use lifeline_core::{Policy, UnixTime};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::problem::{AppError, JsonBody};
+
+/// How long a lease stays valid: a client that cached one may run offline this long.
+pub const LEASE_TTL_SECS: u64 = 3600;
+
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    state.store().ping().await?;
+    Ok(Json(
+        json!({ "status": "ready", "store": format!("{:?}", state.store().backend()).to_lowercase() }),
+    ))
+}
+
+pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let ring = state.keys().await?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(ring.jwks()),
+    ))
+}
+
+pub(crate) async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+}
+
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<ValidateRequest>,
+) -> Result<Json<ValidateResponse>, AppError> {
+    if req.token.len() > lifeline_core::MAX_TOKEN_BYTES + 1024 {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "token_too_large",
+            "the token is larger than 64 KiB",
+        ));
+    }
+    if req.instance.as_ref().is_some_and(|i| i.len() > 256) {
+        return Err(AppError::invalid("instance must be at most 256 characters"));
+    }
+    let ring = state.keys().await?;
+    let now = crate::clock::now();
+    let verdict = lifeline_core::verify(
+        req.token.as_bytes(),
+        &ring.set,
+        &Policy::new(),
+        UnixTime::from_secs(now),
+    );
+    let mut verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+    let mut revoked = false;
+    if let Some(claims) = verdict.claims()
+        && let Some((at, reason)) = crate::licenses::revocation(state.store(), claims.jti()).await?
+    {
+        revoked = true;
+        if let Some(obj) = verdict_json.as_object_mut() {
+            obj.insert("state".into(), "invalid".into());
+            obj.insert("reason".into(), "revoked".into());
+            obj.insert(
+                "detail".into(),
+                format!("license revoked at {at}: {reason}").into(),
+            );
+        }
+    }
+    let usable = verdict.is_usable() && !revoked;
+    let (lease, lease_expires_at) = match verdict.claims() {
+        Some(claims) if usable => {
+            let exp = now
+                .saturating_add(LEASE_TTL_SECS)
+                .min(claims.grace_until().as_secs());
+            let header =
+                json!({ "alg": "EdDSA", "typ": "lifeline-lease+jwt", "kid": ring.active.kid() });
+            let payload = json!({
+                "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
+                "instance": req.instance, "state": verdict.state().as_str(),
+                "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
+            });
+            let lease = ring.active.sign_jws(
+                header.to_string().as_bytes(),
+                payload.to_string().as_bytes(),
+            );
+            (Some(lease), Some(exp))
+        }
+        _ => (None, None),
+    };
+    Ok(Json(ValidateResponse {
+        verdict: verdict_json,
+        revoked,
+        lease,
+        lease_expires_at,
+    }))
+}

@@ -1,0 +1,641 @@
+//! The HTTP API over a real SQLite file, driven through the router (`oneshot`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use lifeline_core::{KeySet, Policy, UnixTime};
+use lifeline_server::{AppState, Store, app, bootstrap_admin, create_token};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Server {
+    router: Router,
+    admin: String,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let admin = bootstrap_admin(&store, dir.path(), None)
+        .await
+        .unwrap()
+        .expect("first start makes an admin token");
+    let state = AppState::new(store).await.unwrap();
+    Server {
+        router: app(state.clone()),
+        admin,
+        state,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.raw(method, uri, token, body.map(|b| b.to_string()), &[])
+            .await
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let is_problem = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v == "application/problem+json");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !status.is_success() {
+            assert!(
+                is_problem,
+                "{method} {uri}: errors are problem+json: {json}"
+            );
+            assert!(
+                json["code"].is_string(),
+                "{method} {uri}: problem has a code"
+            );
+            assert!(
+                status != StatusCode::INTERNAL_SERVER_ERROR,
+                "{method} {uri}: 500"
+            );
+        }
+        (status, json)
+    }
+
+    async fn admin(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, uri, Some(&self.admin), body).await
+    }
+
+    async fn product(&self, id: &str) {
+        let (s, _) = self
+            .admin(
+                "POST",
+                "/api/v1/products",
+                Some(json!({"id": id, "name": id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+
+    async fn issue(&self, body: Value) -> Value {
+        let (s, license) = self.admin("POST", "/api/v1/licenses", Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{license}");
+        license
+    }
+
+    async fn jwks(&self) -> KeySet {
+        let (s, jwks) = self
+            .call("GET", "/.well-known/lifeline/keys.json", None, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        KeySet::from_jwks_json(jwks.to_string().as_bytes()).unwrap()
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn license_body(product: &str, licensee: &str) -> Value {
+    json!({"product": product, "licensee": licensee, "entitlements": ["export"], "expires_at": now() + 86_400, "grace_s": 3600, "seats": 3, "metadata": {"order": "A-1"}})
+}
+
+#[tokio::test]
+async fn health_readiness_openapi_and_public_keys() {
+    let s = server().await;
+    assert_eq!(
+        s.call("GET", "/healthz", None, None).await.1["status"],
+        "ok"
+    );
+    assert_eq!(
+        s.call("GET", "/readyz", None, None).await.1["store"],
+        "sqlite"
+    );
+    let (status, doc) = s.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/licenses"]["post"].is_object());
+    assert_eq!(
+        s.jwks().await.len(),
+        1,
+        "the first start creates one signing key"
+    );
+}
+
+#[tokio::test]
+async fn issued_licenses_verify_offline_with_the_published_keys() {
+    let s = server().await;
+    s.product("photo-pro").await;
+    let license = s.issue(license_body("photo-pro", "acme")).await;
+    assert_eq!(license["state"], "valid");
+    assert_eq!(license["metadata"]["order"], "A-1");
+    let verdict = lifeline_core::verify(
+        license["token"].as_str().unwrap().as_bytes(),
+        &s.jwks().await,
+        &Policy::new().with_audience("photo-pro"),
+        UnixTime::from_secs(now()),
+    );
+    assert!(verdict.is_usable(), "{:?}", verdict.detail());
+    let claims = verdict.claims().unwrap();
+    assert_eq!(claims.sub(), "acme");
+    assert_eq!(claims.jti(), license["id"].as_str().unwrap());
+    assert_eq!(claims.seats(), Some(3));
+    let (st, got) = s
+        .admin(
+            "GET",
+            &format!("/api/v1/licenses/{}", license["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(got, license);
+}
+
+#[tokio::test]
+async fn idempotency_key_makes_retries_safe() {
+    let s = server().await;
+    s.product("p").await;
+    let body = license_body("p", "acme").to_string();
+    let key = [("idempotency-key", "order-77")];
+    let (a, first) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses",
+            Some(&s.admin),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    let (b, again) = s
+        .raw("POST", "/api/v1/licenses", Some(&s.admin), Some(body), &key)
+        .await;
+    assert_eq!((a, b), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(first["id"], again["id"]);
+    let other = license_body("p", "someone-else").to_string();
+    let (c, problem) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses",
+            Some(&s.admin),
+            Some(other),
+            &key,
+        )
+        .await;
+    assert_eq!(c, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "idempotency_key_reused");
+    let (_, page) = s.admin("GET", "/api/v1/licenses", None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "no duplicate");
+}
+
+#[tokio::test]
+async fn listing_filters_and_paginates() {
+    let s = server().await;
+    s.product("a").await;
+    s.product("b").await;
+    for i in 0..5 {
+        s.issue(license_body("a", &format!("cust-{i}"))).await;
+    }
+    let mut soon = license_body("b", "soon");
+    soon["expires_at"] = json!(now() + 600);
+    let soon = s.issue(soon).await;
+    let (_, page) = s
+        .admin("GET", "/api/v1/licenses?product=a&limit=2", None)
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let mut seen = page["items"].as_array().unwrap().len();
+    let mut cursor = page["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let (_, next) = s
+            .admin(
+                "GET",
+                &format!("/api/v1/licenses?product=a&limit=2&cursor={c}"),
+                None,
+            )
+            .await;
+        seen += next["items"].as_array().unwrap().len();
+        cursor = next["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, 5);
+    let (_, expiring) = s
+        .admin("GET", "/api/v1/licenses?expiring_within=3600", None)
+        .await;
+    assert_eq!(expiring["items"].as_array().unwrap().len(), 1);
+    assert_eq!(expiring["items"][0]["id"], soon["id"]);
+    let (_, by_licensee) = s
+        .admin("GET", "/api/v1/licenses?licensee=cust-3", None)
+        .await;
+    assert_eq!(by_licensee["items"].as_array().unwrap().len(), 1);
+    for (query, code) in [
+        ("limit=0", "invalid_request"),
+        ("state=bogus", "invalid_request"),
+        ("frobnicate=1", "invalid_request"),
+    ] {
+        let (st, p) = s
+            .admin("GET", &format!("/api/v1/licenses?{query}"), None)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(p["code"], code);
+    }
+}
+
+#[tokio::test]
+async fn revocation_shows_in_records_validation_and_audit() {
+    let s = server().await;
+    s.product("p").await;
+    let license = s.issue(license_body("p", "acme")).await;
+    let id = license["id"].as_str().unwrap();
+    let token = license["token"].as_str().unwrap();
+
+    let (st, ok) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token, "instance": "host-1"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(ok["verdict"]["state"], "valid");
+    assert_eq!(ok["revoked"], false);
+    let lease = ok["lease"].as_str().unwrap();
+    // The lease is a JWS signed by a published key.
+    let parts: Vec<&str> = lease.split('.').collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    let payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "lifeline-lease+jwt");
+    assert_eq!(payload["sub"], id);
+    assert_eq!(payload["instance"], "host-1");
+    let keys = s.jwks().await;
+    let key = keys.get(header["kid"].as_str().unwrap()).unwrap();
+    let sig: [u8; 64] = b64.decode(parts[2]).unwrap().try_into().unwrap();
+    assert!(key.verify_strict(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig));
+
+    let (st, revoked) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "chargeback"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(revoked["state"], "revoked");
+    let (st, again) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "twice"})),
+        )
+        .await;
+    assert_eq!(
+        (st, again["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+
+    let (_, after) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(after["verdict"]["state"], "invalid");
+    assert_eq!(after["verdict"]["reason"], "revoked");
+    assert_eq!(after["revoked"], true);
+    assert!(after["lease"].is_null(), "no lease for a revoked license");
+
+    let (_, log) = s.admin("GET", "/api/v1/audit", None).await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.ends_with(&["product.created", "license.issued", "license.revoked"]),
+        "{actions:?}"
+    );
+    let (_, check) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(check["intact"], true);
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_licenses_valid() {
+    let s = server().await;
+    s.product("p").await;
+    let old = s.issue(license_body("p", "before")).await;
+    let (st, keys) = s.admin("POST", "/api/v1/keys/rotate", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.iter().filter(|k| k["status"] == "active").count(), 1);
+    let retired = keys.iter().find(|k| k["status"] == "retired").unwrap();
+    assert_eq!(retired["kid"], old["kid"]);
+    assert!(retired["not_after"].is_u64());
+    let new = s.issue(license_body("p", "after")).await;
+    assert_ne!(new["kid"], old["kid"]);
+    for license in [&old, &new] {
+        let (_, v) = s
+            .call(
+                "POST",
+                "/api/v1/validate",
+                None,
+                Some(json!({"token": license["token"]})),
+            )
+            .await;
+        assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    }
+    assert_eq!(s.jwks().await.len(), 2);
+}
+
+#[tokio::test]
+async fn every_admin_route_denies_by_default_and_checks_roles() {
+    let s = server().await;
+    s.product("p").await;
+    let license = s.issue(license_body("p", "x")).await;
+    let id = license["id"].as_str().unwrap().to_owned();
+    let viewer = create_token(
+        s.state.store(),
+        "test",
+        "viewer",
+        lifeline_api::Role::Viewer,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
+    let operator = create_token(
+        s.state.store(),
+        "test",
+        "op",
+        lifeline_api::Role::Operator,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
+    let expired = create_token(
+        s.state.store(),
+        "test",
+        "old",
+        lifeline_api::Role::Admin,
+        Some(now() - 10),
+    )
+    .await
+    .unwrap()
+    .token;
+    let revoke = format!("/api/v1/licenses/{id}/revoke");
+    let one = format!("/api/v1/licenses/{id}");
+    // (method, uri, body, least role)
+    let routes: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("GET", "/api/v1/products", None, "viewer"),
+        (
+            "POST",
+            "/api/v1/products",
+            Some(json!({"id": "q", "name": "Q"})),
+            "admin",
+        ),
+        ("GET", "/api/v1/licenses", None, "viewer"),
+        ("GET", &one, None, "viewer"),
+        (
+            "POST",
+            "/api/v1/licenses",
+            Some(license_body("p", "y")),
+            "operator",
+        ),
+        ("GET", "/api/v1/keys", None, "viewer"),
+        ("GET", "/api/v1/audit", None, "viewer"),
+        ("GET", "/api/v1/audit/verify", None, "viewer"),
+        (
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "n", "role": "viewer"})),
+            "admin",
+        ),
+        ("POST", &revoke, Some(json!({"reason": "r"})), "operator"),
+        ("POST", "/api/v1/keys/rotate", None, "admin"),
+    ];
+    let rank = |r: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|x| *x == r)
+            .unwrap()
+    };
+    for (method, uri, body, least) in routes {
+        for bad in [
+            None,
+            Some("ll_wrong"),
+            Some("not-even-a-token"),
+            Some(expired.as_str()),
+        ] {
+            let (st, p) = s.call(method, uri, bad, body.clone()).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{method} {uri} with {bad:?}");
+            assert_eq!(p["code"], "unauthorized");
+        }
+        for (role, token) in [("viewer", &viewer), ("operator", &operator)] {
+            if rank(role) < rank(least) {
+                let (st, p) = s.call(method, uri, Some(token), body.clone()).await;
+                assert_eq!(st, StatusCode::FORBIDDEN, "{method} {uri} as {role}");
+                assert_eq!(p["code"], "forbidden");
+            }
+        }
+    }
+    assert!(s.state.failed_auth_count() >= 44);
+}
+
+#[tokio::test]
+async fn bad_input_gets_precise_4xx_and_writes_nothing() {
+    let s = server().await;
+    s.product("p").await;
+    let (_, before) = s.admin("GET", "/api/v1/audit", None).await;
+    let cases: Vec<(Option<String>, StatusCode, &str)> = vec![
+        (
+            Some("{not json".into()),
+            &[],
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": "soon"}).to_string()),
+            &[],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": 1, "bogus": 1}).to_string()),
+            &[],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": 1}).to_string()),
+            &[],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "", "expires_at": now() + 10}).to_string()),
+            &[],
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Some(json!({"product": "nope", "licensee": "x", "expires_at": now() + 10}).to_string()),
+            &[],
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Some(format!(
+                "{{\"product\":\"p\",\"licensee\":\"{}\",\"expires_at\":1}}",
+                "x".repeat(2 * 1024 * 1024)
+            )),
+            &[],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (st, p) = s
+            .raw("POST", "/api/v1/licenses", Some(&s.admin), body, headers)
+            .await;
+        assert_eq!((st, p["code"].as_str().unwrap()), (status, code), "{p}");
+    }
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/licenses")
+        .header(header::AUTHORIZATION, format!("Bearer {}", s.admin))
+        .body(Body::from("{}"))
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (st, p) = s
+        .admin("GET", "/api/v1/licenses/does-not-exist", None)
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (st, p) = s
+        .admin(
+            "POST",
+            "/api/v1/licenses/does-not-exist/revoke",
+            Some(json!({"reason": "r"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (st, _) = s.admin("DELETE", "/api/v1/licenses", None).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    let (st, p) = s
+        .call("POST", "/api/v1/validate", None, Some(json!({"token": 7})))
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": "garbage"})),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "a bad license is a verdict, not an error"
+    );
+    assert_eq!(v["verdict"]["reason"], "malformed");
+    for bad_id in ["UPPER", "", "a/b", &"x".repeat(65)] {
+        let (st, _) = s
+            .admin(
+                "POST",
+                "/api/v1/products",
+                Some(json!({"id": bad_id, "name": "n"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad_id:?}");
+    }
+    let (st, p) = s
+        .admin(
+            "POST",
+            "/api/v1/products",
+            Some(json!({"id": "p", "name": "again"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let (_, after) = s.admin("GET", "/api/v1/audit", None).await;
+    assert_eq!(
+        before["items"], after["items"],
+        "refused requests leave no trace in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_audit_log_is_detected() {
+    let s = server().await;
+    s.product("p").await;
+    s.issue(license_body("p", "x")).await;
+    let (_, ok) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(ok["intact"], true);
+    let url = format!("sqlite://{}", s._dir.path().join("test.db").display());
+    let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let (_, bad) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(bad["intact"], false);
+    assert!(
+        bad["problem"]
+            .as_str()
+            .unwrap()
+            .contains("event 2 was altered"),
+        "{bad}"
+    );
+}
