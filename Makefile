@@ -1,5 +1,5 @@
 # Lifeline: the two commands of the README, and their parts.
-#   make run    set up, then walk the demo (keygen, issue, verify, a tampered token refused)
+#   make run    set up, walk the CLI demo, then run the license server with demo data
 #   make test   set up, then every check CI runs
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -7,9 +7,19 @@ CARGO ?= cargo
 DEMO_DIR ?= target/demo
 LIFELINE := target/debug/lifeline
 
-.PHONY: run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
-run: setup demo
+run: setup demo serve-demo
+
+# The license server on an embedded SQLite with demo data (fresh each time), in the foreground.
+LISTEN ?= 127.0.0.1:8080
+serve-demo:
+	$(CARGO) build --locked -q -p lifeline-cli
+	@rm -rf target/demo-server
+	@echo "== Lifeline server with demo data on http://$(LISTEN) (Ctrl-C stops it)"
+	@echo "   try: curl -s http://$(LISTEN)/.well-known/lifeline/keys.json"
+	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
+	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN)
 
 test: setup lint unit wasm-check wasm-test interop npm-test
 	@echo "make test: all checks passed"

@@ -20,6 +20,9 @@ pub(crate) struct Args {
     /// Directory for the embedded database and the bootstrap admin token.
     #[arg(long, default_value = "lifeline-data", value_name = "DIR")]
     data_dir: PathBuf,
+    /// Seed demo data (products, licenses in every state, a rotated key) into an empty store.
+    #[arg(long)]
+    demo: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -35,6 +38,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         db: args.db.clone(),
         data_dir: args.data_dir.clone(),
         admin_token,
+        demo: args.demo,
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

@@ -26,6 +26,7 @@ use tokio::sync::RwLock;
 mod audit;
 mod auth;
 mod clock;
+pub mod demo;
 mod keys;
 mod licenses;
 mod problem;
@@ -195,6 +196,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// The first admin token (`LIFELINE_ADMIN_TOKEN`); generated when absent.
     pub admin_token: Option<String>,
+    /// Seed demo data into an empty store.
+    pub demo: bool,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -285,6 +288,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         eprintln!("  {token}");
     }
     let state = AppState::new(store).await?;
+    if config.demo
+        && demo::seed(&state)
+            .await
+            .map_err(|e| format!("demo data: {}", e.code()))?
+    {
+        eprintln!(
+            "lifeline: seeded demo data (2 products, licenses in every state, a rotated key)"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     eprintln!("lifeline: serving on http://{}", listener.local_addr()?);
     axum::serve(listener, app(state))

@@ -632,3 +632,54 @@ async fn a_tampered_audit_log_is_detected() {
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn demo_data_has_every_state_and_a_rotated_key() {
+    let s = server().await;
+    assert!(lifeline_server::demo::seed(&s.state).await.unwrap());
+    assert!(
+        !lifeline_server::demo::seed(&s.state).await.unwrap(),
+        "seeds only an empty store"
+    );
+    for state in ["valid", "grace", "expired", "revoked"] {
+        let (_, page) = s
+            .admin("GET", &format!("/api/v1/licenses?state={state}"), None)
+            .await;
+        assert!(
+            !page["items"].as_array().unwrap().is_empty(),
+            "no {state} license"
+        );
+    }
+    let (_, keys) = s.admin("GET", "/api/v1/keys", None).await;
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["status"] == "retired")
+    );
+    // Licenses signed by the retired key still validate.
+    let (_, page) = s.admin("GET", "/api/v1/licenses?state=valid", None).await;
+    let retired: Vec<&Value> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["status"] == "retired")
+        .collect();
+    let old = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kid"] == retired[0]["kid"])
+        .unwrap();
+    let (_, v) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": old["token"]})),
+        )
+        .await;
+    assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}
