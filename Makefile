@@ -7,7 +7,7 @@ CARGO ?= cargo
 DEMO_DIR ?= target/demo
 LIFELINE := target/debug/lifeline
 
-.PHONY: serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
 run: setup demo serve-demo
 
@@ -21,7 +21,7 @@ serve-demo:
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
 	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN)
 
-test: setup lint unit wasm-check wasm-test interop npm-test
+test: setup lint unit pg-test wasm-check wasm-test interop npm-test
 	@echo "make test: all checks passed"
 
 setup:
@@ -34,6 +34,13 @@ lint:
 
 unit:
 	$(CARGO) test --workspace --locked
+
+# The server's API tests again on PostgreSQL (a throwaway cluster on 127.0.0.1), plus two
+# server nodes sharing one database. `cargo test` alone runs them on SQLite only.
+pg-test:
+	@url=$$(bash .ci/pg start target/pg) && echo "PostgreSQL at $$url"; \
+	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test api -- --ignored; rc=$$?; \
+	bash .ci/pg stop target/pg; exit $$rc
 
 # The core must build for browsers, edge workers and Node.
 wasm-check:

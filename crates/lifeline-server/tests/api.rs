@@ -1,4 +1,6 @@
-//! The HTTP API over a real SQLite file, driven through the router (`oneshot`).
+//! The HTTP API over real stores, driven through the router (`oneshot`): every test runs on
+//! a SQLite file and, when `LIFELINE_TEST_PG` names a PostgreSQL server (`make test` starts
+//! one), on a fresh PostgreSQL database too (those are `#[ignore]`d otherwise).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,22 +21,74 @@ struct Server {
     router: Router,
     admin: String,
     state: AppState,
+    url: String,
     _dir: tempfile::TempDir,
 }
 
-async fn server() -> Server {
+#[derive(Clone, Copy, Debug)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database URL for one test.
+async fn fresh_db(db: Db, dir: &std::path::Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
+        Db::Postgres => {
+            let base = std::env::var("LIFELINE_TEST_PG")
+                .expect("LIFELINE_TEST_PG names a PostgreSQL server (make test sets it)");
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            let name = format!(
+                "lifeline_{}",
+                dir.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+            let (prefix, _) = base.rsplit_once('/').unwrap();
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+async fn server(db: Db) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let store = Store::open(&url).await.unwrap();
-    let admin = bootstrap_admin(&store, dir.path(), None)
-        .await
-        .unwrap()
-        .expect("first start makes an admin token");
+    let url = fresh_db(db, dir.path()).await;
+    node(&url, dir).await
+}
+
+/// A server node over the store at `url` (several nodes may share one PostgreSQL database).
+async fn node(url: &str, dir: tempfile::TempDir) -> Server {
+    let store = Store::open(url).await.unwrap();
+    let admin = match bootstrap_admin(&store, dir.path(), None).await.unwrap() {
+        Some(token) => token,
+        None => {
+            create_token(
+                &store,
+                "test",
+                "node admin",
+                lifeline_api::Role::Admin,
+                None,
+            )
+            .await
+            .unwrap()
+            .token
+        }
+    };
     let state = AppState::new(store).await.unwrap();
     Server {
         router: app(state.clone()),
         admin,
         state,
+        url: url.to_owned(),
         _dir: dir,
     }
 }
@@ -136,16 +190,19 @@ fn license_body(product: &str, licensee: &str) -> Value {
     json!({"product": product, "licensee": licensee, "entitlements": ["export"], "expires_at": now() + 86_400, "grace_s": 3600, "seats": 3, "metadata": {"order": "A-1"}})
 }
 
-#[tokio::test]
-async fn health_readiness_openapi_and_public_keys() {
-    let s = server().await;
+async fn health_readiness_openapi_and_public_keys(s: Server) {
     assert_eq!(
         s.call("GET", "/healthz", None, None).await.1["status"],
         "ok"
     );
+    let backend = if s.url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
     assert_eq!(
         s.call("GET", "/readyz", None, None).await.1["store"],
-        "sqlite"
+        backend
     );
     let (status, doc) = s.call("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -158,9 +215,7 @@ async fn health_readiness_openapi_and_public_keys() {
     );
 }
 
-#[tokio::test]
-async fn issued_licenses_verify_offline_with_the_published_keys() {
-    let s = server().await;
+async fn issued_licenses_verify_offline_with_the_published_keys(s: Server) {
     s.product("photo-pro").await;
     let license = s.issue(license_body("photo-pro", "acme")).await;
     assert_eq!(license["state"], "valid");
@@ -187,9 +242,7 @@ async fn issued_licenses_verify_offline_with_the_published_keys() {
     assert_eq!(got, license);
 }
 
-#[tokio::test]
-async fn idempotency_key_makes_retries_safe() {
-    let s = server().await;
+async fn idempotency_key_makes_retries_safe(s: Server) {
     s.product("p").await;
     let body = license_body("p", "acme").to_string();
     let key = [("idempotency-key", "order-77")];
@@ -223,9 +276,7 @@ async fn idempotency_key_makes_retries_safe() {
     assert_eq!(page["items"].as_array().unwrap().len(), 1, "no duplicate");
 }
 
-#[tokio::test]
-async fn listing_filters_and_paginates() {
-    let s = server().await;
+async fn listing_filters_and_paginates(s: Server) {
     s.product("a").await;
     s.product("b").await;
     for i in 0..5 {
@@ -274,9 +325,7 @@ async fn listing_filters_and_paginates() {
     }
 }
 
-#[tokio::test]
-async fn revocation_shows_in_records_validation_and_audit() {
-    let s = server().await;
+async fn revocation_shows_in_records_validation_and_audit(s: Server) {
     s.product("p").await;
     let license = s.issue(license_body("p", "acme")).await;
     let id = license["id"].as_str().unwrap();
@@ -357,9 +406,7 @@ async fn revocation_shows_in_records_validation_and_audit() {
     assert_eq!(check["intact"], true);
 }
 
-#[tokio::test]
-async fn key_rotation_keeps_old_licenses_valid() {
-    let s = server().await;
+async fn key_rotation_keeps_old_licenses_valid(s: Server) {
     s.product("p").await;
     let old = s.issue(license_body("p", "before")).await;
     let (st, keys) = s.admin("POST", "/api/v1/keys/rotate", None).await;
@@ -386,9 +433,7 @@ async fn key_rotation_keeps_old_licenses_valid() {
     assert_eq!(s.jwks().await.len(), 2);
 }
 
-#[tokio::test]
-async fn every_admin_route_denies_by_default_and_checks_roles() {
-    let s = server().await;
+async fn every_admin_route_denies_by_default_and_checks_roles(s: Server) {
     s.product("p").await;
     let license = s.issue(license_body("p", "x")).await;
     let id = license["id"].as_str().unwrap().to_owned();
@@ -481,9 +526,7 @@ async fn every_admin_route_denies_by_default_and_checks_roles() {
     assert!(s.state.failed_auth_count() >= 44);
 }
 
-#[tokio::test]
-async fn bad_input_gets_precise_4xx_and_writes_nothing() {
-    let s = server().await;
+async fn bad_input_gets_precise_4xx_and_writes_nothing(s: Server) {
     s.product("p").await;
     let (_, before) = s.admin("GET", "/api/v1/audit", None).await;
     let cases: Vec<(Option<String>, StatusCode, &str)> = vec![
@@ -609,15 +652,12 @@ async fn bad_input_gets_precise_4xx_and_writes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_tampered_audit_log_is_detected() {
-    let s = server().await;
+async fn a_tampered_audit_log_is_detected(s: Server) {
     s.product("p").await;
     s.issue(license_body("p", "x")).await;
     let (_, ok) = s.admin("GET", "/api/v1/audit/verify", None).await;
     assert_eq!(ok["intact"], true);
-    let url = format!("sqlite://{}", s._dir.path().join("test.db").display());
-    let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+    let raw = sqlx::AnyPool::connect(&s.url).await.unwrap();
     sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
         .execute(&raw)
         .await
@@ -633,9 +673,7 @@ async fn a_tampered_audit_log_is_detected() {
     );
 }
 
-#[tokio::test]
-async fn demo_data_has_every_state_and_a_rotated_key() {
-    let s = server().await;
+async fn demo_data_has_every_state_and_a_rotated_key(s: Server) {
     assert!(lifeline_server::demo::seed(&s.state).await.unwrap());
     assert!(
         !lifeline_server::demo::seed(&s.state).await.unwrap(),
@@ -681,5 +719,91 @@ async fn demo_data_has_every_state_and_a_rotated_key() {
         .await;
     assert_eq!(v["verdict"]["state"], "valid", "{v}");
     let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}
+
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::server(super::Db::Sqlite).await).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL: `make test` starts one and sets LIFELINE_TEST_PG"]
+            async fn $name() {
+                super::$name(super::server(super::Db::Postgres).await).await;
+            })*
+        }
+    };
+}
+
+on_every_backend!(
+    health_readiness_openapi_and_public_keys,
+    issued_licenses_verify_offline_with_the_published_keys,
+    idempotency_key_makes_retries_safe,
+    listing_filters_and_paginates,
+    revocation_shows_in_records_validation_and_audit,
+    key_rotation_keeps_old_licenses_valid,
+    every_admin_route_denies_by_default_and_checks_roles,
+    bad_input_gets_precise_4xx_and_writes_nothing,
+    a_tampered_audit_log_is_detected,
+    demo_data_has_every_state_and_a_rotated_key
+);
+
+/// Active-active: two nodes over one PostgreSQL database see each other's writes at once.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: `make test` starts one and sets LIFELINE_TEST_PG"]
+async fn two_nodes_over_one_postgres_see_each_others_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_db(Db::Postgres, dir.path()).await;
+    let a = node(&url, dir).await;
+    let b = node(&url, tempfile::tempdir().unwrap()).await;
+    a.product("p").await;
+    let license = a.issue(license_body("p", "shared")).await;
+    let token = license["token"].clone();
+    let (_, v) = b
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    // A revocation on one node is seen by the other on its next answer.
+    let id = license["id"].as_str().unwrap();
+    a.admin(
+        "POST",
+        &format!("/api/v1/licenses/{id}/revoke"),
+        Some(json!({"reason": "fraud"})),
+    )
+    .await;
+    let (_, v) = b
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(v["verdict"]["reason"], "revoked");
+    // A rotation on one node: the other verifies licenses signed by the new key at once.
+    let (st, _) = b.admin("POST", "/api/v1/keys/rotate", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let fresh = b.issue(license_body("p", "after-rotation")).await;
+    let (_, v) = a
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": fresh["token"]})),
+        )
+        .await;
+    assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    // Both nodes append to one audit chain, and it is intact.
+    let (_, chain) = a.admin("GET", "/api/v1/audit/verify", None).await;
     assert_eq!(chain["intact"], true);
 }

@@ -55,14 +55,15 @@ pub(crate) async fn validate(
     if req.instance.as_ref().is_some_and(|i| i.len() > 256) {
         return Err(AppError::invalid("instance must be at most 256 characters"));
     }
-    let ring = state.keys().await?;
+    let mut ring = state.keys().await?;
     let now = crate::clock::now();
-    let verdict = lifeline_core::verify(
-        req.token.as_bytes(),
-        &ring.set,
-        &Policy::new(),
-        UnixTime::from_secs(now),
-    );
+    let at = UnixTime::from_secs(now);
+    let mut verdict = lifeline_core::verify(req.token.as_bytes(), &ring.set, &Policy::new(), at);
+    if verdict.reason() == Some(lifeline_core::Reason::UnknownKey) {
+        // Another node may have rotated since this one last read the keys.
+        ring = state.reload_keys().await?;
+        verdict = lifeline_core::verify(req.token.as_bytes(), &ring.set, &Policy::new(), at);
+    }
     let mut verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
     let mut revoked = false;
     if let Some(claims) = verdict.claims()
