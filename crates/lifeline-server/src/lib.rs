@@ -37,11 +37,14 @@ pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use keys::KeyRing;
 pub use problem::AppError;
+pub use routes::licenses::MAX_BULK;
 pub use routes::public::LEASE_TTL_SECS;
 pub use store::{Backend, Store, StoreError};
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The limit for `POST /api/v1/licenses/bulk` (10,000 licenses).
+pub const MAX_BULK_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Cached key rings are re-read from the store after this long (other nodes may rotate).
 const KEY_REFRESH: Duration = Duration::from_secs(5);
 
@@ -120,6 +123,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/licenses",
             post(licenses::issue).get(licenses::list),
+        )
+        .route(
+            "/api/v1/licenses/bulk",
+            post(licenses::bulk).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
         )
         .route("/api/v1/licenses/{id}", get(licenses::get))
         .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))

@@ -125,15 +125,8 @@ pub(crate) fn request_hash(req: &IssueLicense) -> String {
     hex::encode(Sha256::digest(serde_json::to_vec(req).unwrap_or_default()))
 }
 
-/// Signs and stores one license inside `w`, with its audit event. The product must exist.
-pub(crate) async fn issue_in(
-    w: &mut WriteTx,
-    keys: &KeyRing,
-    actor: &str,
-    req: &IssueLicense,
-    now: u64,
-    idempotency_key: Option<&str>,
-) -> Result<License, AppError> {
+/// Signs a license for a request (pure CPU: no store).
+pub(crate) fn sign(keys: &KeyRing, req: &IssueLicense, now: u64) -> Result<License, AppError> {
     let id = new_id()?;
     let mut claims = json!({
         "iss": ISSUER, "sub": req.licensee, "aud": req.product, "jti": id,
@@ -155,8 +148,8 @@ pub(crate) async fn issue_in(
                 .ok_or_else(|| AppError::invalid("claims"))?,
         )
         .map_err(|e| AppError::invalid(e.to_string()))?;
-    let license = License {
-        id: id.clone(),
+    Ok(License {
+        id,
         product: req.product.clone(),
         licensee: req.licensee.clone(),
         entitlements: req.entitlements.clone(),
@@ -170,33 +163,81 @@ pub(crate) async fn issue_in(
         state: LicenseState::Valid,
         revoked_at: None,
         revoke_reason: None,
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(&license.id)
-    .bind(&license.product)
-    .bind(&license.licensee)
-    .bind(Value::from(license.entitlements.clone()).to_string())
-    .bind(db(now))
-    .bind(db(license.expires_at))
-    .bind(db(license.grace_s))
-    .bind(license.seats.map(i64::from))
-    .bind(Value::Object(license.metadata.clone()).to_string())
-    .bind(&license.kid)
-    .bind(&license.token)
-    .bind(idempotency_key)
-    .bind(idempotency_key.map(|_| request_hash(req)))
-    .execute(&mut *w.tx)
-    .await;
-    if let Err(e) = inserted {
-        let text = e.to_string();
-        if text.contains("FOREIGN KEY") || text.contains("foreign key") {
-            return Err(AppError::not_found(format!("no product {:?}", req.product)));
+    })
+}
+
+/// One license row to insert: the record, its idempotency key and request hash.
+pub(crate) type NewRow<'a> = (&'a License, Option<String>, Option<String>);
+
+/// Inserts license rows in multi-row statements (fast for bulk issuing).
+pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<(), AppError> {
+    const COLS: usize = 13;
+    const ROWS_PER_STATEMENT: usize = 500;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash) VALUES ",
+        );
+        for r in 0..chunk.len() {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..COLS {
+                if c > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", r * COLS + c + 1));
+            }
+            sql.push(')');
         }
-        return Err(StoreError::from(e).into());
+        let mut query = sqlx::query(&sql);
+        for (l, key, hash) in chunk {
+            query = query
+                .bind(l.id.clone())
+                .bind(l.product.clone())
+                .bind(l.licensee.clone())
+                .bind(Value::from(l.entitlements.clone()).to_string())
+                .bind(db(l.issued_at))
+                .bind(db(l.expires_at))
+                .bind(db(l.grace_s))
+                .bind(l.seats.map(i64::from))
+                .bind(Value::Object(l.metadata.clone()).to_string())
+                .bind(l.kid.clone())
+                .bind(l.token.clone())
+                .bind(key.clone())
+                .bind(hash.clone());
+        }
+        if let Err(e) = query.execute(&mut *w.tx).await {
+            let text = e.to_string();
+            if text.contains("FOREIGN KEY") || text.contains("foreign key") {
+                return Err(AppError::not_found(
+                    "a license names a product that does not exist",
+                ));
+            }
+            if text.contains("UNIQUE") || text.contains("duplicate key") {
+                return Err(AppError::conflict(
+                    "an Idempotency-Key of this request was already used",
+                ));
+            }
+            return Err(StoreError::from(e).into());
+        }
     }
+    Ok(())
+}
+
+/// Signs and stores one license inside `w`, with its audit event. The product must exist.
+pub(crate) async fn issue_in(
+    w: &mut WriteTx,
+    keys: &KeyRing,
+    actor: &str,
+    req: &IssueLicense,
+    now: u64,
+    idempotency_key: Option<&str>,
+) -> Result<License, AppError> {
+    let license = sign(keys, req, now)?;
+    let key = idempotency_key.map(str::to_owned);
+    let hash = idempotency_key.map(|_| request_hash(req));
+    insert_rows(w, &[(&license, key, hash)]).await?;
     let summary = json!({
         "product": license.product, "licensee": license.licensee, "expires_at": license.expires_at,
         "entitlements": license.entitlements, "kid": license.kid,
@@ -204,6 +245,84 @@ pub(crate) async fn issue_in(
     w.audit(actor, "license.issued", &license.id, None, Some(&summary))
         .await?;
     Ok(license)
+}
+
+/// Signs many licenses on every core (signing is the cost of bulk issuing).
+pub(crate) fn sign_many(
+    keys: &KeyRing,
+    reqs: &[IssueLicense],
+    now: u64,
+) -> Result<Vec<License>, AppError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .max(1);
+    let chunk = reqs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = reqs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| sign(keys, r, now))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(reqs.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| AppError::invalid("signing failed"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// The licenses stored under the bulk idempotency keys `KEY/0..n`, if that batch committed.
+pub(crate) async fn by_bulk_key(
+    store: &Store,
+    key: &str,
+    n: usize,
+    now: u64,
+) -> Result<Option<(Vec<License>, Vec<String>)>, StoreError> {
+    let first = by_idempotency_key(store, &format!("{key}/0"), now).await?;
+    if first.is_none() {
+        return Ok(None);
+    }
+    let mut licenses = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    // Every key of the batch starts with "KEY/": they sort in ["KEY/", "KEY0").
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, idempotency_key, request_hash FROM licenses WHERE idempotency_key >= $1 AND idempotency_key < $2"
+    ))
+    .bind(format!("{key}/"))
+    .bind(format!("{key}0"))
+    .fetch_all(store.pool())
+    .await?;
+    let mut indexed: Vec<(usize, License, String)> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let k: String = row.try_get("idempotency_key")?;
+        let Some(i) = k
+            .rsplit_once('/')
+            .and_then(|(prefix, i)| (prefix == key).then_some(i))
+            .and_then(|i| i.parse().ok())
+        else {
+            continue;
+        };
+        indexed.push((
+            i,
+            from_row(row, now)?,
+            row.try_get::<Option<String>, _>("request_hash")?
+                .unwrap_or_default(),
+        ));
+    }
+    indexed.sort_by_key(|(i, _, _)| *i);
+    for (_, l, h) in indexed {
+        licenses.push(l);
+        hashes.push(h);
+    }
+    Ok(Some((licenses, hashes)))
 }
 
 /// The license issued earlier under this idempotency key, with the request hash it had.

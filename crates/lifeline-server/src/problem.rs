@@ -47,6 +47,11 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The detail for people.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
 }
 
 impl From<StoreError> for AppError {

@@ -722,6 +722,96 @@ async fn demo_data_has_every_state_and_a_rotated_key(s: Server) {
     assert_eq!(chain["intact"], true);
 }
 
+async fn count(s: &Server) -> usize {
+    let (_, page) = s.admin("GET", "/api/v1/licenses?limit=500", None).await;
+    page["items"].as_array().unwrap().len()
+}
+
+async fn bulk_issue_is_all_or_nothing_and_idempotent(s: Server) {
+    s.product("p").await;
+    let batch = |n: usize, product: &str| json!({"licenses": (0..n).map(|i| license_body(product, &format!("bulk-{i}"))).collect::<Vec<_>>()});
+    let body = batch(300, "p").to_string();
+    let key = [("idempotency-key", "file-abc/batch-0")];
+    let (st, first) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(first["licenses"].as_array().unwrap().len(), 300);
+    // A retry after a lost response returns the same batch and issues nothing new.
+    let (st, again) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some(body),
+            &key,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(first, again);
+    let (st, p) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some({
+                let mut other = batch(300, "p");
+                other["licenses"][0]["licensee"] = json!("someone-else");
+                other.to_string()
+            }),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    assert_eq!(count(&s).await, 300);
+    // One bad item refuses the whole batch.
+    let mut bad = batch(5, "p");
+    bad["licenses"][3]["expires_at"] = json!(1);
+    let (st, p) = s.admin("POST", "/api/v1/licenses/bulk", Some(bad)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("licenses[3]"), "{p}");
+    let mut unknown = batch(5, "p");
+    unknown["licenses"][4]["product"] = json!("nope");
+    let (st, _) = s
+        .admin("POST", "/api/v1/licenses/bulk", Some(unknown))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(json!({"licenses": []})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&s).await, 300, "refused batches wrote nothing");
+    // Every bulk license verifies with the published keys.
+    let keys = s.jwks().await;
+    for l in first["licenses"].as_array().unwrap().iter().take(20) {
+        let v = lifeline_core::verify(
+            l["token"].as_str().unwrap().as_bytes(),
+            &keys,
+            &Policy::new(),
+            UnixTime::from_secs(now()),
+        );
+        assert!(v.is_usable());
+    }
+    let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -741,6 +831,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    bulk_issue_is_all_or_nothing_and_idempotent,
     health_readiness_openapi_and_public_keys,
     issued_licenses_verify_offline_with_the_published_keys,
     idempotency_key_makes_retries_safe,

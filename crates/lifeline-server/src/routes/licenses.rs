@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use lifeline_api::{IssueLicense, License, LicensePage, RevokeLicense, Role};
+use lifeline_api::{
+    BulkIssue, BulkIssued, IssueLicense, License, LicensePage, RevokeLicense, Role,
+};
+use serde_json::json;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -18,18 +21,7 @@ pub(crate) async fn issue(
 ) -> Result<(StatusCode, Json<License>), AppError> {
     caller.require(Role::Operator)?;
     let now = crate::clock::now();
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 128)
-                .ok_or_else(|| {
-                    AppError::invalid("Idempotency-Key must be 1 to 128 visible ASCII characters")
-                })?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = idempotency_key(&headers)?;
     if let Some(key) = &key
         && let Some((existing, hash)) =
             licenses::by_idempotency_key(state.store(), key, now).await?
@@ -94,4 +86,101 @@ pub(crate) async fn revoke(
     )
     .await?;
     Ok(Json(license))
+}
+
+/// At most this many licenses per bulk request.
+pub const MAX_BULK: usize = 10_000;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    match headers.get("idempotency-key") {
+        Some(v) => Ok(Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 128)
+                .ok_or_else(|| {
+                    AppError::invalid("Idempotency-Key must be 1 to 128 visible ASCII characters")
+                })?
+                .to_owned(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Issues up to 10,000 licenses in one transaction: all or nothing. With an
+/// `Idempotency-Key`, a retry of a committed batch returns that batch instead of issuing again.
+pub(crate) async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<BulkIssue>,
+) -> Result<(StatusCode, Json<BulkIssued>), AppError> {
+    caller.require(Role::Operator)?;
+    let n = req.licenses.len();
+    if n == 0 || n > MAX_BULK {
+        return Err(AppError::invalid(format!(
+            "a bulk request holds 1 to {MAX_BULK} licenses, not {n}"
+        )));
+    }
+    let now = crate::clock::now();
+    let key = idempotency_key(&headers)?;
+    if let Some(key) = &key
+        && let Some((existing, hashes)) = licenses::by_bulk_key(state.store(), key, n, now).await?
+    {
+        let same = existing.len() == n
+            && req
+                .licenses
+                .iter()
+                .zip(&hashes)
+                .all(|(r, h)| licenses::request_hash(r) == *h);
+        if !same {
+            return Err(AppError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different batch",
+            ));
+        }
+        return Ok((StatusCode::OK, Json(BulkIssued { licenses: existing })));
+    }
+    for (i, r) in req.licenses.iter().enumerate() {
+        licenses::check_request(r, now)
+            .map_err(|e| AppError::invalid(format!("licenses[{i}]: {}", e.detail())))?;
+    }
+    let ring = state.keys().await?;
+    let reqs = req.licenses;
+    let (signed, reqs) =
+        tokio::task::spawn_blocking(move || (licenses::sign_many(&ring, &reqs, now), reqs))
+            .await
+            .map_err(|_| AppError::invalid("signing was interrupted"))?;
+    let signed = signed?;
+    let rows: Vec<licenses::NewRow<'_>> = signed
+        .iter()
+        .zip(&reqs)
+        .enumerate()
+        .map(|(i, (l, r))| {
+            (
+                l,
+                key.as_ref().map(|k| format!("{k}/{i}")),
+                key.as_ref().map(|_| licenses::request_hash(r)),
+            )
+        })
+        .collect();
+    let mut w = state.store().write().await?;
+    licenses::insert_rows(&mut w, &rows).await?;
+    let ids: Vec<&str> = signed.iter().map(|l| l.id.as_str()).collect();
+    let after = json!({ "count": n, "ids": ids, "kid": signed.first().map(|l| l.kid.clone()) });
+    let subject = format!(
+        "bulk:{}..{}",
+        ids.first().unwrap_or(&""),
+        ids.last().unwrap_or(&"")
+    );
+    w.audit(
+        &caller.actor(),
+        "license.bulk_issued",
+        &subject,
+        None,
+        Some(&after),
+    )
+    .await?;
+    w.commit().await?;
+    Ok((StatusCode::CREATED, Json(BulkIssued { licenses: signed })))
 }
