@@ -7,7 +7,7 @@ CARGO ?= cargo
 DEMO_DIR ?= target/demo
 LIFELINE := target/debug/lifeline
 
-.PHONY: pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: bench-provision pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
 run: setup demo serve-demo
 
@@ -69,6 +69,10 @@ bench-verify: npm
 	wasm-opt -O3 target/bench-wasm/lifeline_wasm_bg.wasm -o target/bench-wasm/lifeline_wasm_bg.wasm
 	node tests/npm/bench-verify.mjs $(if $(QUICK),--quick,)
 	$(CARGO) bench --locked -q -p lifeline-core --bench verify -- $(if $(QUICK),--quick,)
+
+# 100,000 licenses end to end through the bulk API on SQLite (release build). N=... to change.
+bench-provision:
+	bash tests/bench/provision.sh
 
 interop:
 	$(CARGO) build --locked -q -p lifeline-cli

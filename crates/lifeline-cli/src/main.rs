@@ -12,6 +12,7 @@ mod files;
 mod inspect;
 mod issue;
 mod keygen;
+mod provision;
 mod serve;
 mod verify;
 
@@ -32,6 +33,7 @@ enum Command {
     Verify(verify::Args),
     Inspect(inspect::Args),
     Serve(serve::Args),
+    Provision(provision::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Provision(args) => provision::run(&args),
     };
     match outcome {
         Ok(code) => code,

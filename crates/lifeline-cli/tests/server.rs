@@ -1,0 +1,337 @@
+//! `lifeline serve` and `lifeline provision` as real processes over real HTTP on 127.0.0.1.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Node {
+    child: Child,
+    port: u16,
+    data: PathBuf,
+}
+
+impl Node {
+    fn start(data: &Path, port: u16) -> Self {
+        let child = Command::new(BIN)
+            .args([
+                "serve",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_remove("LIFELINE_ADMIN_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let node = Self {
+            child,
+            port,
+            data: data.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while node.get("/readyz", None).0 != 200 {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        node
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn admin(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into()
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = Self::agent().get(&format!("{}{path}", self.url()));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        match req.call() {
+            Ok(mut r) => (
+                r.status().as_u16(),
+                r.body_mut().read_json().unwrap_or(Value::Null),
+            ),
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let mut r = Self::agent()
+            .post(&format!("{}{path}", self.url()))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(body)
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing but what the store already made durable.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn csv(dir: &Path, n: usize, bad_row: Option<usize>) -> PathBuf {
+    let path = dir.join("licenses.csv");
+    let mut f = std::fs::File::create(&path).unwrap();
+    writeln!(f, "product,licensee,expires_at,entitlements,grace_s,seats").unwrap();
+    for i in 0..n {
+        let exp: u64 = if Some(i) == bad_row { 1 } else { 4_102_444_800 };
+        writeln!(f, "photo-pro,customer-{i:05},{exp},export;raw,86400,5").unwrap();
+    }
+    path
+}
+
+fn provision(
+    node_url: &str,
+    token: &str,
+    file: &Path,
+    out: &Path,
+    batch: usize,
+    parallel: usize,
+) -> Output {
+    Command::new(BIN)
+        .args([
+            "provision",
+            "--server",
+            node_url,
+            "--file",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--parallel",
+            &parallel.to_string(),
+        ])
+        .env("LIFELINE_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+fn all_license_ids(node: &Node, token: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor
+            .as_ref()
+            .map_or(String::new(), |c| format!("&cursor={c}"));
+        let (_, page) = node.get(&format!("/api/v1/licenses?limit=500{q}"), Some(token));
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            return ids;
+        }
+    }
+}
+
+/// The ids in a `--out` file, ignoring a last line still being written.
+fn out_ids(out: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn provision_issues_a_csv_and_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), free_port());
+    let admin = node.admin();
+    assert_eq!(
+        node.post(
+            "/api/v1/products",
+            &admin,
+            &json!({"id": "photo-pro", "name": "Photo Pro"})
+        )
+        .0,
+        201
+    );
+
+    // Row 250 is bad: batches before it are committed, the command stops with the line.
+    let file = csv(dir.path(), 400, Some(250));
+    let out = dir.path().join("out.jsonl");
+    let first = provision(&node.url(), &admin, &file, &out, 100, 1);
+    assert_eq!(
+        first.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("licenses 201..300") && stderr.contains("licenses[50]"),
+        "{stderr}"
+    );
+    assert_eq!(all_license_ids(&node, &admin).len(), 200);
+
+    // Fixed file, same command: the 200 already issued are not issued again.
+    let file = csv(dir.path(), 400, None);
+    let second = provision(&node.url(), &admin, &file, &out, 100, 2);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("200 issued now, 200 already issued"),
+        "{stderr}"
+    );
+    let mut ids = all_license_ids(&node, &admin);
+    assert_eq!(ids.len(), 400);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 400, "no duplicates");
+    assert_eq!(
+        out_ids(&out).len(),
+        400,
+        "--out lists every license of the file"
+    );
+
+    // Bad input: a clear error with the line, exit 2, nothing issued.
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "product,licensee,expires_at\nphoto-pro,x,soon\n").unwrap();
+    let bad = provision(&node.url(), &admin, &broken, &out, 100, 2);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("broken.csv:2: expires_at must be a whole number")
+    );
+    let wrong = Command::new(BIN)
+        .args([
+            "provision",
+            "--server",
+            &node.url(),
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .env("LIFELINE_TOKEN", "ll_nope")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unauthorized"));
+}
+
+#[test]
+fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let node = Node::start(&data, port);
+    let admin = node.admin();
+    assert_eq!(
+        node.post(
+            "/api/v1/products",
+            &admin,
+            &json!({"id": "photo-pro", "name": "Photo Pro"})
+        )
+        .0,
+        201
+    );
+    let (_, before) = node.get("/api/v1/audit", Some(&admin));
+    let events_before = before["items"].as_array().unwrap().len();
+
+    let n = 6_000;
+    let file = csv(dir.path(), n, None);
+    let out = dir.path().join("out.jsonl");
+    let url = node.url();
+    let (f, o, a) = (file.clone(), out.clone(), admin.clone());
+    let provisioning = std::thread::spawn(move || provision(&url, &a, &f, &o, 200, 2));
+
+    // Kill the server once some batches are acknowledged, while others are in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while out_ids(&out).len() < 1_000 {
+        assert!(Instant::now() < deadline, "provisioning made no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    node.kill();
+    let acknowledged = out_ids(&out);
+    assert!(
+        acknowledged.len() < n,
+        "the kill came too late to prove anything"
+    );
+
+    // Restart on the same data; the provisioning run retries and finishes.
+    let node = Node::start(&data, port);
+    let done = provisioning.join().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+
+    let ids: std::collections::HashSet<String> =
+        all_license_ids(&node, &admin).into_iter().collect();
+    for id in &acknowledged {
+        assert!(ids.contains(id), "acknowledged license {id} was lost");
+    }
+    assert_eq!(ids.len(), n, "every license exactly once");
+    let (_, chain) = node.get("/api/v1/audit/verify", Some(&admin));
+    assert_eq!(chain["intact"], true, "{chain}");
+    let events = chain["events"].as_u64().unwrap() as usize;
+    assert!(
+        events >= events_before + n / 200,
+        "every committed batch left its audit event ({events})"
+    );
+}
