@@ -29,6 +29,7 @@ mod clock;
 pub mod demo;
 mod keys;
 mod licenses;
+mod metrics;
 mod problem;
 mod routes;
 mod store;
@@ -36,6 +37,7 @@ mod store;
 pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use keys::KeyRing;
+pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
 pub use routes::public::LEASE_TTL_SECS;
@@ -59,6 +61,7 @@ struct Inner {
     store: Store,
     keys: RwLock<(Instant, Arc<KeyRing>)>,
     failed_auth: AtomicU64,
+    metrics: Metrics,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
                 store,
                 keys: RwLock::new((Instant::now(), ring)),
                 failed_auth: AtomicU64::new(0),
+                metrics: Metrics::default(),
             }),
         })
     }
@@ -97,6 +101,11 @@ impl AppState {
         Ok(ring)
     }
 
+    /// This node's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     /// Failed authentications since start.
     pub fn failed_auth_count(&self) -> u64 {
         self.inner.failed_auth.load(Ordering::Relaxed)
@@ -112,6 +121,7 @@ pub fn app(state: AppState) -> Router {
     use routes::{admin, licenses, public};
     Router::new()
         .route("/healthz", get(public::healthz))
+        .route("/metrics", get(metrics::scrape))
         .route("/readyz", get(public::readyz))
         .route("/.well-known/lifeline/keys.json", get(public::keys))
         .route("/api/v1/openapi.json", get(public::openapi))
@@ -144,6 +154,10 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

@@ -812,6 +812,56 @@ async fn bulk_issue_is_all_or_nothing_and_idempotent(s: Server) {
     assert_eq!(chain["intact"], true);
 }
 
+async fn metrics_count_validations_requests_and_licenses(s: Server) {
+    s.product("p").await;
+    let license = s.issue(license_body("p", "m")).await;
+    s.call(
+        "POST",
+        "/api/v1/validate",
+        None,
+        Some(json!({"token": license["token"]})),
+    )
+    .await;
+    s.call(
+        "POST",
+        "/api/v1/validate",
+        None,
+        Some(json!({"token": "garbage"})),
+    )
+    .await;
+    s.call("GET", "/api/v1/licenses", Some("ll_wrong"), None)
+        .await;
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    for line in [
+        "lifeline_validations_total{result=\"valid\",reason=\"\"} 1",
+        "lifeline_validations_total{result=\"invalid\",reason=\"malformed\"} 1",
+        "lifeline_validation_duration_seconds_count 2",
+        "lifeline_licenses{state=\"valid\"} 1",
+        "lifeline_licenses{state=\"revoked\"} 0",
+        "lifeline_licenses_expiring{within=\"7d\"} 1",
+        "lifeline_licenses_expiring{within=\"30d\"} 1",
+        "lifeline_http_requests_total{route=\"/api/v1/validate\",method=\"POST\",status=\"200\"} 2",
+        "lifeline_http_requests_total{route=\"/api/v1/licenses\",method=\"GET\",status=\"401\"} 1",
+        "lifeline_auth_failures_total 1",
+        "lifeline_store_errors_total",
+        "lifeline_signing_key_expiration_timestamp_seconds{kid=",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains(license["id"].as_str().unwrap()),
+        "no per-license labels"
+    );
+    assert!(!text.contains("\"m\""), "no licensee labels");
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -831,6 +881,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    metrics_count_validations_requests_and_licenses,
     bulk_issue_is_all_or_nothing_and_idempotent,
     health_readiness_openapi_and_public_keys,
     issued_licenses_verify_offline_with_the_published_keys,

@@ -55,6 +55,7 @@ pub(crate) async fn validate(
     if req.instance.as_ref().is_some_and(|i| i.len() > 256) {
         return Err(AppError::invalid("instance must be at most 256 characters"));
     }
+    let started = std::time::Instant::now();
     let mut ring = state.keys().await?;
     let now = crate::clock::now();
     let at = UnixTime::from_secs(now);
@@ -100,6 +101,17 @@ pub(crate) async fn validate(
         }
         _ => (None, None),
     };
+    let (result, reason) = if revoked {
+        ("invalid", Some("revoked"))
+    } else {
+        (
+            verdict.state().as_str(),
+            verdict.reason().map(|r| r.as_str()),
+        )
+    };
+    state
+        .metrics()
+        .validation(result, reason, started.elapsed().as_secs_f64());
     Ok(Json(ValidateResponse {
         verdict: verdict_json,
         revoked,

@@ -1,0 +1,220 @@
+//! Prometheus metrics: validation outcomes and latency, HTTP requests by route and status,
+//! license counts by state, signing-key expiry, store errors, failed authentications.
+//! Labels never carry a license id or licensee: cardinality stays bounded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lifeline_core::LATENCY_BUCKETS_SECS;
+use sqlx::Row;
+
+use crate::store::StoreError;
+use crate::{AppError, AppState};
+
+/// Signing keys are expected to be rotated within this long; a key's expiration timestamp is
+/// its `not_after`, or its creation plus this.
+pub const KEY_MAX_AGE_SECS: u64 = 365 * 86_400;
+
+/// Store operations that failed since start.
+pub(crate) static STORE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// In-process counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    validations: Mutex<BTreeMap<(&'static str, String), u64>>,
+    latency: Mutex<(Vec<u64>, f64, u64)>,
+    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// Records one `validate` answer.
+    pub(crate) fn validation(&self, result: &'static str, reason: Option<&str>, secs: f64) {
+        *lock(&self.validations)
+            .entry((result, reason.unwrap_or("").to_owned()))
+            .or_default() += 1;
+        let mut h = lock(&self.latency);
+        if h.0.is_empty() {
+            h.0 = vec![0; LATENCY_BUCKETS_SECS.len()];
+        }
+        for (bound, n) in LATENCY_BUCKETS_SECS.iter().zip(h.0.iter_mut()) {
+            if secs <= *bound {
+                *n += 1;
+            }
+        }
+        h.1 += secs;
+        h.2 += 1;
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP lifeline_validations_total Validation answers by result and reason."
+        );
+        let _ = writeln!(out, "# TYPE lifeline_validations_total counter");
+        for ((result, reason), n) in lock(&self.validations).iter() {
+            let _ = writeln!(
+                out,
+                "lifeline_validations_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+        let h = lock(&self.latency);
+        let _ = writeln!(
+            out,
+            "# HELP lifeline_validation_duration_seconds Time to answer a validation."
+        );
+        let _ = writeln!(out, "# TYPE lifeline_validation_duration_seconds histogram");
+        for (i, bound) in LATENCY_BUCKETS_SECS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "lifeline_validation_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                h.0.get(i).copied().unwrap_or(0)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "lifeline_validation_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            h.2
+        );
+        let _ = writeln!(out, "lifeline_validation_duration_seconds_sum {}", h.1);
+        let _ = writeln!(out, "lifeline_validation_duration_seconds_count {}", h.2);
+        drop(h);
+        let _ = writeln!(
+            out,
+            "# HELP lifeline_http_requests_total HTTP requests by route, method and status."
+        );
+        let _ = writeln!(out, "# TYPE lifeline_http_requests_total counter");
+        for ((route, method, status), n) in lock(&self.http).iter() {
+            let _ = writeln!(
+                out,
+                "lifeline_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+}
+
+/// Middleware: counts every request by its route pattern (never the raw path).
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    *lock(&state.metrics().http)
+        .entry((route, method, response.status().as_u16()))
+        .or_default() += 1;
+    response
+}
+
+/// `GET /metrics`.
+pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let mut out = String::new();
+    state.metrics().render(&mut out);
+    let now = crate::clock::now_i64();
+    let pool = state.store().pool();
+    let row = sqlx::query(
+        "SELECT \
+           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN 1 ELSE 0 END) AS valid, \
+           SUM(CASE WHEN revoked_at IS NULL AND expires_at <= $1 AND expires_at + grace_s > $1 THEN 1 ELSE 0 END) AS grace, \
+           SUM(CASE WHEN revoked_at IS NULL AND expires_at + grace_s <= $1 THEN 1 ELSE 0 END) AS expired, \
+           SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END) AS revoked, \
+           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2 THEN 1 ELSE 0 END) AS in7, \
+           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 AND expires_at <= $3 THEN 1 ELSE 0 END) AS in30 \
+         FROM licenses",
+    )
+    .bind(now)
+    .bind(now + 7 * 86_400)
+    .bind(now + 30 * 86_400)
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::from)?;
+    let count = |col: &str| {
+        row.try_get::<Option<i64>, _>(col)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    };
+    let _ = writeln!(out, "# HELP lifeline_licenses Licenses by state.");
+    let _ = writeln!(out, "# TYPE lifeline_licenses gauge");
+    for state_name in ["valid", "grace", "expired", "revoked"] {
+        let _ = writeln!(
+            out,
+            "lifeline_licenses{{state=\"{state_name}\"}} {}",
+            count(state_name)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lifeline_licenses_expiring Valid licenses expiring within a window."
+    );
+    let _ = writeln!(out, "# TYPE lifeline_licenses_expiring gauge");
+    let _ = writeln!(
+        out,
+        "lifeline_licenses_expiring{{within=\"7d\"}} {}",
+        count("in7")
+    );
+    let _ = writeln!(
+        out,
+        "lifeline_licenses_expiring{{within=\"30d\"}} {}",
+        count("in30")
+    );
+    let ring = state.keys().await?;
+    let _ = writeln!(
+        out,
+        "# HELP lifeline_signing_key_expiration_timestamp_seconds When each signing key stops signing (not_after, or creation + {KEY_MAX_AGE_SECS} s for the active key)."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE lifeline_signing_key_expiration_timestamp_seconds gauge"
+    );
+    for k in &ring.infos {
+        let expires = k
+            .not_after
+            .unwrap_or(k.created_at.saturating_add(KEY_MAX_AGE_SECS));
+        let status = match k.status {
+            lifeline_api::KeyStatus::Active => "active",
+            lifeline_api::KeyStatus::Retired => "retired",
+        };
+        let _ = writeln!(
+            out,
+            "lifeline_signing_key_expiration_timestamp_seconds{{kid=\"{}\",status=\"{status}\"}} {expires}",
+            k.kid
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lifeline_store_errors_total Store operations that failed."
+    );
+    let _ = writeln!(out, "# TYPE lifeline_store_errors_total counter");
+    let _ = writeln!(
+        out,
+        "lifeline_store_errors_total {}",
+        STORE_ERRORS.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lifeline_auth_failures_total Requests refused for a missing, unknown, expired or revoked token."
+    );
+    let _ = writeln!(out, "# TYPE lifeline_auth_failures_total counter");
+    let _ = writeln!(
+        out,
+        "lifeline_auth_failures_total {}",
+        state.failed_auth_count()
+    );
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    ))
+}
