@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// Seed demo data (products, licenses in every state, a rotated key) into an empty store.
     #[arg(long)]
     demo: bool,
+    /// The URL clients use to reach this service (names the status list inside licenses);
+    /// default http://LISTEN.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -39,6 +43,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         data_dir: args.data_dir.clone(),
         admin_token,
         demo: args.demo,
+        public_url: args.public_url.clone(),
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

@@ -84,7 +84,16 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
     let mut w = store.write().await?;
     let mut hooli = String::new();
     for (req, issued_at) in &old {
-        let issued = licenses::issue_in(&mut w, &ring, "demo", req, *issued_at, None).await?;
+        let issued = licenses::issue_in(
+            &mut w,
+            &ring,
+            &state.status_list_uri(),
+            "demo",
+            req,
+            *issued_at,
+            None,
+        )
+        .await?;
         if req.licensee == "hooli" {
             hooli = issued.id;
         }
@@ -98,7 +107,16 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
         license("photo-pro", "globex", now + 3 * DAY, 7 * DAY, Some(10)),
         license("video-pro", "acme-corp", now + 90 * DAY, 14 * DAY, Some(25)),
     ] {
-        licenses::issue_in(&mut w, &ring, "demo", &req, now, None).await?;
+        licenses::issue_in(
+            &mut w,
+            &ring,
+            &state.status_list_uri(),
+            "demo",
+            &req,
+            now,
+            None,
+        )
+        .await?;
     }
     w.commit().await?;
     Ok(true)

@@ -40,7 +40,7 @@ pub use keys::KeyRing;
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
-pub use routes::public::LEASE_TTL_SECS;
+pub use routes::public::{LEASE_TTL_SECS, STATUS_LIST_TTL_SECS};
 pub use store::{Backend, Store, StoreError};
 
 /// Request bodies larger than this are refused (413) before parsing.
@@ -62,11 +62,13 @@ struct Inner {
     keys: RwLock<(Instant, Arc<KeyRing>)>,
     failed_auth: AtomicU64,
     metrics: Metrics,
+    public_url: String,
 }
 
 impl AppState {
     /// State over an open store; creates the first signing key if there is none.
-    pub async fn new(store: Store) -> Result<Self, StoreError> {
+    /// `public_url` is where clients reach this service (it names the status list in tokens).
+    pub async fn new(store: Store, public_url: &str) -> Result<Self, StoreError> {
         let ring = keys::load_or_init(&store).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -74,6 +76,7 @@ impl AppState {
                 keys: RwLock::new((Instant::now(), ring)),
                 failed_auth: AtomicU64::new(0),
                 metrics: Metrics::default(),
+                public_url: public_url.trim_end_matches('/').to_owned(),
             }),
         })
     }
@@ -101,6 +104,11 @@ impl AppState {
         Ok(ring)
     }
 
+    /// The URI of the status list, as licenses name it.
+    pub fn status_list_uri(&self) -> String {
+        format!("{}/api/v1/status-list", self.inner.public_url)
+    }
+
     /// This node's counters.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -126,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/lifeline/keys.json", get(public::keys))
         .route("/api/v1/openapi.json", get(public::openapi))
         .route("/api/v1/validate", post(public::validate))
+        .route("/api/v1/status-list", get(public::status_list))
         .route(
             "/api/v1/products",
             post(admin::create_product).get(admin::list_products),
@@ -219,6 +228,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Seed demo data into an empty store.
     pub demo: bool,
+    /// Where clients reach the service; defaults to `http://LISTEN`.
+    pub public_url: Option<String>,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -308,7 +319,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         );
         eprintln!("  {token}");
     }
-    let state = AppState::new(store).await?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let state = AppState::new(store, &public_url).await?;
     if config.demo
         && demo::seed(&state)
             .await

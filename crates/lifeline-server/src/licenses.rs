@@ -126,7 +126,12 @@ pub(crate) fn request_hash(req: &IssueLicense) -> String {
 }
 
 /// Signs a license for a request (pure CPU: no store).
-pub(crate) fn sign(keys: &KeyRing, req: &IssueLicense, now: u64) -> Result<License, AppError> {
+pub(crate) fn sign(
+    keys: &KeyRing,
+    req: &IssueLicense,
+    now: u64,
+    status: Option<(u64, &str)>,
+) -> Result<License, AppError> {
     let id = new_id()?;
     let mut claims = json!({
         "iss": ISSUER, "sub": req.licensee, "aud": req.product, "jti": id,
@@ -138,6 +143,12 @@ pub(crate) fn sign(keys: &KeyRing, req: &IssueLicense, now: u64) -> Result<Licen
         }
         if let Some(seats) = req.seats {
             obj.insert("seats".into(), seats.into());
+        }
+        if let Some((idx, uri)) = status {
+            obj.insert(
+                "status".into(),
+                json!({ "status_list": { "idx": idx, "uri": uri } }),
+            );
         }
     }
     let token = keys
@@ -166,17 +177,37 @@ pub(crate) fn sign(keys: &KeyRing, req: &IssueLicense, now: u64) -> Result<Licen
     })
 }
 
-/// One license row to insert: the record, its idempotency key and request hash.
-pub(crate) type NewRow<'a> = (&'a License, Option<String>, Option<String>);
+/// One license row to insert.
+pub(crate) struct NewRow<'a> {
+    pub(crate) license: &'a License,
+    pub(crate) status_idx: Option<u64>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) request_hash: Option<String>,
+}
+
+/// Reserves `n` consecutive status-list indexes (in their own short transaction: a batch that
+/// later fails leaves a harmless gap).
+pub(crate) async fn allocate_status(store: &Store, n: usize) -> Result<u64, StoreError> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut tx = store.pool().begin().await?;
+    let next: i64 =
+        sqlx::query("UPDATE status_counter SET next = next + $1 WHERE id = 1 RETURNING next")
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+    tx.commit().await?;
+    Ok(u64::try_from(next - n).unwrap_or(0))
+}
 
 /// Inserts license rows in multi-row statements (fast for bulk issuing).
 pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<(), AppError> {
-    const COLS: usize = 13;
+    const COLS: usize = 14;
     // Measured: ~50 rows per statement is fastest through sqlx (500 is 2.5x slower).
     const ROWS_PER_STATEMENT: usize = 50;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
-            "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash) VALUES ",
+            "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash, status_idx) VALUES ",
         );
         for r in 0..chunk.len() {
             if r > 0 {
@@ -192,7 +223,8 @@ pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<
             sql.push(')');
         }
         let mut query = sqlx::query(&sql);
-        for (l, key, hash) in chunk {
+        for r in chunk {
+            let l = r.license;
             query = query
                 .bind(l.id.clone())
                 .bind(l.product.clone())
@@ -205,8 +237,9 @@ pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<
                 .bind(Value::Object(l.metadata.clone()).to_string())
                 .bind(l.kid.clone())
                 .bind(l.token.clone())
-                .bind(key.clone())
-                .bind(hash.clone());
+                .bind(r.idempotency_key.clone())
+                .bind(r.request_hash.clone())
+                .bind(r.status_idx.map(db));
         }
         if let Err(e) = query.execute(&mut *w.tx).await {
             let text = e.to_string();
@@ -230,15 +263,21 @@ pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<
 pub(crate) async fn issue_in(
     w: &mut WriteTx,
     keys: &KeyRing,
+    status_uri: &str,
     actor: &str,
     req: &IssueLicense,
     now: u64,
     idempotency_key: Option<&str>,
 ) -> Result<License, AppError> {
-    let license = sign(keys, req, now)?;
-    let key = idempotency_key.map(str::to_owned);
-    let hash = idempotency_key.map(|_| request_hash(req));
-    insert_rows(w, &[(&license, key, hash)]).await?;
+    let idx = w.allocate_status(1).await?;
+    let license = sign(keys, req, now, Some((idx, status_uri)))?;
+    let row = NewRow {
+        license: &license,
+        status_idx: Some(idx),
+        idempotency_key: idempotency_key.map(str::to_owned),
+        request_hash: idempotency_key.map(|_| request_hash(req)),
+    };
+    insert_rows(w, &[row]).await?;
     let summary = json!({
         "product": license.product, "licensee": license.licensee, "expires_at": license.expires_at,
         "entitlements": license.entitlements, "kid": license.kid,
@@ -248,11 +287,14 @@ pub(crate) async fn issue_in(
     Ok(license)
 }
 
-/// Signs many licenses on every core (signing is the cost of bulk issuing).
+/// Signs many licenses on every core (signing is the cost of bulk issuing); license `i`
+/// gets status-list index `first_idx + i`.
 pub(crate) fn sign_many(
     keys: &KeyRing,
     reqs: &[IssueLicense],
     now: u64,
+    first_idx: u64,
+    status_uri: &str,
 ) -> Result<Vec<License>, AppError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
@@ -261,10 +303,15 @@ pub(crate) fn sign_many(
     std::thread::scope(|scope| {
         let handles: Vec<_> = reqs
             .chunks(chunk)
-            .map(|part| {
+            .enumerate()
+            .map(|(c, part)| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|r| sign(keys, r, now))
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let idx = first_idx + u64::try_from(c * chunk + i).unwrap_or(u64::MAX);
+                            sign(keys, r, now, Some((idx, status_uri)))
+                        })
                         .collect::<Result<Vec<_>, _>>()
                 })
             })

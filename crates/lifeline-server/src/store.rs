@@ -50,14 +50,26 @@ pub struct Store {
     backend: Backend,
 }
 
-const MIGRATIONS_SQLITE: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_status_list",
+        include_str!("../migrations/sqlite/0002_status_list.sql"),
+    ),
+];
+const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_status_list",
+        include_str!("../migrations/postgres/0002_status_list.sql"),
+    ),
+];
 
 impl Store {
     /// Connects (`sqlite://PATH` or `postgres://…`) and applies pending migrations.
@@ -261,6 +273,18 @@ impl WriteTx {
         self.hash = hash;
         self.appended = true;
         Ok(())
+    }
+
+    /// Reserves `n` consecutive status-list indexes in this transaction.
+    pub(crate) async fn allocate_status(&mut self, n: usize) -> Result<u64, StoreError> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let next: i64 =
+            sqlx::query("UPDATE status_counter SET next = next + $1 WHERE id = 1 RETURNING next")
+                .bind(n)
+                .fetch_one(&mut *self.tx)
+                .await?
+                .try_get("next")?;
+        Ok(u64::try_from(next - n).unwrap_or(0))
     }
 
     /// Commits the change and its audit events together.

@@ -83,7 +83,7 @@ async fn node(url: &str, dir: tempfile::TempDir) -> Server {
             .token
         }
     };
-    let state = AppState::new(store).await.unwrap();
+    let state = AppState::new(store, "http://lifeline.test").await.unwrap();
     Server {
         router: app(state.clone()),
         admin,
@@ -862,6 +862,88 @@ async fn metrics_count_validations_requests_and_licenses(s: Server) {
     assert!(!text.contains("\"m\""), "no licensee labels");
 }
 
+async fn status_list_marks_exactly_the_revoked_licenses(s: Server) {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    s.product("p").await;
+    let single: Vec<Value> = vec![
+        s.issue(license_body("p", "a")).await,
+        s.issue(license_body("p", "b")).await,
+    ];
+    let (_, bulk) = s.admin("POST", "/api/v1/licenses/bulk", Some(json!({"licenses": (0..20).map(|i| license_body("p", &format!("c{i}"))).collect::<Vec<_>>()}))).await;
+    let all: Vec<Value> = single
+        .into_iter()
+        .chain(bulk["licenses"].as_array().unwrap().iter().cloned())
+        .collect();
+    let keys = s.jwks().await;
+    let idx_of = |l: &Value| {
+        let v = lifeline_core::verify(
+            l["token"].as_str().unwrap().as_bytes(),
+            &keys,
+            &Policy::new(),
+            UnixTime::from_secs(now()),
+        );
+        let status = v.claims().unwrap().get("status").unwrap().clone();
+        assert_eq!(
+            status["status_list"]["uri"],
+            "http://lifeline.test/api/v1/status-list"
+        );
+        status["status_list"]["idx"].as_u64().unwrap()
+    };
+    let mut idxs: Vec<u64> = all.iter().map(idx_of).collect();
+    let revoked = [1usize, 7, 21];
+    for &r in &revoked {
+        let id = all[r]["id"].as_str().unwrap();
+        s.admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "test"})),
+        )
+        .await;
+    }
+    let req = Request::builder()
+        .uri("/api/v1/status-list")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/statuslist+jwt"
+    );
+    let jwt =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "statuslist+jwt");
+    let sig: [u8; 64] = b64.decode(parts[2]).unwrap().try_into().unwrap();
+    assert!(
+        keys.get(header["kid"].as_str().unwrap())
+            .unwrap()
+            .verify_strict(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+    );
+    let payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(payload["status_list"]["bits"], 1);
+    let mut bits = Vec::new();
+    flate2::read::ZlibDecoder::new(
+        &b64.decode(payload["status_list"]["lst"].as_str().unwrap())
+            .unwrap()[..],
+    )
+    .read_to_end(&mut bits)
+    .unwrap();
+    let bit = |i: u64| bits[(i / 8) as usize] >> (i % 8) & 1;
+    for (n, idx) in idxs.iter().enumerate() {
+        assert_eq!(
+            bit(*idx),
+            u8::from(revoked.contains(&n)),
+            "license {n} (idx {idx})"
+        );
+    }
+    idxs.sort_unstable();
+    idxs.dedup();
+    assert_eq!(idxs.len(), all.len(), "every license has its own index");
+}
+
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -881,6 +963,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    status_list_marks_exactly_the_revoked_licenses,
     metrics_count_validations_requests_and_licenses,
     bulk_issue_is_all_or_nothing_and_idempotent,
     health_readiness_openapi_and_public_keys,

@@ -38,8 +38,16 @@ pub(crate) async fn issue(
     licenses::check_request(&req, now)?;
     let ring = state.keys().await?;
     let mut w = state.store().write().await?;
-    let license =
-        licenses::issue_in(&mut w, &ring, &caller.actor(), &req, now, key.as_deref()).await?;
+    let license = licenses::issue_in(
+        &mut w,
+        &ring,
+        &state.status_list_uri(),
+        &caller.actor(),
+        &req,
+        now,
+        key.as_deref(),
+    )
+    .await?;
     w.commit().await?;
     Ok((StatusCode::CREATED, Json(license)))
 }
@@ -147,21 +155,26 @@ pub(crate) async fn bulk(
     }
     let ring = state.keys().await?;
     let reqs = req.licenses;
-    let (signed, reqs) =
-        tokio::task::spawn_blocking(move || (licenses::sign_many(&ring, &reqs, now), reqs))
-            .await
-            .map_err(|_| AppError::invalid("signing was interrupted"))?;
+    let first_idx = licenses::allocate_status(state.store(), n).await?;
+    let uri = state.status_list_uri();
+    let (signed, reqs) = tokio::task::spawn_blocking(move || {
+        (
+            licenses::sign_many(&ring, &reqs, now, first_idx, &uri),
+            reqs,
+        )
+    })
+    .await
+    .map_err(|_| AppError::invalid("signing was interrupted"))?;
     let signed = signed?;
     let rows: Vec<licenses::NewRow<'_>> = signed
         .iter()
         .zip(&reqs)
         .enumerate()
-        .map(|(i, (l, r))| {
-            (
-                l,
-                key.as_ref().map(|k| format!("{k}/{i}")),
-                key.as_ref().map(|_| licenses::request_hash(r)),
-            )
+        .map(|(i, (l, r))| licenses::NewRow {
+            license: l,
+            status_idx: Some(first_idx + u64::try_from(i).unwrap_or(u64::MAX)),
+            idempotency_key: key.as_ref().map(|k| format!("{k}/{i}")),
+            request_hash: key.as_ref().map(|_| licenses::request_hash(r)),
         })
         .collect();
     let mut w = state.store().write().await?;

@@ -119,3 +119,77 @@ pub(crate) async fn validate(
         lease_expires_at,
     }))
 }
+
+/// How long a status list may be cached (`ttl` claim and `Cache-Control`).
+pub const STATUS_LIST_TTL_SECS: u64 = 300;
+
+/// `GET /api/v1/status-list`: the revocation bitstring as a signed Token Status List
+/// (`typ` `statuslist+jwt`; one bit per license, 1 = revoked, zlib-compressed, base64url).
+pub(crate) async fn status_list(
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, AppError> {
+    use std::io::Write as _;
+
+    use base64::Engine as _;
+    use sqlx::Row as _;
+
+    let pool = state.store().pool();
+    let size: i64 = sqlx::query("SELECT next FROM status_counter WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .and_then(|r| r.try_get("next"))
+        .map_err(crate::store::StoreError::from)?;
+    let revoked = sqlx::query(
+        "SELECT status_idx FROM licenses WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(crate::store::StoreError::from)?;
+    let mut bits = vec![0u8; usize::try_from(size).unwrap_or(0).div_ceil(8).max(1)];
+    for row in &revoked {
+        let idx: i64 = row
+            .try_get("status_idx")
+            .map_err(crate::store::StoreError::from)?;
+        let idx = usize::try_from(idx).unwrap_or(usize::MAX);
+        if let Some(byte) = bits.get_mut(idx / 8) {
+            *byte |= 1 << (idx % 8);
+        }
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&bits).and_then(|()| z.flush()).map_err(|e| {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("compression: {e}"),
+        )
+    })?;
+    let compressed = z.finish().map_err(|e| {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("compression: {e}"),
+        )
+    })?;
+    let ring = state.keys().await?;
+    let now = crate::clock::now();
+    let header = json!({ "alg": "EdDSA", "typ": "statuslist+jwt", "kid": ring.active.kid() });
+    let payload = json!({
+        "iss": crate::licenses::ISSUER,
+        "sub": state.status_list_uri(),
+        "iat": now,
+        "exp": now + STATUS_LIST_TTL_SECS,
+        "ttl": STATUS_LIST_TTL_SECS,
+        "status_list": { "bits": 1, "lst": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(compressed) },
+    });
+    let jwt = ring.active.sign_jws(
+        header.to_string().as_bytes(),
+        payload.to_string().as_bytes(),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/statuslist+jwt"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        jwt,
+    ))
+}
