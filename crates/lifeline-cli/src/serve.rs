@@ -23,6 +23,9 @@ pub(crate) struct Args {
     /// Seed demo data (products, licenses in every state, a rotated key) into an empty store.
     #[arg(long)]
     demo: bool,
+    /// Validations per second allowed per client address (0: unlimited).
+    #[arg(long, default_value_t = 200.0, value_name = "N")]
+    validate_rate: f64,
     /// The URL clients use to reach this service (names the status list inside licenses);
     /// default http://LISTEN.
     #[arg(long, value_name = "URL")]
@@ -44,6 +47,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         admin_token,
         demo: args.demo,
         public_url: args.public_url.clone(),
+        limits: lifeline_server::Limits {
+            validate: lifeline_server::Rate {
+                per_sec: args.validate_rate,
+                burst: args.validate_rate * 2.0,
+            },
+            ..lifeline_server::Limits::default()
+        },
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

@@ -69,8 +69,16 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ip = crate::limits::client_ip(parts);
+        if !state.auth_failure_limit().allows(ip) {
+            return Err(AppError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed authentications from this address; wait a minute",
+            ));
+        }
         let unauthorized = |detail: &str| {
-            state.note_failed_auth();
+            state.note_failed_auth(ip);
             AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
         };
         let header = parts

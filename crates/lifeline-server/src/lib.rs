@@ -29,6 +29,7 @@ mod clock;
 pub mod demo;
 mod keys;
 mod licenses;
+mod limits;
 mod metrics;
 mod problem;
 mod routes;
@@ -37,6 +38,7 @@ mod store;
 pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use keys::KeyRing;
+pub use limits::{Limiter, Rate};
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
@@ -63,12 +65,47 @@ struct Inner {
     failed_auth: AtomicU64,
     metrics: Metrics,
     public_url: String,
+    validate_limit: Limiter,
+    auth_failure_limit: Limiter,
+}
+
+/// Rate limits per client address.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// `POST /api/v1/validate`.
+    pub validate: Rate,
+    /// Failed authentications; once spent, that address's admin requests get 429 for a while.
+    pub auth_failures: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            validate: Rate {
+                per_sec: 200.0,
+                burst: 400.0,
+            },
+            auth_failures: Rate {
+                per_sec: 0.2,
+                burst: 20.0,
+            },
+        }
+    }
 }
 
 impl AppState {
     /// State over an open store; creates the first signing key if there is none.
     /// `public_url` is where clients reach this service (it names the status list in tokens).
     pub async fn new(store: Store, public_url: &str) -> Result<Self, StoreError> {
+        Self::with_limits(store, public_url, Limits::default()).await
+    }
+
+    /// Like [`Self::new`] with explicit rate limits.
+    pub async fn with_limits(
+        store: Store,
+        public_url: &str,
+        limits: Limits,
+    ) -> Result<Self, StoreError> {
         let ring = keys::load_or_init(&store).await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -77,6 +114,8 @@ impl AppState {
                 failed_auth: AtomicU64::new(0),
                 metrics: Metrics::default(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
+                validate_limit: Limiter::new(limits.validate),
+                auth_failure_limit: Limiter::new(limits.auth_failures),
             }),
         })
     }
@@ -119,8 +158,17 @@ impl AppState {
         self.inner.failed_auth.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn note_failed_auth(&self) {
+    pub(crate) fn note_failed_auth(&self, ip: std::net::IpAddr) {
         self.inner.failed_auth.fetch_add(1, Ordering::Relaxed);
+        let _ = self.inner.auth_failure_limit.take(ip);
+    }
+
+    pub(crate) fn validate_limit(&self) -> &Limiter {
+        &self.inner.validate_limit
+    }
+
+    pub(crate) fn auth_failure_limit(&self) -> &Limiter {
+        &self.inner.auth_failure_limit
     }
 }
 
@@ -133,7 +181,13 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(public::readyz))
         .route("/.well-known/lifeline/keys.json", get(public::keys))
         .route("/api/v1/openapi.json", get(public::openapi))
-        .route("/api/v1/validate", post(public::validate))
+        .route(
+            "/api/v1/validate",
+            post(public::validate).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                public::validate_rate,
+            )),
+        )
         .route("/api/v1/status-list", get(public::status_list))
         .route(
             "/api/v1/products",
@@ -230,6 +284,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// Where clients reach the service; defaults to `http://LISTEN`.
     pub public_url: Option<String>,
+    /// Rate limits per client address.
+    pub limits: Limits,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -323,7 +379,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    let state = AppState::new(store, &public_url).await?;
+    let state = AppState::with_limits(store, &public_url, config.limits).await?;
     if config.demo
         && demo::seed(&state)
             .await
@@ -335,10 +391,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     eprintln!("lifeline: serving on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use lifeline_core::{KeySet, Policy, UnixTime};
-use lifeline_server::{AppState, Store, app, bootstrap_admin, create_token};
+use lifeline_server::{AppState, Limits, Rate, Store, app, bootstrap_admin, create_token};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -83,7 +83,20 @@ async fn node(url: &str, dir: tempfile::TempDir) -> Server {
             .token
         }
     };
-    let state = AppState::new(store, "http://lifeline.test").await.unwrap();
+    // Generous limits: these tests make many failed attempts from one (unknown) address.
+    let limits = Limits {
+        validate: Rate {
+            per_sec: 10_000.0,
+            burst: 10_000.0,
+        },
+        auth_failures: Rate {
+            per_sec: 10_000.0,
+            burst: 10_000.0,
+        },
+    };
+    let state = AppState::with_limits(store, "http://lifeline.test", limits)
+        .await
+        .unwrap();
     Server {
         router: app(state.clone()),
         admin,
@@ -1031,4 +1044,86 @@ async fn two_nodes_over_one_postgres_see_each_others_changes() {
     // Both nodes append to one audit chain, and it is intact.
     let (_, chain) = a.admin("GET", "/api/v1/audit/verify", None).await;
     assert_eq!(chain["intact"], true);
+}
+
+/// A flood from one address is refused with 429 + Retry-After; another address is served.
+#[tokio::test]
+async fn floods_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&fresh_db(Db::Sqlite, dir.path()).await)
+        .await
+        .unwrap();
+    let limits = Limits {
+        validate: Rate {
+            per_sec: 1.0,
+            burst: 5.0,
+        },
+        auth_failures: Rate {
+            per_sec: 0.1,
+            burst: 3.0,
+        },
+    };
+    let router = app(AppState::with_limits(store, "http://lifeline.test", limits)
+        .await
+        .unwrap());
+    let send = |ip: [u8; 4], uri: &str, auth: Option<&str>, body: Option<&str>| {
+        let mut req = Request::builder()
+            .method(if body.is_some() { "POST" } else { "GET" })
+            .uri(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {a}"));
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        let mut req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 4000,
+            ))));
+        router.clone().oneshot(req)
+    };
+    let flood = [10, 0, 0, 1];
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let res = send(flood, "/api/v1/validate", None, Some(r#"{"token":"x"}"#))
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let other = send(
+        [10, 0, 0, 2],
+        "/api/v1/validate",
+        None,
+        Some(r#"{"token":"x"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "another address is not starved"
+    );
+    // Failed authentication: after the budget, even a request is refused before lookup.
+    let mut auth = Vec::new();
+    for _ in 0..5 {
+        auth.push(
+            send(flood, "/api/v1/licenses", Some("ll_guess"), None)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(auth, [401, 401, 401, 429, 429]);
+    let res = send([10, 0, 0, 3], "/api/v1/licenses", Some("ll_guess"), None)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

@@ -41,6 +41,23 @@ pub(crate) async fn openapi() -> impl IntoResponse {
     )
 }
 
+/// Refuses a `validate` beyond the caller's rate (checked before the body is read).
+pub(crate) async fn validate_rate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    if let Err(wait) = state
+        .validate_limit()
+        .take(crate::limits::client_ip(&parts))
+    {
+        return crate::limits::too_many(wait, "validations");
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 pub(crate) async fn validate(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ValidateRequest>,

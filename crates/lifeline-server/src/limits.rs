@@ -1,0 +1,137 @@
+//! Per-client rate limits (token buckets keyed by IP address): one for `validate`, one for
+//! failed authentication. A flood from one address is refused with 429 while other clients
+//! keep their own budgets.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppError;
+
+/// Addresses tracked at most; the idlest are forgotten beyond this.
+const MAX_TRACKED: usize = 100_000;
+
+/// A rate: `per_sec` tokens per second, at most `burst` saved up. `per_sec == 0` disables it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Sustained requests per second.
+    pub per_sec: f64,
+    /// Requests allowed at once.
+    pub burst: f64,
+}
+
+impl Rate {
+    /// No limit.
+    pub const UNLIMITED: Self = Self {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+}
+
+/// A token bucket per client address.
+#[derive(Debug)]
+pub struct Limiter {
+    rate: Rate,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// A limiter with this rate.
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`; `Err(seconds to wait)` when the bucket is empty.
+    pub fn take(&self, ip: IpAddr) -> Result<(), u64> {
+        if self.rate.per_sec <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&ip) {
+            // Forget buckets that have refilled completely: they hold no information.
+            let full = self.rate.burst / self.rate.per_sec;
+            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs_f64() < full);
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((self.rate.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_sec)
+            .min(self.rate.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate.per_sec).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Whether `ip` has a token left, without taking one.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        if self.rate.per_sec <= 0.0 {
+            return true;
+        }
+        let buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets.get(&ip).is_none_or(|(tokens, at)| {
+            tokens + at.elapsed().as_secs_f64() * self.rate.per_sec >= 1.0
+        })
+    }
+}
+
+/// The client's address (unknown in in-process tests: all such requests share one budget).
+pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// 429 with `Retry-After`.
+pub(crate) fn too_many(retry_after: u64, what: &str) -> Response {
+    let mut response = AppError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many {what} from this address; retry in {retry_after} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_is_limited_others_are_not() {
+        let limiter = Limiter::new(Rate {
+            per_sec: 1.0,
+            burst: 3.0,
+        });
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        for _ in 0..3 {
+            assert!(limiter.take(a).is_ok());
+        }
+        assert_eq!(limiter.take(a), Err(1));
+        assert!(!limiter.allows(a));
+        assert!(limiter.take(b).is_ok(), "another address keeps its budget");
+        assert!(Limiter::new(Rate::UNLIMITED).take(a).is_ok());
+    }
+}
