@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod failure;
 mod files;
 mod inspect;
@@ -34,6 +35,7 @@ enum Command {
     Inspect(inspect::Args),
     Serve(serve::Args),
     Provision(provision::Args),
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Provision(args) => provision::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -329,6 +329,20 @@ fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
     assert_eq!(ids.len(), n, "every license exactly once");
     let (_, chain) = node.get("/api/v1/audit/verify", Some(&admin));
     assert_eq!(chain["intact"], true, "{chain}");
+    // And checked independently by the CLI, from the events alone.
+    let check = Command::new(BIN)
+        .args(["audit", "verify", "--server", &node.url()])
+        .env("LIFELINE_TOKEN", &admin)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["intact"], true);
+    assert_eq!(report["events"], chain["events"]);
     let events = chain["events"].as_u64().unwrap() as usize;
     assert!(
         events >= events_before + n / 200,

@@ -1,0 +1,89 @@
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lifeline_api::AuditPage;
+
+use crate::failure::CliError;
+
+/// Work with the server's audit log.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    Verify(VerifyArgs),
+}
+
+/// Download the whole audit log and check its hash chain here, independently of the server.
+///
+/// Exit 0 when every event links to the one before and hashes to its recorded hash, 1 when
+/// the chain is broken (the first broken event is named), 2 on usage or network errors.
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The license server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// API token (any role) (default: $LIFELINE_TOKEN).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LIFELINE_TOKEN",
+        hide_env_values = true
+    )]
+    token: String,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let AuditCommand::Verify(args) = &args.command;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let base = args.server.trim_end_matches('/');
+    let (mut seq, mut hash) = (0u64, lifeline_server::GENESIS.to_owned());
+    loop {
+        let url = format!("{base}/api/v1/audit?after={seq}&limit=1000");
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", args.token))
+            .call()
+            .map_err(|e| CliError::new(format!("cannot reach {base}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| CliError::new(format!("reading {url}: {e}")))?;
+        if status != 200 {
+            return Err(CliError::new(format!("{url}: HTTP {status}: {body}")));
+        }
+        let page: AuditPage = serde_json::from_str(&body)
+            .map_err(|e| CliError::new(format!("{url}: unexpected answer: {e}")))?;
+        if page.items.is_empty() {
+            break;
+        }
+        match lifeline_server::verify_run(seq, &hash, &page.items) {
+            Ok((s, h)) => (seq, hash) = (s, h),
+            Err(broken) => {
+                println!(
+                    "{}",
+                    serde_json::json!({ "intact": false, "verified_events": seq, "problem": broken.to_string() })
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+        if page.next_after.is_none() {
+            break;
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "intact": true, "events": seq, "head": hash })
+    );
+    Ok(ExitCode::SUCCESS)
+}
