@@ -21,7 +21,7 @@ serve-demo:
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
 	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN)
 
-test: setup lint unit pg-test wasm-check wasm-test interop npm-test
+test: setup lint unit pg-test wasm-check wasm-test npm-test
 	@echo "make test: all checks passed"
 
 setup:
@@ -74,6 +74,7 @@ bench-verify: npm
 bench-provision:
 	bash tests/bench/provision.sh
 
+# Also part of `cargo test` (crates/lifeline-cli/tests/interop.rs).
 interop:
 	$(CARGO) build --locked -q -p lifeline-cli
 	LIFELINE_BIN=$(LIFELINE) node --test tests/interop/
