@@ -24,7 +24,7 @@ for i in range(int(sys.argv[1])):
     print(f"photo-pro,customer-{i:07d},4102444800,export;raw,604800,5")
 PY
 start=$(date +%s.%N)
-LIFELINE_TOKEN=$token "$bin" provision --server "http://127.0.0.1:$port" --file "$dir/licenses.csv" --batch 5000 --parallel 2 2>"$dir/provision.log"
+LIFELINE_TOKEN=$token "$bin" provision --server "http://127.0.0.1:$port" --file "$dir/licenses.csv" --batch ${BATCH:-5000} --parallel ${PARALLEL:-2} 2>"$dir/provision.log"
 end=$(date +%s.%N)
 count=$(curl -sf "http://127.0.0.1:$port/api/v1/audit/verify" -H "authorization: Bearer $token")
 python3 - "$n" "$start" "$end" "$count" <<'PY'
