@@ -4,6 +4,7 @@ use std::time::Duration;
 use lifeline_api::AuditPage;
 
 use crate::failure::CliError;
+use crate::remote::{self, Remote};
 
 /// Work with the server's audit log.
 #[derive(Debug, clap::Args)]
@@ -23,33 +24,20 @@ enum AuditCommand {
 /// the chain is broken (the first broken event is named), 2 on usage or network errors.
 #[derive(Debug, clap::Args)]
 struct VerifyArgs {
-    /// The license server, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
-    server: String,
-    /// API token (any role) (default: $LIFELINE_TOKEN).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "LIFELINE_TOKEN",
-        hide_env_values = true
-    )]
-    token: String,
+    #[command(flatten)]
+    remote: Remote,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let AuditCommand::Verify(args) = &args.command;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let base = args.server.trim_end_matches('/');
+    let agent = remote::agent(Duration::from_secs(60));
+    let base = args.remote.url("");
     let (mut seq, mut hash) = (0u64, lifeline_server::GENESIS.to_owned());
     loop {
         let url = format!("{base}/api/v1/audit?after={seq}&limit=1000");
         let mut response = agent
             .get(&url)
-            .header("Authorization", &format!("Bearer {}", args.token))
+            .header("Authorization", &args.remote.bearer())
             .call()
             .map_err(|e| CliError::new(format!("cannot reach {base}: {e}")))?;
         let status = response.status().as_u16();

@@ -54,23 +54,10 @@ fn fill_defaults(claims: &mut Map<String, Value>, now: u64) -> Result<(), CliErr
     Ok(())
 }
 
-/// A random UUID (version 4) as the license id.
+/// A new license id: a UUID version 7, the same kind the server issues.
 fn random_id() -> Result<String, CliError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b)
-        .map_err(|e| CliError::new(format!("the system random generator failed: {e}")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-    let part = |from: usize, to: usize| hex.get(from..to).unwrap_or_default().to_owned();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        part(0, 8),
-        part(8, 12),
-        part(12, 16),
-        part(16, 20),
-        part(20, 32)
-    ))
+    lifeline_server::new_license_id()
+        .map_err(|e| CliError::new(format!("cannot make a license id: {e}")))
 }
 
 pub(crate) fn now_secs() -> Result<u64, CliError> {

@@ -14,6 +14,7 @@ mod inspect;
 mod issue;
 mod keygen;
 mod provision;
+mod remote;
 mod serve;
 mod verify;
 

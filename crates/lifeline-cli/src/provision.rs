@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::failure::CliError;
+use crate::remote::{self, Remote};
 
 /// Issue licenses in bulk from a CSV or JSON Lines file, through the server's bulk API.
 ///
@@ -22,20 +23,11 @@ use crate::failure::CliError;
 /// are not issued twice.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The license server, e.g. http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
-    server: String,
+    #[command(flatten)]
+    remote: Remote,
     /// Licenses to issue: .csv or .jsonl.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
-    /// API token with the operator role (default: $LIFELINE_TOKEN).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "LIFELINE_TOKEN",
-        hide_env_values = true
-    )]
-    token: String,
     /// Licenses per request (1 to 10000).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     batch: usize,
@@ -71,12 +63,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         )),
         None => None,
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .into();
-    let url = format!("{}/api/v1/licenses/bulk", args.server.trim_end_matches('/'));
+    let agent = remote::agent(Duration::from_secs(300));
+    let url = args.remote.url("/api/v1/licenses/bulk");
     let total = requests.len();
     let batches: Vec<&[IssueLicense]> = requests.chunks(args.batch).collect();
     let shared = Mutex::new(Shared {
@@ -98,7 +86,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
                     if lock(&shared).error.is_some() {
                         return;
                     }
-                    let outcome = send_batch(&agent, &url, &args.token, index, args.batch, chunk);
+                    let outcome = send_batch(
+                        &agent,
+                        &url,
+                        &args.remote.bearer(),
+                        index,
+                        args.batch,
+                        chunk,
+                    );
                     let mut state = lock(&shared);
                     if let Err(e) =
                         outcome.and_then(|(status, body)| state.record(status, &body, chunk.len()))
@@ -177,7 +172,7 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 fn send_batch(
     agent: &ureq::Agent,
     url: &str,
-    token: &str,
+    bearer: &str,
     index: usize,
     size: usize,
     chunk: &[IssueLicense],
@@ -187,7 +182,7 @@ fn send_batch(
         "provision-{}",
         hex::encode(digest).get(..32).unwrap_or_default()
     );
-    let (status, body) = send_with_retries(agent, url, token, &key, chunk)?;
+    let (status, body) = send_with_retries(agent, url, bearer, &key, chunk)?;
     if status == 200 || status == 201 {
         return Ok((status, body));
     }
@@ -203,7 +198,7 @@ fn send_batch(
 fn send_with_retries(
     agent: &ureq::Agent,
     url: &str,
-    token: &str,
+    bearer: &str,
     key: &str,
     chunk: &[IssueLicense],
 ) -> Result<(u16, String), CliError> {
@@ -214,7 +209,7 @@ fn send_with_retries(
     for attempt in 1..=6 {
         let sent = agent
             .post(url)
-            .header("Authorization", &format!("Bearer {token}"))
+            .header("Authorization", bearer)
             .header("Idempotency-Key", key)
             .send_json(&body);
         match sent {

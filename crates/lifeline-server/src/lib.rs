@@ -38,6 +38,7 @@ mod store;
 pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use keys::KeyRing;
+pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;

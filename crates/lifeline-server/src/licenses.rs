@@ -103,7 +103,7 @@ pub(crate) fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError
 }
 
 /// A new license or token id: a UUID version 7.
-pub(crate) fn new_id() -> Result<String, StoreError> {
+pub fn new_id() -> Result<String, StoreError> {
     // UUID version 7 (RFC 9562): a millisecond timestamp first, so new ids sort after old ones
     // and index inserts append instead of landing at random pages (bulk issuing is faster).
     let mut b = [0u8; 16];
