@@ -102,6 +102,15 @@ impl Node {
         )
     }
 
+    fn create_product(&self, admin: &str) {
+        let (status, body) = self.post(
+            "/api/v1/products",
+            admin,
+            &json!({"id": "photo-pro", "name": "Photo Pro"}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+
     /// SIGKILL: no shutdown, no flush, nothing but what the store already made durable.
     fn kill(mut self) {
         self.child.kill().unwrap();
@@ -198,15 +207,7 @@ fn provision_issues_a_csv_and_resumes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), free_port());
     let admin = node.admin();
-    assert_eq!(
-        node.post(
-            "/api/v1/products",
-            &admin,
-            &json!({"id": "photo-pro", "name": "Photo Pro"})
-        )
-        .0,
-        201
-    );
+    node.create_product(&admin);
 
     // Row 250 is bad: batches before it are committed, the command stops with the line.
     let file = csv(dir.path(), 400, Some(250));
@@ -280,15 +281,7 @@ fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
     let port = free_port();
     let node = Node::start(&data, port);
     let admin = node.admin();
-    assert_eq!(
-        node.post(
-            "/api/v1/products",
-            &admin,
-            &json!({"id": "photo-pro", "name": "Photo Pro"})
-        )
-        .0,
-        201
-    );
+    node.create_product(&admin);
     let (_, before) = node.get("/api/v1/audit", Some(&admin));
     let events_before = before["items"].as_array().unwrap().len();
 

@@ -7,38 +7,16 @@
 )]
 #![cfg(target_arch = "wasm32")]
 
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-wasm_bindgen_test_configure!(run_in_browser);
-
+#[macro_use]
 mod common;
 
-#[wasm_bindgen_test]
-fn license_vectors_match_native() {
-    common::license_vectors_match_native();
-}
-
-#[wasm_bindgen_test]
-fn key_set_vectors_match() {
-    common::key_set_vectors_match();
-}
-
-#[wasm_bindgen_test]
-fn stats_and_metrics_count_verdicts() {
-    common::stats_and_metrics_count_verdicts();
-}
-
-#[wasm_bindgen_test]
-fn on_verdict_is_called_and_may_throw() {
-    common::on_verdict_is_called_and_may_throw();
-}
-
-#[wasm_bindgen_test]
-fn bad_arguments_throw_coded_errors() {
-    common::bad_arguments_throw_coded_errors();
-}
-
-#[wasm_bindgen_test]
-fn now_defaults_to_date_now() {
-    common::now_defaults_to_date_now();
-}
+wasm_tests!(
+    license_vectors_match_native,
+    key_set_vectors_match,
+    stats_and_metrics_count_verdicts,
+    on_verdict_is_called_and_may_throw,
+    bad_arguments_throw_coded_errors,
+    now_defaults_to_date_now,
+);

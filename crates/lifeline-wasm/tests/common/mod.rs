@@ -1,5 +1,16 @@
 //! Checks shared by the Node and the browser test binaries: the WASM verifier, driven
-//! through its JS API, against every vector file.
+//! through its JS API, against every vector file. `wasm_tests!()` declares them all.
+
+/// Declares every shared check as a `#[wasm_bindgen_test]` in the calling test binary.
+#[macro_export]
+macro_rules! wasm_tests {
+    ($($name:ident),* $(,)?) => {
+        $(#[wasm_bindgen_test::wasm_bindgen_test]
+        fn $name() {
+            common::$name();
+        })*
+    };
+}
 
 use lifeline_tests::{embedded_key_set_vectors, embedded_license_vectors};
 use lifeline_wasm::{Verifier, inspect};
