@@ -1,0 +1,359 @@
+//! Issuing, listing, revoking, rotating, bulk issuing, demo data.
+
+use axum::http::StatusCode;
+use lifeline_core::{Policy, UnixTime};
+use serde_json::{Value, json};
+
+use crate::{Server, count, license_body, now};
+
+pub(crate) async fn issued_licenses_verify_offline_with_the_published_keys(s: Server) {
+    s.product("photo-pro").await;
+    let license = s.issue(license_body("photo-pro", "acme")).await;
+    assert_eq!(license["state"], "valid");
+    assert_eq!(license["metadata"]["order"], "A-1");
+    let verdict = lifeline_core::verify(
+        license["token"].as_str().unwrap().as_bytes(),
+        &s.jwks().await,
+        &Policy::new().with_audience("photo-pro"),
+        UnixTime::from_secs(now()),
+    );
+    assert!(verdict.is_usable(), "{:?}", verdict.detail());
+    let claims = verdict.claims().unwrap();
+    assert_eq!(claims.sub(), "acme");
+    assert_eq!(claims.jti(), license["id"].as_str().unwrap());
+    assert_eq!(claims.seats(), Some(3));
+    let (st, got) = s
+        .admin(
+            "GET",
+            &format!("/api/v1/licenses/{}", license["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(got, license);
+}
+
+pub(crate) async fn idempotency_key_makes_retries_safe(s: Server) {
+    s.product("p").await;
+    let body = license_body("p", "acme").to_string();
+    let key = [("idempotency-key", "order-77")];
+    let (a, first) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses",
+            Some(&s.admin),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    let (b, again) = s
+        .raw("POST", "/api/v1/licenses", Some(&s.admin), Some(body), &key)
+        .await;
+    assert_eq!((a, b), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(first["id"], again["id"]);
+    let other = license_body("p", "someone-else").to_string();
+    let (c, problem) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses",
+            Some(&s.admin),
+            Some(other),
+            &key,
+        )
+        .await;
+    assert_eq!(c, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["code"], "idempotency_key_reused");
+    let (_, page) = s.admin("GET", "/api/v1/licenses", None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "no duplicate");
+}
+
+pub(crate) async fn listing_filters_and_paginates(s: Server) {
+    s.product("a").await;
+    s.product("b").await;
+    for i in 0..5 {
+        s.issue(license_body("a", &format!("cust-{i}"))).await;
+    }
+    let mut soon = license_body("b", "soon");
+    soon["expires_at"] = json!(now() + 600);
+    let soon = s.issue(soon).await;
+    let (_, page) = s
+        .admin("GET", "/api/v1/licenses?product=a&limit=2", None)
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let mut seen = page["items"].as_array().unwrap().len();
+    let mut cursor = page["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let (_, next) = s
+            .admin(
+                "GET",
+                &format!("/api/v1/licenses?product=a&limit=2&cursor={c}"),
+                None,
+            )
+            .await;
+        seen += next["items"].as_array().unwrap().len();
+        cursor = next["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, 5);
+    let (_, expiring) = s
+        .admin("GET", "/api/v1/licenses?expiring_within=3600", None)
+        .await;
+    assert_eq!(expiring["items"].as_array().unwrap().len(), 1);
+    assert_eq!(expiring["items"][0]["id"], soon["id"]);
+    let (_, by_licensee) = s
+        .admin("GET", "/api/v1/licenses?licensee=cust-3", None)
+        .await;
+    assert_eq!(by_licensee["items"].as_array().unwrap().len(), 1);
+    for (query, code) in [
+        ("limit=0", "invalid_request"),
+        ("state=bogus", "invalid_request"),
+        ("frobnicate=1", "invalid_request"),
+    ] {
+        let (st, p) = s
+            .admin("GET", &format!("/api/v1/licenses?{query}"), None)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(p["code"], code);
+    }
+}
+
+pub(crate) async fn revocation_shows_in_records_validation_and_audit(s: Server) {
+    s.product("p").await;
+    let license = s.issue(license_body("p", "acme")).await;
+    let id = license["id"].as_str().unwrap();
+    let token = license["token"].as_str().unwrap();
+
+    let (st, ok) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token, "instance": "host-1"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(ok["verdict"]["state"], "valid");
+    assert_eq!(ok["revoked"], false);
+    let lease = ok["lease"].as_str().unwrap();
+    // The lease is a JWS signed by a published key.
+    let parts: Vec<&str> = lease.split('.').collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    let payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "lifeline-lease+jwt");
+    assert_eq!(payload["sub"], id);
+    assert_eq!(payload["instance"], "host-1");
+    let keys = s.jwks().await;
+    let key = keys.get(header["kid"].as_str().unwrap()).unwrap();
+    let sig: [u8; 64] = b64.decode(parts[2]).unwrap().try_into().unwrap();
+    assert!(key.verify_strict(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig));
+
+    let (st, revoked) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "chargeback"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(revoked["state"], "revoked");
+    let (st, again) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "twice"})),
+        )
+        .await;
+    assert_eq!(
+        (st, again["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+
+    let (_, after) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(after["verdict"]["state"], "invalid");
+    assert_eq!(after["verdict"]["reason"], "revoked");
+    assert_eq!(after["revoked"], true);
+    assert!(after["lease"].is_null(), "no lease for a revoked license");
+
+    let (_, log) = s.admin("GET", "/api/v1/audit", None).await;
+    let actions: Vec<&str> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.ends_with(&["product.created", "license.issued", "license.revoked"]),
+        "{actions:?}"
+    );
+    let (_, check) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(check["intact"], true);
+}
+
+pub(crate) async fn key_rotation_keeps_old_licenses_valid(s: Server) {
+    s.product("p").await;
+    let old = s.issue(license_body("p", "before")).await;
+    let (st, keys) = s.admin("POST", "/api/v1/keys/rotate", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.iter().filter(|k| k["status"] == "active").count(), 1);
+    let retired = keys.iter().find(|k| k["status"] == "retired").unwrap();
+    assert_eq!(retired["kid"], old["kid"]);
+    assert!(retired["not_after"].is_u64());
+    let new = s.issue(license_body("p", "after")).await;
+    assert_ne!(new["kid"], old["kid"]);
+    for license in [&old, &new] {
+        let (_, v) = s
+            .call(
+                "POST",
+                "/api/v1/validate",
+                None,
+                Some(json!({"token": license["token"]})),
+            )
+            .await;
+        assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    }
+    assert_eq!(s.jwks().await.len(), 2);
+}
+
+pub(crate) async fn bulk_issue_is_all_or_nothing_and_idempotent(s: Server) {
+    s.product("p").await;
+    let batch = |n: usize, product: &str| json!({"licenses": (0..n).map(|i| license_body(product, &format!("bulk-{i}"))).collect::<Vec<_>>()});
+    let body = batch(300, "p").to_string();
+    let key = [("idempotency-key", "file-abc/batch-0")];
+    let (st, first) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    assert_eq!(first["licenses"].as_array().unwrap().len(), 300);
+    // A retry after a lost response returns the same batch and issues nothing new.
+    let (st, again) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some(body),
+            &key,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(first, again);
+    let (st, p) = s
+        .raw(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(&s.admin),
+            Some({
+                let mut other = batch(300, "p");
+                other["licenses"][0]["licensee"] = json!("someone-else");
+                other.to_string()
+            }),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    assert_eq!(count(&s).await, 300);
+    // One bad item refuses the whole batch.
+    let mut bad = batch(5, "p");
+    bad["licenses"][3]["expires_at"] = json!(1);
+    let (st, p) = s.admin("POST", "/api/v1/licenses/bulk", Some(bad)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("licenses[3]"), "{p}");
+    let mut unknown = batch(5, "p");
+    unknown["licenses"][4]["product"] = json!("nope");
+    let (st, _) = s
+        .admin("POST", "/api/v1/licenses/bulk", Some(unknown))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = s
+        .admin(
+            "POST",
+            "/api/v1/licenses/bulk",
+            Some(json!({"licenses": []})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&s).await, 300, "refused batches wrote nothing");
+    // Every bulk license verifies with the published keys.
+    let keys = s.jwks().await;
+    for l in first["licenses"].as_array().unwrap().iter().take(20) {
+        let v = lifeline_core::verify(
+            l["token"].as_str().unwrap().as_bytes(),
+            &keys,
+            &Policy::new(),
+            UnixTime::from_secs(now()),
+        );
+        assert!(v.is_usable());
+    }
+    let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}
+
+pub(crate) async fn demo_data_has_every_state_and_a_rotated_key(s: Server) {
+    assert!(lifeline_server::demo::seed(&s.state).await.unwrap());
+    assert!(
+        !lifeline_server::demo::seed(&s.state).await.unwrap(),
+        "seeds only an empty store"
+    );
+    for state in ["valid", "grace", "expired", "revoked"] {
+        let (_, page) = s
+            .admin("GET", &format!("/api/v1/licenses?state={state}"), None)
+            .await;
+        assert!(
+            !page["items"].as_array().unwrap().is_empty(),
+            "no {state} license"
+        );
+    }
+    let (_, keys) = s.admin("GET", "/api/v1/keys", None).await;
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["status"] == "retired")
+    );
+    // Licenses signed by the retired key still validate.
+    let (_, page) = s.admin("GET", "/api/v1/licenses?state=valid", None).await;
+    let retired: Vec<&Value> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["status"] == "retired")
+        .collect();
+    let old = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kid"] == retired[0]["kid"])
+        .unwrap();
+    let (_, v) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": old["token"]})),
+        )
+        .await;
+    assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}

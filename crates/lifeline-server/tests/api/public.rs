@@ -1,0 +1,191 @@
+//! Health, OpenAPI, public keys, status list, metrics.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use lifeline_core::{Policy, UnixTime};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{Server, license_body, now};
+
+pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
+    assert_eq!(
+        s.call("GET", "/healthz", None, None).await.1["status"],
+        "ok"
+    );
+    let backend = if s.url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(
+        s.call("GET", "/readyz", None, None).await.1["store"],
+        backend
+    );
+    let (status, doc) = s.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every route the router serves is documented.
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/.well-known/lifeline/keys.json",
+        "/api/v1/openapi.json",
+        "/api/v1/validate",
+        "/api/v1/status-list",
+        "/api/v1/products",
+        "/api/v1/licenses",
+        "/api/v1/licenses/bulk",
+        "/api/v1/licenses/{id}",
+        "/api/v1/licenses/{id}/revoke",
+        "/api/v1/keys",
+        "/api/v1/keys/rotate",
+        "/api/v1/tokens",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} is not in the OpenAPI document"
+        );
+    }
+    assert_eq!(
+        s.jwks().await.len(),
+        1,
+        "the first start creates one signing key"
+    );
+}
+
+pub(crate) async fn status_list_marks_exactly_the_revoked_licenses(s: Server) {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    s.product("p").await;
+    let single: Vec<Value> = vec![
+        s.issue(license_body("p", "a")).await,
+        s.issue(license_body("p", "b")).await,
+    ];
+    let (_, bulk) = s.admin("POST", "/api/v1/licenses/bulk", Some(json!({"licenses": (0..20).map(|i| license_body("p", &format!("c{i}"))).collect::<Vec<_>>()}))).await;
+    let all: Vec<Value> = single
+        .into_iter()
+        .chain(bulk["licenses"].as_array().unwrap().iter().cloned())
+        .collect();
+    let keys = s.jwks().await;
+    let idx_of = |l: &Value| {
+        let v = lifeline_core::verify(
+            l["token"].as_str().unwrap().as_bytes(),
+            &keys,
+            &Policy::new(),
+            UnixTime::from_secs(now()),
+        );
+        let status = v.claims().unwrap().get("status").unwrap().clone();
+        assert_eq!(
+            status["status_list"]["uri"],
+            "http://lifeline.test/api/v1/status-list"
+        );
+        status["status_list"]["idx"].as_u64().unwrap()
+    };
+    let mut idxs: Vec<u64> = all.iter().map(idx_of).collect();
+    let revoked = [1usize, 7, 21];
+    for &r in &revoked {
+        let id = all[r]["id"].as_str().unwrap();
+        s.admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/revoke"),
+            Some(json!({"reason": "test"})),
+        )
+        .await;
+    }
+    let req = Request::builder()
+        .uri("/api/v1/status-list")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(
+        res.headers()[header::CONTENT_TYPE],
+        "application/statuslist+jwt"
+    );
+    let jwt =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["typ"], "statuslist+jwt");
+    let sig: [u8; 64] = b64.decode(parts[2]).unwrap().try_into().unwrap();
+    assert!(
+        keys.get(header["kid"].as_str().unwrap())
+            .unwrap()
+            .verify_strict(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+    );
+    let payload: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(payload["status_list"]["bits"], 1);
+    let mut bits = Vec::new();
+    flate2::read::ZlibDecoder::new(
+        &b64.decode(payload["status_list"]["lst"].as_str().unwrap())
+            .unwrap()[..],
+    )
+    .read_to_end(&mut bits)
+    .unwrap();
+    let bit = |i: u64| bits[(i / 8) as usize] >> (i % 8) & 1;
+    for (n, idx) in idxs.iter().enumerate() {
+        assert_eq!(
+            bit(*idx),
+            u8::from(revoked.contains(&n)),
+            "license {n} (idx {idx})"
+        );
+    }
+    idxs.sort_unstable();
+    idxs.dedup();
+    assert_eq!(idxs.len(), all.len(), "every license has its own index");
+}
+
+pub(crate) async fn metrics_count_validations_requests_and_licenses(s: Server) {
+    s.product("p").await;
+    let license = s.issue(license_body("p", "m")).await;
+    s.call(
+        "POST",
+        "/api/v1/validate",
+        None,
+        Some(json!({"token": license["token"]})),
+    )
+    .await;
+    s.call(
+        "POST",
+        "/api/v1/validate",
+        None,
+        Some(json!({"token": "garbage"})),
+    )
+    .await;
+    s.call("GET", "/api/v1/licenses", Some("ll_wrong"), None)
+        .await;
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    for line in [
+        "lifeline_validations_total{result=\"valid\",reason=\"\"} 1",
+        "lifeline_validations_total{result=\"invalid\",reason=\"malformed\"} 1",
+        "lifeline_validation_duration_seconds_count 2",
+        "lifeline_licenses{state=\"valid\"} 1",
+        "lifeline_licenses{state=\"revoked\"} 0",
+        "lifeline_licenses_expiring{within=\"7d\"} 1",
+        "lifeline_licenses_expiring{within=\"30d\"} 1",
+        "lifeline_http_requests_total{route=\"/api/v1/validate\",method=\"POST\",status=\"200\"} 2",
+        "lifeline_http_requests_total{route=\"/api/v1/licenses\",method=\"GET\",status=\"401\"} 1",
+        "lifeline_auth_failures_total 1",
+        "lifeline_store_errors_total",
+        "lifeline_signing_key_expiration_timestamp_seconds{kid=",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains(license["id"].as_str().unwrap()),
+        "no per-license labels"
+    );
+    assert!(!text.contains("\"m\""), "no licensee labels");
+}

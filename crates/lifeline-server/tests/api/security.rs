@@ -1,0 +1,331 @@
+//! Deny by default, bad input, audit tampering, rate limits.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use lifeline_server::{AppState, Limits, Rate, Store, app, create_token};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{Db, Server, fresh_db, license_body, now};
+
+pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Server) {
+    s.product("p").await;
+    let license = s.issue(license_body("p", "x")).await;
+    let id = license["id"].as_str().unwrap().to_owned();
+    let viewer = create_token(
+        s.state.store(),
+        "test",
+        "viewer",
+        lifeline_api::Role::Viewer,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
+    let operator = create_token(
+        s.state.store(),
+        "test",
+        "op",
+        lifeline_api::Role::Operator,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
+    let expired = create_token(
+        s.state.store(),
+        "test",
+        "old",
+        lifeline_api::Role::Admin,
+        Some(now() - 10),
+    )
+    .await
+    .unwrap()
+    .token;
+    let revoke = format!("/api/v1/licenses/{id}/revoke");
+    let one = format!("/api/v1/licenses/{id}");
+    // (method, uri, body, least role)
+    let routes: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("GET", "/api/v1/products", None, "viewer"),
+        (
+            "POST",
+            "/api/v1/products",
+            Some(json!({"id": "q", "name": "Q"})),
+            "admin",
+        ),
+        ("GET", "/api/v1/licenses", None, "viewer"),
+        ("GET", &one, None, "viewer"),
+        (
+            "POST",
+            "/api/v1/licenses",
+            Some(license_body("p", "y")),
+            "operator",
+        ),
+        ("GET", "/api/v1/keys", None, "viewer"),
+        ("GET", "/api/v1/audit", None, "viewer"),
+        ("GET", "/api/v1/audit/verify", None, "viewer"),
+        (
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "n", "role": "viewer"})),
+            "admin",
+        ),
+        ("POST", &revoke, Some(json!({"reason": "r"})), "operator"),
+        ("POST", "/api/v1/keys/rotate", None, "admin"),
+    ];
+    let rank = |r: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|x| *x == r)
+            .unwrap()
+    };
+    for (method, uri, body, least) in routes {
+        for bad in [
+            None,
+            Some("ll_wrong"),
+            Some("not-even-a-token"),
+            Some(expired.as_str()),
+        ] {
+            let (st, p) = s.call(method, uri, bad, body.clone()).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{method} {uri} with {bad:?}");
+            assert_eq!(p["code"], "unauthorized");
+        }
+        for (role, token) in [("viewer", &viewer), ("operator", &operator)] {
+            if rank(role) < rank(least) {
+                let (st, p) = s.call(method, uri, Some(token), body.clone()).await;
+                assert_eq!(st, StatusCode::FORBIDDEN, "{method} {uri} as {role}");
+                assert_eq!(p["code"], "forbidden");
+            }
+        }
+    }
+    assert!(s.state.failed_auth_count() >= 44);
+}
+
+pub(crate) async fn bad_input_gets_precise_4xx_and_writes_nothing(s: Server) {
+    s.product("p").await;
+    let (_, before) = s.admin("GET", "/api/v1/audit", None).await;
+    let cases: Vec<(Option<String>, StatusCode, &str)> = vec![
+        (
+            Some("{not json".into()),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": "soon"}).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": 1, "bogus": 1}).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "x", "expires_at": 1}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Some(json!({"product": "p", "licensee": "", "expires_at": now() + 10}).to_string()),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            Some(json!({"product": "nope", "licensee": "x", "expires_at": now() + 10}).to_string()),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            Some(format!(
+                "{{\"product\":\"p\",\"licensee\":\"{}\",\"expires_at\":1}}",
+                "x".repeat(2 * 1024 * 1024)
+            )),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (st, p) = s
+            .raw("POST", "/api/v1/licenses", Some(&s.admin), body, &[])
+            .await;
+        assert_eq!((st, p["code"].as_str().unwrap()), (status, code), "{p}");
+    }
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/licenses")
+        .header(header::AUTHORIZATION, format!("Bearer {}", s.admin))
+        .body(Body::from("{}"))
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (st, p) = s
+        .admin("GET", "/api/v1/licenses/does-not-exist", None)
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (st, p) = s
+        .admin(
+            "POST",
+            "/api/v1/licenses/does-not-exist/revoke",
+            Some(json!({"reason": "r"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (st, _) = s.admin("DELETE", "/api/v1/licenses", None).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    let (st, p) = s
+        .call("POST", "/api/v1/validate", None, Some(json!({"token": 7})))
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({"token": "garbage"})),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "a bad license is a verdict, not an error"
+    );
+    assert_eq!(v["verdict"]["reason"], "malformed");
+    for bad_id in ["UPPER", "", "a/b", &"x".repeat(65)] {
+        let (st, _) = s
+            .admin(
+                "POST",
+                "/api/v1/products",
+                Some(json!({"id": bad_id, "name": "n"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad_id:?}");
+    }
+    let (st, p) = s
+        .admin(
+            "POST",
+            "/api/v1/products",
+            Some(json!({"id": "p", "name": "again"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let (_, after) = s.admin("GET", "/api/v1/audit", None).await;
+    assert_eq!(
+        before["items"], after["items"],
+        "refused requests leave no trace in the audit log"
+    );
+}
+
+pub(crate) async fn a_tampered_audit_log_is_detected(s: Server) {
+    s.product("p").await;
+    s.issue(license_body("p", "x")).await;
+    let (_, ok) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(ok["intact"], true);
+    let raw = sqlx::AnyPool::connect(&s.url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET actor = 'nobody' WHERE seq = 2")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let (_, bad) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(bad["intact"], false);
+    assert!(
+        bad["problem"]
+            .as_str()
+            .unwrap()
+            .contains("event 2 was altered"),
+        "{bad}"
+    );
+}
+
+/// A flood from one address is refused with 429 + Retry-After; another address is served.
+#[tokio::test]
+pub(crate) async fn floods_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&fresh_db(Db::Sqlite, dir.path()).await)
+        .await
+        .unwrap();
+    let limits = Limits {
+        validate: Rate {
+            per_sec: 1.0,
+            burst: 5.0,
+        },
+        auth_failures: Rate {
+            per_sec: 0.1,
+            burst: 3.0,
+        },
+    };
+    let router = app(AppState::with_limits(store, "http://lifeline.test", limits)
+        .await
+        .unwrap());
+    let send = |ip: [u8; 4], uri: &str, auth: Option<&str>, body: Option<&str>| {
+        let mut req = Request::builder()
+            .method(if body.is_some() { "POST" } else { "GET" })
+            .uri(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {a}"));
+        }
+        if body.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+        }
+        let mut req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 4000,
+            ))));
+        router.clone().oneshot(req)
+    };
+    let flood = [10, 0, 0, 1];
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let res = send(flood, "/api/v1/validate", None, Some(r#"{"token":"x"}"#))
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let other = send(
+        [10, 0, 0, 2],
+        "/api/v1/validate",
+        None,
+        Some(r#"{"token":"x"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "another address is not starved"
+    );
+    // Failed authentication: after the budget, even a request is refused before lookup.
+    let mut auth = Vec::new();
+    for _ in 0..5 {
+        auth.push(
+            send(flood, "/api/v1/licenses", Some("ll_guess"), None)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(auth, [401, 401, 401, 429, 429]);
+    let res = send([10, 0, 0, 3], "/api/v1/licenses", Some("ll_guess"), None)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
