@@ -97,7 +97,8 @@ pub(crate) fn from_verdict(verdict: &Verdict, claims: &JsValue) -> JsValue {
 }
 
 struct Names {
-    keys: [JsValue; 7],
+    /// Builds a verdict object in one call into JS (cheaper than one call per property).
+    make: js_sys::Function,
     valid: JsValue,
     grace: JsValue,
     invalid: JsValue,
@@ -106,7 +107,10 @@ struct Names {
 
 thread_local! {
     static NAMES: Names = Names {
-        keys: ["state", "reason", "detail", "kid", "expiresAt", "graceUntil", "claims"].map(JsValue::from_str),
+        make: js_sys::Function::new_with_args(
+            "state, reason, detail, kid, expiresAt, graceUntil, claims",
+            "return { state, reason, detail, kid, expiresAt, graceUntil, claims };",
+        ),
         valid: JsValue::from_str("valid"),
         grace: JsValue::from_str("grace"),
         invalid: JsValue::from_str("invalid"),
@@ -117,13 +121,24 @@ thread_local! {
     };
 }
 
-fn object(names: &Names, values: [&JsValue; 7]) -> JsValue {
-    let obj = js_sys::Object::new();
-    for (key, value) in names.keys.iter().zip(values) {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&obj, key, value);
-    }
-    obj.into()
+fn object(
+    names: &Names,
+    [state, reason, detail, kid, expires_at, grace_until, claims]: [&JsValue; 7],
+) -> JsValue {
+    // A plain function of seven arguments that returns an object literal cannot throw.
+    names
+        .make
+        .call7(
+            &JsValue::NULL,
+            state,
+            reason,
+            detail,
+            kid,
+            expires_at,
+            grace_until,
+            claims,
+        )
+        .unwrap_or(JsValue::NULL)
 }
 
 fn deep_freeze(value: &JsValue) {
