@@ -154,9 +154,10 @@ impl Verifier {
     fn verify_one(&mut self, token: &[u8], now: UnixTime) -> Result<JsValue, JsValue> {
         let started = performance_now();
         let token = token.trim_ascii();
-        let hit = self.cache.get(token).is_some();
-        let (js, state, reason) = match self.cache.get(token) {
-            Some(entry) => self.answer(entry, now),
+        let cached = self.cache.get(token).map(|entry| self.answer(entry, now));
+        let hit = cached.is_some();
+        let (js, state, reason) = match cached {
+            Some(answer) => answer,
             None => {
                 match UnverifiedLicense::parse(token).and_then(|l| l.authenticate(&self.keys)) {
                     Ok(signed) => {
