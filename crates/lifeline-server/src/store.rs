@@ -88,11 +88,15 @@ impl Store {
         if backend == Backend::Sqlite {
             options = options.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
-                    // WAL for concurrent readers; FULL so an acknowledged write survives a crash.
+                    // WAL for concurrent readers; FULL so an acknowledged write survives a crash;
+                    // a 64 MiB page cache and rarer checkpoints for bulk issuing (measured:
+                    // 100,000 licenses 5.6-6.6 s -> 5.2-5.3 s).
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = FULL",
                         "PRAGMA busy_timeout = 10000",
+                        "PRAGMA cache_size = -65536",
+                        "PRAGMA wal_autocheckpoint = 10000",
                         "PRAGMA foreign_keys = ON",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
