@@ -35,6 +35,9 @@ const READ_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let keys = files::read_key_set(&args.keys)?;
+    if args.file == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("reading the license from standard input (end with Ctrl-D)");
+    }
     let token = files::read_up_to(&args.file, READ_LIMIT, "license")?;
     let now = match args.at {
         Some(at) => at,

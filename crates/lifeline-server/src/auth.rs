@@ -88,7 +88,11 @@ impl FromRequestParts<AppState> for Caller {
         let secret = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                // The scheme name is case-insensitive (RFC 9110 §11.1).
+                let (scheme, secret) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(secret)
+            })
             .map(str::trim)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         match lookup(state.store(), secret).await? {

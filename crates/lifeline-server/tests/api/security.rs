@@ -99,6 +99,31 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
         }
     }
     assert!(s.state.failed_auth_count() >= 44);
+    // The scheme is case-insensitive; other schemes are refused.
+    let lower = format!("bearer {}", s.admin);
+    let (st, _) = s
+        .raw(
+            "GET",
+            "/api/v1/licenses",
+            None,
+            None,
+            &[("authorization", lower.as_str())],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, p) = s
+        .raw(
+            "GET",
+            "/api/v1/licenses",
+            None,
+            None,
+            &[("authorization", "Basic YTpi")],
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
 }
 
 pub(crate) async fn bad_input_gets_precise_4xx_and_writes_nothing(s: Server) {
