@@ -37,10 +37,11 @@ unit:
 
 # The server's API tests again on PostgreSQL (a throwaway cluster on 127.0.0.1), plus two
 # server nodes sharing one database. `cargo test` alone runs them on SQLite only.
+# The cluster lives under /tmp: the postgres user must reach it wherever the checkout is.
 pg-test:
-	@url=$$(bash .ci/pg start target/pg) && echo "PostgreSQL at $$url"; \
+	@dir=$$(mktemp -d /tmp/lifeline-pg.XXXXXX); url=$$(bash .ci/pg start $$dir) && echo "PostgreSQL at $$url"; \
 	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test api -- --ignored; rc=$$?; \
-	bash .ci/pg stop target/pg; exit $$rc
+	bash .ci/pg stop $$dir; rm -rf $$dir; exit $$rc
 
 # The core must build for browsers, edge workers and Node.
 wasm-check:
