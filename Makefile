@@ -64,7 +64,7 @@ npm-test: npm
 # Verify speed: the npm package against Node crypto.verify, @noble/ed25519 and tweetnacl
 # (one Node process, interleaved rounds, medians), then the native core against raw
 # ed25519-dalek verify_strict. QUICK=1 for a short smoke run.
-bench-verify: npm
+bench-verify: setup npm
 	$(CARGO) build --locked -q -p lifeline-wasm --features bench-hooks --target wasm32-unknown-unknown --profile wasm-release --target-dir target/bench-build
 	wasm-bindgen --target nodejs --out-dir target/bench-wasm target/bench-build/wasm32-unknown-unknown/wasm-release/lifeline_wasm.wasm
 	wasm-opt -O3 target/bench-wasm/lifeline_wasm_bg.wasm -o target/bench-wasm/lifeline_wasm_bg.wasm
@@ -72,7 +72,7 @@ bench-verify: npm
 	$(CARGO) bench --locked -q -p lifeline-core --bench verify -- $(if $(QUICK),--quick,)
 
 # 100,000 licenses end to end through the bulk API on SQLite (release build). N=... to change.
-bench-provision:
+bench-provision: setup
 	bash tests/bench/provision.sh
 
 # Also part of `cargo test` (crates/lifeline-cli/tests/interop.rs).
