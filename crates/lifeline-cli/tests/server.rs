@@ -342,3 +342,44 @@ fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
         "every committed batch left its audit event ({events})"
     );
 }
+
+#[test]
+fn a_client_dribbling_headers_is_cut_off_while_others_are_served() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), free_port());
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", node.port)).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // Meanwhile a well-behaved client is served at once.
+    assert_eq!(node.get("/healthz", None).0, 200);
+    // Then the dribbler keeps sending a byte now and then, never finishing its headers.
+    let mut rest = Vec::new();
+    let closed = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if slow.write_all(b"X").is_err() {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(25) {
+            panic!("the slow connection is still open after 25 s");
+        }
+        slow.set_nonblocking(true).unwrap();
+        let read = slow.read_to_end(&mut rest);
+        slow.set_nonblocking(false).unwrap();
+        if read.is_ok() {
+            break started.elapsed();
+        }
+    };
+    let limit = lifeline_server::HEADER_READ_TIMEOUT;
+    assert!(
+        closed >= limit - Duration::from_secs(1),
+        "closed after {closed:?}, before the deadline"
+    );
+    assert!(
+        closed <= limit + Duration::from_secs(5),
+        "closed only after {closed:?}"
+    );
+}

@@ -30,6 +30,7 @@ pub mod demo;
 mod keys;
 mod licenses;
 mod limits;
+mod listen;
 mod metrics;
 mod problem;
 mod routes;
@@ -40,6 +41,7 @@ pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
+pub use listen::HEADER_READ_TIMEOUT;
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
@@ -392,11 +394,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     eprintln!("lifeline: serving on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    listen::run(listener, app(state), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
