@@ -55,11 +55,12 @@ impl Metrics {
     }
 
     fn render(&self, out: &mut String) {
-        let _ = writeln!(
+        family(
             out,
-            "# HELP lifeline_validations_total Validation answers by result and reason."
+            "lifeline_validations_total",
+            "counter",
+            "Validation answers by result and reason.",
         );
-        let _ = writeln!(out, "# TYPE lifeline_validations_total counter");
         for ((result, reason), n) in lock(&self.validations).iter() {
             let _ = writeln!(
                 out,
@@ -67,11 +68,12 @@ impl Metrics {
             );
         }
         let h = lock(&self.latency);
-        let _ = writeln!(
+        family(
             out,
-            "# HELP lifeline_validation_duration_seconds Time to answer a validation."
+            "lifeline_validation_duration_seconds",
+            "histogram",
+            "Time to answer a validation.",
         );
-        let _ = writeln!(out, "# TYPE lifeline_validation_duration_seconds histogram");
         for (i, bound) in LATENCY_BUCKETS_SECS.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -87,11 +89,12 @@ impl Metrics {
         let _ = writeln!(out, "lifeline_validation_duration_seconds_sum {}", h.1);
         let _ = writeln!(out, "lifeline_validation_duration_seconds_count {}", h.2);
         drop(h);
-        let _ = writeln!(
+        family(
             out,
-            "# HELP lifeline_http_requests_total HTTP requests by route, method and status."
+            "lifeline_http_requests_total",
+            "counter",
+            "HTTP requests by route, method and status.",
         );
-        let _ = writeln!(out, "# TYPE lifeline_http_requests_total counter");
         for ((route, method, status), n) in lock(&self.http).iter() {
             let _ = writeln!(
                 out,
@@ -99,6 +102,12 @@ impl Metrics {
             );
         }
     }
+}
+
+/// Writes the `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 /// Middleware: counts every request by its route pattern (never the raw path).
@@ -143,8 +152,7 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
             .flatten()
             .unwrap_or(0)
     };
-    let _ = writeln!(out, "# HELP lifeline_licenses Licenses by state.");
-    let _ = writeln!(out, "# TYPE lifeline_licenses gauge");
+    family(&mut out, "lifeline_licenses", "gauge", "Licenses by state.");
     for state_name in ["valid", "grace", "expired", "revoked"] {
         let _ = writeln!(
             out,
@@ -152,11 +160,12 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
             count(state_name)
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP lifeline_licenses_expiring Valid licenses expiring within a window."
+    family(
+        &mut out,
+        "lifeline_licenses_expiring",
+        "gauge",
+        "Valid licenses expiring within a window.",
     );
-    let _ = writeln!(out, "# TYPE lifeline_licenses_expiring gauge");
     let _ = writeln!(
         out,
         "lifeline_licenses_expiring{{within=\"7d\"}} {}",
@@ -168,13 +177,13 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         count("in30")
     );
     let ring = state.keys().await?;
-    let _ = writeln!(
-        out,
-        "# HELP lifeline_signing_key_expiration_timestamp_seconds When each signing key stops signing (not_after, or creation + {KEY_MAX_AGE_SECS} s for the active key)."
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE lifeline_signing_key_expiration_timestamp_seconds gauge"
+    family(
+        &mut out,
+        "lifeline_signing_key_expiration_timestamp_seconds",
+        "gauge",
+        &format!(
+            "When each signing key stops signing (not_after, or creation + {KEY_MAX_AGE_SECS} s for the active key)."
+        ),
     );
     for k in &ring.infos {
         let expires = k
@@ -190,21 +199,23 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
             k.kid
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP lifeline_store_errors_total Store operations that failed."
+    family(
+        &mut out,
+        "lifeline_store_errors_total",
+        "counter",
+        "Store operations that failed.",
     );
-    let _ = writeln!(out, "# TYPE lifeline_store_errors_total counter");
     let _ = writeln!(
         out,
         "lifeline_store_errors_total {}",
         STORE_ERRORS.load(Ordering::Relaxed)
     );
-    let _ = writeln!(
-        out,
-        "# HELP lifeline_auth_failures_total Requests refused for a missing, unknown, expired or revoked token."
+    family(
+        &mut out,
+        "lifeline_auth_failures_total",
+        "counter",
+        "Requests refused for a missing, unknown, expired or revoked token.",
     );
-    let _ = writeln!(out, "# TYPE lifeline_auth_failures_total counter");
     let _ = writeln!(
         out,
         "lifeline_auth_failures_total {}",

@@ -169,14 +169,7 @@ pub(crate) async fn revocation_shows_in_records_validation_and_audit(s: Server) 
         (StatusCode::CONFLICT, Some("conflict"))
     );
 
-    let (_, after) = s
-        .call(
-            "POST",
-            "/api/v1/validate",
-            None,
-            Some(json!({"token": token})),
-        )
-        .await;
+    let after = s.validate(&json!(token)).await;
     assert_eq!(after["verdict"]["state"], "invalid");
     assert_eq!(after["verdict"]["reason"], "revoked");
     assert_eq!(after["revoked"], true);
@@ -211,14 +204,7 @@ pub(crate) async fn key_rotation_keeps_old_licenses_valid(s: Server) {
     let new = s.issue(license_body("p", "after")).await;
     assert_ne!(new["kid"], old["kid"]);
     for license in [&old, &new] {
-        let (_, v) = s
-            .call(
-                "POST",
-                "/api/v1/validate",
-                None,
-                Some(json!({"token": license["token"]})),
-            )
-            .await;
+        let v = s.validate(&license["token"]).await;
         assert_eq!(v["verdict"]["state"], "valid", "{v}");
     }
     assert_eq!(s.jwks().await.len(), 2);
@@ -345,14 +331,7 @@ pub(crate) async fn demo_data_has_every_state_and_a_rotated_key(s: Server) {
         .iter()
         .find(|l| l["kid"] == retired[0]["kid"])
         .unwrap();
-    let (_, v) = s
-        .call(
-            "POST",
-            "/api/v1/validate",
-            None,
-            Some(json!({"token": old["token"]})),
-        )
-        .await;
+    let v = s.validate(&old["token"]).await;
     assert_eq!(v["verdict"]["state"], "valid", "{v}");
     let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
     assert_eq!(chain["intact"], true);

@@ -188,6 +188,18 @@ impl Server {
         license
     }
 
+    /// `POST /api/v1/validate` for `token`: the response body (any status).
+    pub(crate) async fn validate(&self, token: &Value) -> Value {
+        self.call(
+            "POST",
+            "/api/v1/validate",
+            None,
+            Some(json!({ "token": token })),
+        )
+        .await
+        .1
+    }
+
     pub(crate) async fn jwks(&self) -> KeySet {
         let (s, jwks) = self
             .call("GET", "/.well-known/lifeline/keys.json", None, None)

@@ -16,14 +16,7 @@ pub(crate) async fn two_nodes_over_one_postgres_see_each_others_changes() {
     a.product("p").await;
     let license = a.issue(license_body("p", "shared")).await;
     let token = license["token"].clone();
-    let (_, v) = b
-        .call(
-            "POST",
-            "/api/v1/validate",
-            None,
-            Some(json!({"token": token})),
-        )
-        .await;
+    let v = b.validate(&token).await;
     assert_eq!(v["verdict"]["state"], "valid", "{v}");
     // A revocation on one node is seen by the other on its next answer.
     let id = license["id"].as_str().unwrap();
@@ -33,27 +26,13 @@ pub(crate) async fn two_nodes_over_one_postgres_see_each_others_changes() {
         Some(json!({"reason": "fraud"})),
     )
     .await;
-    let (_, v) = b
-        .call(
-            "POST",
-            "/api/v1/validate",
-            None,
-            Some(json!({"token": token})),
-        )
-        .await;
+    let v = b.validate(&token).await;
     assert_eq!(v["verdict"]["reason"], "revoked");
     // A rotation on one node: the other verifies licenses signed by the new key at once.
     let (st, _) = b.admin("POST", "/api/v1/keys/rotate", None).await;
     assert_eq!(st, StatusCode::OK);
     let fresh = b.issue(license_body("p", "after-rotation")).await;
-    let (_, v) = a
-        .call(
-            "POST",
-            "/api/v1/validate",
-            None,
-            Some(json!({"token": fresh["token"]})),
-        )
-        .await;
+    let v = a.validate(&fresh["token"]).await;
     assert_eq!(v["verdict"]["state"], "valid", "{v}");
     // Both nodes append to one audit chain, and it is intact.
     let (_, chain) = a.admin("GET", "/api/v1/audit/verify", None).await;
