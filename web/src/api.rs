@@ -1,0 +1,277 @@
+//! A typed client for the server's API over `gloo-net`, using `lifeline-api`'s types.
+//!
+//! Every call carries the signed-in token. A 401 signs the console out with a notice, so an
+//! expired or revoked token leads back to the sign-in page from wherever it happened.
+
+use std::fmt;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use lifeline_api::{
+    AuditPage, ExtendLicense, IssueLicense, License, LicensePage, LicenseState, Overview, Problem,
+    Product, RevokeLicense, SessionInfo, SigningKeyInfo,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::session::Auth;
+
+/// Why an API call did not return what was asked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApiError {
+    /// The token was refused (missing, wrong, expired or revoked).
+    Unauthorized,
+    /// The server answered with a problem document.
+    Problem(Problem),
+    /// The request did not complete (server down, network error).
+    Network(String),
+    /// The answer was not what the API promises.
+    Decode(String),
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unauthorized => f.write_str("The API token was refused: sign in again."),
+            Self::Problem(p) => write!(f, "{} ({}): {}", p.title, p.status, p.detail),
+            Self::Network(e) => write!(f, "The server could not be reached: {e}"),
+            Self::Decode(e) => write!(f, "The server's answer could not be read: {e}"),
+        }
+    }
+}
+
+/// What the console shows of `GET /api/v1/audit/verify`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct AuditIntegrity {
+    /// Whether every event's hash chains to the previous one.
+    pub intact: bool,
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The hash of the last event, when intact.
+    #[serde(default)]
+    pub head: Option<String>,
+    /// What is wrong, when not intact.
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// Filters of the license list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LicenseQuery {
+    /// Id prefix or licensee substring.
+    pub search: String,
+    /// Only this state.
+    pub state: Option<LicenseState>,
+    /// Only this product.
+    pub product: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Filters of the audit log (newest first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditQuery {
+    /// Exact action, or a prefix ending in `.` (`license.`).
+    pub action: String,
+    /// Exact subject (license id, kid, ...).
+    pub subject: String,
+    /// Page size.
+    pub limit: u32,
+    /// From the previous page's `next_before`.
+    pub before: Option<u64>,
+}
+
+/// Checks a token before signing in with it.
+pub async fn session_for(token: &str) -> Result<SessionInfo, ApiError> {
+    let response = Request::get("/api/v1/session")
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    decode(response).await
+}
+
+/// `GET /api/v1/overview`.
+pub async fn overview(auth: Auth) -> Result<Overview, ApiError> {
+    get(auth, Request::get("/api/v1/overview")).await
+}
+
+/// `GET /api/v1/licenses` with filters.
+pub async fn licenses(auth: Auth, q: &LicenseQuery) -> Result<LicensePage, ApiError> {
+    let mut params = vec![("limit", q.limit.max(1).to_string())];
+    if !q.search.trim().is_empty() {
+        params.push(("q", q.search.trim().to_owned()));
+    }
+    if let Some(state) = q.state {
+        params.push(("state", crate::format::license_state(state).to_owned()));
+    }
+    if let Some(product) = &q.product {
+        params.push(("product", product.clone()));
+    }
+    if let Some(cursor) = &q.cursor {
+        params.push(("cursor", cursor.clone()));
+    }
+    get(auth, Request::get("/api/v1/licenses").query(params)).await
+}
+
+/// `GET /api/v1/licenses/{id}`.
+pub async fn license(auth: Auth, id: &str) -> Result<License, ApiError> {
+    get(
+        auth,
+        Request::get(&format!("/api/v1/licenses/{}", encode(id))),
+    )
+    .await
+}
+
+/// `POST /api/v1/licenses`.
+pub async fn issue(auth: Auth, body: &IssueLicense) -> Result<License, ApiError> {
+    post(auth, "/api/v1/licenses", body).await
+}
+
+/// `POST /api/v1/licenses/{id}/revoke`.
+pub async fn revoke(auth: Auth, id: &str, reason: &str) -> Result<License, ApiError> {
+    let body = RevokeLicense {
+        reason: reason.to_owned(),
+    };
+    post(
+        auth,
+        &format!("/api/v1/licenses/{}/revoke", encode(id)),
+        &body,
+    )
+    .await
+}
+
+/// `POST /api/v1/licenses/{id}/extend`.
+pub async fn extend(auth: Auth, id: &str, body: &ExtendLicense) -> Result<License, ApiError> {
+    post(
+        auth,
+        &format!("/api/v1/licenses/{}/extend", encode(id)),
+        body,
+    )
+    .await
+}
+
+/// `GET /api/v1/products`.
+pub async fn products(auth: Auth) -> Result<Vec<Product>, ApiError> {
+    get(auth, Request::get("/api/v1/products")).await
+}
+
+/// `GET /api/v1/keys`.
+pub async fn keys(auth: Auth) -> Result<Vec<SigningKeyInfo>, ApiError> {
+    get(auth, Request::get("/api/v1/keys")).await
+}
+
+/// `POST /api/v1/keys/rotate`.
+pub async fn rotate(auth: Auth) -> Result<Vec<SigningKeyInfo>, ApiError> {
+    post(auth, "/api/v1/keys/rotate", &serde_json::json!({})).await
+}
+
+/// The public key set edge verifiers use (`/.well-known/lifeline/keys.json`), as text for
+/// `lifeline_core::KeySet::from_jwks_json`. Bypasses the HTTP cache: right after a rotation
+/// the console must see the new key.
+pub async fn public_key_set() -> Result<String, ApiError> {
+    let response = Request::get("/.well-known/lifeline/keys.json")
+        .cache(web_sys::RequestCache::NoCache)
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    if !response.ok() {
+        return Err(problem(response).await);
+    }
+    response
+        .text()
+        .await
+        .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// `GET /api/v1/audit`, newest first.
+pub async fn audit(auth: Auth, q: &AuditQuery) -> Result<AuditPage, ApiError> {
+    let mut params = vec![
+        ("order", "desc".to_owned()),
+        ("limit", q.limit.max(1).to_string()),
+    ];
+    if !q.action.trim().is_empty() {
+        params.push(("action", q.action.trim().to_owned()));
+    }
+    if !q.subject.trim().is_empty() {
+        params.push(("subject", q.subject.trim().to_owned()));
+    }
+    if let Some(before) = q.before {
+        params.push(("before", before.to_string()));
+    }
+    get(auth, Request::get("/api/v1/audit").query(params)).await
+}
+
+/// `GET /api/v1/audit/verify`.
+pub async fn audit_integrity(auth: Auth) -> Result<AuditIntegrity, ApiError> {
+    get(auth, Request::get("/api/v1/audit/verify")).await
+}
+
+async fn get<T: DeserializeOwned>(auth: Auth, request: RequestBuilder) -> Result<T, ApiError> {
+    let token = auth.token().ok_or(ApiError::Unauthorized)?;
+    let response = request
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    signed_out_on_401(auth, decode(response).await)
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(
+    auth: Auth,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    let token = auth.token().ok_or(ApiError::Unauthorized)?;
+    let response = Request::post(path)
+        .header("Authorization", &format!("Bearer {token}"))
+        .json(body)
+        .map_err(|e| ApiError::Decode(e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    signed_out_on_401(auth, decode(response).await)
+}
+
+fn signed_out_on_401<T>(auth: Auth, result: Result<T, ApiError>) -> Result<T, ApiError> {
+    if matches!(result, Err(ApiError::Unauthorized)) {
+        auth.sign_out(Some(
+            "Your session ended: the server no longer accepts that token. Sign in again.",
+        ));
+    }
+    result
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    if response.ok() {
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| ApiError::Decode(e.to_string()))
+    } else {
+        Err(problem(response).await)
+    }
+}
+
+async fn problem(response: Response) -> ApiError {
+    let status = response.status();
+    if status == 401 {
+        return ApiError::Unauthorized;
+    }
+    match response.json::<Problem>().await {
+        Ok(p) => ApiError::Problem(p),
+        Err(_) => ApiError::Problem(Problem {
+            type_: "about:blank".to_owned(),
+            title: response.status_text(),
+            status,
+            detail: format!("the server answered {status}"),
+            code: "http_error".to_owned(),
+        }),
+    }
+}
+
+/// Percent-encodes a path segment.
+fn encode(segment: &str) -> String {
+    js_sys::encode_uri_component(segment).into()
+}

@@ -1,0 +1,55 @@
+//! The license list as an accessible table.
+
+use leptos::prelude::*;
+use lifeline_api::License;
+
+use super::badge::StateBadge;
+use super::status::Empty;
+use crate::format;
+
+/// One row per license, linking to its detail page; an empty list says so.
+#[component]
+pub fn LicenseTable(licenses: Vec<License>, now: u64) -> impl IntoView {
+    if licenses.is_empty() {
+        return view! { <Empty text="No licenses match these filters."/> }.into_any();
+    }
+    let rows = licenses
+        .into_iter()
+        .map(|l| {
+            let href = format!("/licenses/{}", l.id);
+            let expires = format!(
+                "{} ({})",
+                format::date(l.expires_at),
+                format::relative(l.expires_at, now)
+            );
+            view! {
+                <tr data-license=l.id.clone()>
+                    <td class="mono"><a href=href>{l.id.clone()}</a></td>
+                    <td>{l.licensee}</td>
+                    <td>{l.product}</td>
+                    <td><StateBadge state=format::license_state(l.state)/></td>
+                    <td>{expires}</td>
+                    <td class="mono">{l.kid}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-scroll">
+            <table class="licenses">
+                <thead>
+                    <tr>
+                        <th scope="col">"License"</th>
+                        <th scope="col">"Licensee"</th>
+                        <th scope="col">"Product"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Key"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,107 @@
+//! The verdict an edge verifier would give, computed in this browser by `lifeline-core`
+//! from the token and the public key set, with the claims it authenticated.
+
+use leptos::prelude::*;
+use lifeline_core::{KeySet, Policy, UnixTime, Verdict, verify};
+
+use super::badge::StateBadge;
+use super::status::Notice;
+use crate::format;
+
+/// Verifies `token` against the JWKS text `jwks` at `now`, for `audience` when given.
+pub fn edge_verdict(
+    token: &str,
+    jwks: &str,
+    audience: Option<&str>,
+    now: u64,
+) -> Result<Verdict, String> {
+    let keys = KeySet::from_jwks_json(jwks.as_bytes())
+        .map_err(|e| format!("the public key set could not be loaded: {e}"))?;
+    let mut policy = Policy::new();
+    if let Some(aud) = audience {
+        policy = policy.with_audience(aud);
+    }
+    Ok(verify(
+        token.as_bytes(),
+        &keys,
+        &policy,
+        UnixTime::from_secs(now),
+    ))
+}
+
+/// The verdict with its reason, and the authenticated claims.
+#[component]
+pub fn VerdictView(
+    #[prop(into)] token: String,
+    #[prop(into)] jwks: String,
+    #[prop(optional, into)] audience: Option<String>,
+    now: u64,
+) -> impl IntoView {
+    let verdict = match edge_verdict(&token, &jwks, audience.as_deref(), now) {
+        Ok(v) => v,
+        Err(e) => return view! { <Notice kind="error" text=e/> }.into_any(),
+    };
+    let reason = verdict.reason().map(|r| {
+        let detail = verdict.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        view! { <p class="reason">"Reason: " <code data-testid="reason">{r.as_str()}</code>{detail}</p> }
+    });
+    let when = |t: Option<UnixTime>| {
+        t.map(|t| {
+            format!(
+                "{} ({})",
+                format::date_time(t.as_secs()),
+                format::relative(t.as_secs(), now)
+            )
+        })
+        .unwrap_or_else(|| "–".to_owned())
+    };
+    let mut rows = vec![
+        (
+            "Signing key".to_owned(),
+            verdict.kid().unwrap_or("–").to_owned(),
+        ),
+        ("Expires".to_owned(), when(verdict.expires_at())),
+        ("Grace until".to_owned(), when(verdict.grace_until())),
+    ];
+    if let Some(claims) = verdict.claims() {
+        rows.extend([
+            ("Issuer (iss)".to_owned(), claims.iss().to_owned()),
+            ("Licensee (sub)".to_owned(), claims.sub().to_owned()),
+            ("Product (aud)".to_owned(), claims.aud().join(", ")),
+            ("License id (jti)".to_owned(), claims.jti().to_owned()),
+            (
+                "Issued (iat)".to_owned(),
+                format::date_time(claims.iat().as_secs()),
+            ),
+            (
+                "Not before (nbf)".to_owned(),
+                format::date_time(claims.nbf().as_secs()),
+            ),
+            ("Entitlements".to_owned(), claims.entitlements().join(", ")),
+            (
+                "Seats".to_owned(),
+                claims
+                    .seats()
+                    .map_or_else(|| "unlimited".to_owned(), |s| s.to_string()),
+            ),
+            (
+                "Grace period".to_owned(),
+                format::duration(claims.grace_s()),
+            ),
+        ]);
+    }
+    let state = verdict.state().as_str();
+    view! {
+        <div class="verdict" data-testid="edge-verdict" data-state=state>
+            <p>"In this browser, " <code>"lifeline-core"</code> " says: " <StateBadge state=state/></p>
+            {reason}
+            <dl class="claims">
+                {rows
+                    .into_iter()
+                    .map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> })
+                    .collect_view()}
+            </dl>
+        </div>
+    }
+    .into_any()
+}

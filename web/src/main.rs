@@ -1,0 +1,3 @@
+fn main() {
+    lifeline_console::start();
+}

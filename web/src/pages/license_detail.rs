@@ -1,0 +1,229 @@
+//! One license: the server's record, the verdict this browser computes from its token, the
+//! token itself, its audit history; revoke and extend.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use lifeline_api::{ExtendLicense, License, Role};
+
+use crate::api::{self, ApiError, AuditQuery};
+use crate::components::badge::StateBadge;
+use crate::components::confirm::ConfirmDialog;
+use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
+use crate::components::verdict::VerdictView;
+use crate::format;
+use crate::pages::audit::AuditTable;
+use crate::session::Auth;
+
+/// The detail page of `/licenses/:id`.
+#[component]
+pub fn LicenseDetailPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let license = LocalResource::new(move || {
+        let id = id();
+        async move { api::license(auth, &id).await }
+    });
+    let jwks = LocalResource::new(api::public_key_set);
+    let history = LocalResource::new(move || {
+        let q = AuditQuery {
+            subject: id(),
+            limit: 50,
+            ..AuditQuery::default()
+        };
+        async move { api::audit(auth, &q).await }
+    });
+    let changed = move || {
+        license.refetch();
+        jwks.refetch();
+        history.refetch();
+    };
+    view! {
+        <p><a href="/licenses">"← Licenses"</a></p>
+        {move || match license.get() {
+            None => view! { <Loading what="the license"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
+            Some(Ok(l)) => view! {
+                <LicenseView license=l.clone() on_changed=Callback::new(move |()| changed())/>
+                <section aria-labelledby="edge-h">
+                    <h2 id="edge-h">"Edge verdict"</h2>
+                    {move || match jwks.get() {
+                        None => view! { <Loading what="the public key set"/> }.into_any(),
+                        Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
+                        Some(Ok(keys)) => view! {
+                            <VerdictView token=l.token.clone() jwks=keys audience=l.product.clone() now=format::now()/>
+                        }.into_any(),
+                    }}
+                </section>
+            }.into_any(),
+        }}
+        <section aria-labelledby="history-h">
+            <h2 id="history-h">"History"</h2>
+            {move || match history.get() {
+                None => view! { <Loading what="the history"/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
+                Some(Ok(page)) if page.items.is_empty() => view! { <Empty text="No audit events name this license."/> }.into_any(),
+                Some(Ok(page)) => view! { <AuditTable events=page.items/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The record, the token with a copy button, and the actions the role allows.
+#[component]
+pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let now = format::now();
+    let l = license;
+    let revoking = RwSignal::new(false);
+    let extending = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let copied = RwSignal::new(None::<bool>);
+    let new_expiry = RwSignal::new(format::date(l.expires_at.max(now) + 365 * 86_400));
+    let id = l.id.clone();
+    let act = move |call: std::pin::Pin<Box<dyn Future<Output = Result<License, ApiError>>>>,
+                    dialog: RwSignal<bool>| {
+        busy.set(true);
+        spawn_local(async move {
+            match call.await {
+                Ok(_) => {
+                    error.set(None);
+                    dialog.set(false);
+                    on_changed.run(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let revoke_id = id.clone();
+    let on_revoke = Callback::new(move |reason: String| {
+        let id = revoke_id.clone();
+        act(
+            Box::pin(async move { api::revoke(auth, &id, &reason).await }),
+            revoking,
+        );
+    });
+    let extend_id = id.clone();
+    let current_expiry = l.expires_at;
+    let on_extend = Callback::new(move |reason: String| {
+        let Some(expires_at) = format::parse_date_end_of_day(&new_expiry.get_untracked())
+            .filter(|t| *t > current_expiry)
+        else {
+            error.set(Some(ApiError::Decode(
+                "the new expiry must be a date after the current one".to_owned(),
+            )));
+            return;
+        };
+        let id = extend_id.clone();
+        let body = ExtendLicense { expires_at, reason };
+        act(
+            Box::pin(async move { api::extend(auth, &id, &body).await }),
+            extending,
+        );
+    });
+    let token = l.token.clone();
+    let copy = move |_| {
+        let token = token.clone();
+        spawn_local(async move {
+            let ok = match web_sys::window().map(|w| w.navigator().clipboard()) {
+                Some(clipboard) => {
+                    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token))
+                        .await
+                        .is_ok()
+                }
+                None => false,
+            };
+            copied.set(Some(ok));
+        });
+    };
+    let revoked = l.revoked_at.is_some();
+    let record = vec![
+        ("Licensee", l.licensee.clone()),
+        ("Product", l.product.clone()),
+        (
+            "Entitlements",
+            if l.entitlements.is_empty() {
+                "–".to_owned()
+            } else {
+                l.entitlements.join(", ")
+            },
+        ),
+        ("Issued", format::date_time(l.issued_at)),
+        (
+            "Expires",
+            format!(
+                "{} ({})",
+                format::date_time(l.expires_at),
+                format::relative(l.expires_at, now)
+            ),
+        ),
+        ("Grace period", format::duration(l.grace_s)),
+        (
+            "Seats",
+            l.seats
+                .map_or_else(|| "unlimited".to_owned(), |s| s.to_string()),
+        ),
+        ("Signing key", l.kid.clone()),
+        (
+            "Revoked",
+            l.revoked_at.map_or_else(
+                || "no".to_owned(),
+                |t| {
+                    format!(
+                        "{} — {}",
+                        format::date_time(t),
+                        l.revoke_reason.clone().unwrap_or_default()
+                    )
+                },
+            ),
+        ),
+    ];
+    view! {
+        <h1 class="mono">"License " {l.id.clone()}</h1>
+        <p>"Server state: " <span data-testid="server-state"><StateBadge state=format::license_state(l.state)/></span></p>
+        {move || error.get().map(|e| view! { <ErrorNotice error=e/> })}
+        <Show when=move || auth.can(Role::Operator)>
+            <div class="actions">
+                <button type="button" class="danger" disabled=revoked on:click=move |_| revoking.set(true)>"Revoke…"</button>
+                <button type="button" disabled=revoked on:click=move |_| extending.set(true)>"Extend…"</button>
+            </div>
+        </Show>
+        <dl class="record">
+            {record.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+        </dl>
+        <section aria-labelledby="token-h">
+            <h2 id="token-h">"Token"</h2>
+            <label for="token-text" class="sr-only">"License token"</label>
+            <textarea id="token-text" class="token mono" readonly=true rows="4">{l.token.clone()}</textarea>
+            <button type="button" class="secondary" on:click=copy>"Copy token"</button>
+            {move || copied.get().map(|ok| if ok {
+                view! { <Notice kind="info" text="Copied to the clipboard."/> }
+            } else {
+                view! { <Notice kind="warn" text="The browser refused the clipboard: select the token and copy it."/> }
+            })}
+        </section>
+        <ConfirmDialog
+            open=revoking
+            title="Revoke this license"
+            message=format!("{} will stop working at its next online check (and at once for edge verifiers that read the status list).", l.licensee)
+            confirm_label="Revoke"
+            busy=busy
+            on_confirm=on_revoke
+        />
+        <ConfirmDialog
+            open=extending
+            title="Extend this license"
+            message="The license is re-signed with the same id and a later expiry; hand the new token to the licensee."
+            confirm_label="Extend"
+            busy=busy
+            on_confirm=on_extend
+        >
+            <label for="extend-date">"New expiry (UTC, end of day)"</label>
+            <input id="extend-date" type="date" prop:value=move || new_expiry.get()
+                on:input=move |ev| new_expiry.set(event_target_value(&ev))/>
+        </ConfirmDialog>
+    }
+}

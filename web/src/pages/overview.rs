@@ -1,0 +1,180 @@
+//! What is broken, for whom, since when: licenses by state, what expires soon, and this
+//! node's validation traffic over the last hour. Refreshes every 10 seconds.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use lifeline_api::{MinuteStats, Overview};
+
+use crate::api;
+use crate::components::chart::{LineChart, Series};
+use crate::components::license_table::LicenseTable;
+use crate::components::status::{Empty, ErrorNotice, Loading};
+use crate::format;
+use crate::session::Auth;
+
+/// How often the overview reloads.
+pub const REFRESH: Duration = Duration::from_secs(10);
+
+/// The name of the `performance.mark` set when the overview first shows data (the
+/// end-to-end test reads it as the time to first render).
+pub const RENDERED_MARK: &str = "lifeline:overview-rendered";
+
+/// The overview page.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let data = LocalResource::new(move || api::overview(auth));
+    if let Ok(handle) = set_interval_with_handle(move || data.refetch(), REFRESH) {
+        on_cleanup(move || handle.clear());
+    }
+    view! {
+        <h1>"Overview"</h1>
+        {move || match data.get() {
+            None => view! { <Loading what="the overview"/> }.into_any(),
+            Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
+            Some(Ok(o)) => {
+                mark_rendered();
+                view! { <OverviewView overview=o/> }.into_any()
+            }
+        }}
+    }
+}
+
+fn mark_rendered() {
+    let performance = web_sys::window().and_then(|w| w.performance());
+    if let Some(p) = performance
+        && p.get_entries_by_name(RENDERED_MARK).length() == 0
+    {
+        let _ = p.mark(RENDERED_MARK);
+    }
+}
+
+/// The overview's figures (no fetching: the component tests mount it with known data).
+#[component]
+pub fn OverviewView(overview: Overview) -> impl IntoView {
+    let Overview {
+        now,
+        licenses: counts,
+        expiring_window_s,
+        expiring_soon_total,
+        expiring_soon,
+        validation,
+        failures_by_reason,
+    } = overview;
+    let (rate, ratio, latency) = validation_series(&validation, now);
+    let total: u64 = validation.iter().map(|m| m.requests).sum();
+    let errors: u64 = validation.iter().map(|m| m.errors).sum();
+    let failures: u64 = validation.iter().map(|m| m.failures).sum();
+    let card = |state: &'static str, label: &'static str, n: u64| {
+        view! {
+            <a class=format!("card state-{state}") href=format!("/licenses?state={state}") data-count=state>
+                <span class="count">{n}</span>
+                <span class="label">{label}</span>
+            </a>
+        }
+    };
+    let reasons = if failures_by_reason.is_empty() {
+        view! { <Empty text="No unusable verdicts in the last hour."/> }.into_any()
+    } else {
+        let top = failures_by_reason.first().map_or(1, |r| r.count.max(1));
+        view! {
+            <table class="reasons">
+                <thead><tr><th scope="col">"Reason"</th><th scope="col">"Verdicts"</th><th scope="col">"Share"</th></tr></thead>
+                <tbody>
+                    {failures_by_reason
+                        .into_iter()
+                        .map(|r| {
+                            let width = format!("width: {}%", r.count * 100 / top);
+                            view! {
+                                <tr>
+                                    <th scope="row"><code>{r.reason}</code></th>
+                                    <td>{r.count}<span class="bar" style=width aria-hidden="true"></span></td>
+                                    <td>{format::percent(r.count, failures)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let expiring = if expiring_soon.is_empty() {
+        view! { <Empty text="Nothing expires in this window."/> }.into_any()
+    } else {
+        view! { <LicenseTable licenses=expiring_soon now=now/> }.into_any()
+    };
+    view! {
+        <div class="overview" data-ready="overview">
+            <p class="updated">"As of " {format::date_time(now)} " · refreshes every 10 s"</p>
+            <section aria-labelledby="states-h">
+                <h2 id="states-h">"Licenses by state"</h2>
+                <div class="cards">
+                    {card("valid", "valid", counts.valid)}
+                    {card("grace", "in grace", counts.grace)}
+                    {card("expired", "expired", counts.expired)}
+                    {card("revoked", "revoked", counts.revoked)}
+                </div>
+            </section>
+            <section aria-labelledby="traffic-h">
+                <h2 id="traffic-h">"Validation, last hour (this node)"</h2>
+                <dl class="totals">
+                    <dt>"Requests"</dt><dd data-testid="requests">{total}</dd>
+                    <dt>"Per minute (avg)"</dt><dd>{format!("{:.1}", total as f64 / 60.0)}</dd>
+                    <dt>"Error rate"</dt><dd data-testid="error-rate">{format::percent(errors, total)}</dd>
+                    <dt>"Unusable verdicts"</dt><dd data-testid="failure-rate">{format::percent(failures, total)}</dd>
+                </dl>
+                <div class="charts">
+                    <LineChart title="Validations per minute" unit="requests" series=Signal::stored(rate)/>
+                    <LineChart title="Errors and unusable verdicts" unit="% of requests" series=Signal::stored(ratio)/>
+                    <LineChart title="Latency" unit="ms" series=Signal::stored(latency)/>
+                </div>
+            </section>
+            <section aria-labelledby="reasons-h">
+                <h2 id="reasons-h">"Unusable verdicts by reason, last hour"</h2>
+                {reasons}
+            </section>
+            <section aria-labelledby="expiring-h">
+                <h2 id="expiring-h">
+                    {format!("Expiring within {}: {expiring_soon_total}", format::duration(expiring_window_s))}
+                </h2>
+                {expiring}
+            </section>
+        </div>
+    }
+}
+
+/// The three charts' series from per-minute stats: (requests and unusable verdicts per
+/// minute, error and failure percentages, latency percentiles in ms). x is minutes before `now`.
+pub fn validation_series(
+    minutes: &[MinuteStats],
+    now: u64,
+) -> (Vec<Series>, Vec<Series>, Vec<Series>) {
+    let x = |m: &MinuteStats| -((now.saturating_sub(m.start)) as f64 / 60.0);
+    let line = |label: &str, color, f: &dyn Fn(&MinuteStats) -> Option<f64>| Series {
+        label: label.to_owned(),
+        color,
+        points: minutes
+            .iter()
+            .filter_map(|m| f(m).map(|y| (x(m), y)))
+            .collect(),
+    };
+    let share = |part: u64, whole: u64| (whole > 0).then(|| part as f64 * 100.0 / whole as f64);
+    let rate = vec![
+        line("requests", (37, 99, 235), &|m| Some(m.requests as f64)),
+        line("unusable", (220, 38, 38), &|m| Some(m.failures as f64)),
+    ];
+    let ratio = vec![
+        line("errors %", (234, 88, 12), &|m| share(m.errors, m.requests)),
+        line("unusable %", (220, 38, 38), &|m| {
+            share(m.failures, m.requests)
+        }),
+    ];
+    let latency = vec![
+        line("p50", (22, 163, 74), &|m| m.p50_ms),
+        line("p95", (234, 179, 8), &|m| m.p95_ms),
+        line("p99", (220, 38, 38), &|m| m.p99_ms),
+    ];
+    (rate, ratio, latency)
+}

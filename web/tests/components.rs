@@ -1,0 +1,423 @@
+//! Component tests in headless Chromium: mount a component with known data, act on the DOM
+//! like a user, assert on what the DOM shows.
+//! `cargo test -p lifeline-console --target wasm32-unknown-unknown --test components`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use leptos::prelude::*;
+use lifeline_api::{
+    KeyStatus, License, LicenseState, MinuteStats, Overview, ReasonCount, Role, SessionInfo,
+    SigningKeyInfo, StateCounts,
+};
+use lifeline_console::components::badge::StateBadge;
+use lifeline_console::components::confirm::ConfirmDialog;
+use lifeline_console::components::license_table::LicenseTable;
+use lifeline_console::components::verdict::VerdictView;
+use lifeline_console::pages::keys::KeyTable;
+use lifeline_console::pages::overview::OverviewView;
+use lifeline_console::session::{Auth, STORAGE_KEY, Session};
+use lifeline_core::LicenseSigner;
+use serde_json::json;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{Element, HtmlElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const NOW: u64 = 1_790_000_000;
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+/// Mounts `view` in a fresh `<div>` of the page and returns the div.
+fn mount<N: IntoView + 'static>(view: impl FnOnce() -> N + 'static) -> HtmlElement {
+    let root: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    leptos::mount::mount_to(root.clone(), view).forget();
+    root
+}
+
+fn all(root: &Element, selector: &str) -> Vec<Element> {
+    let list = root.query_selector_all(selector).unwrap();
+    (0..list.length())
+        .map(|i| list.item(i).unwrap().unchecked_into())
+        .collect()
+}
+
+fn one(root: &Element, selector: &str) -> Element {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no {selector} in {}", root.inner_html()))
+}
+
+fn text(root: &Element) -> String {
+    root.text_content().unwrap_or_default()
+}
+
+async fn settle() {
+    for _ in 0..3 {
+        leptos::task::tick().await;
+    }
+}
+
+fn license(id: &str, licensee: &str, state: LicenseState) -> License {
+    License {
+        id: id.to_owned(),
+        product: "editor".to_owned(),
+        licensee: licensee.to_owned(),
+        entitlements: vec!["pro".to_owned()],
+        issued_at: NOW - 86_400,
+        expires_at: NOW + 10 * 86_400,
+        grace_s: 0,
+        seats: None,
+        metadata: serde_json::Map::new(),
+        kid: "k1".to_owned(),
+        token: "t".to_owned(),
+        state,
+        revoked_at: None,
+        revoke_reason: None,
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_badge_names_its_state_in_text_not_only_colour() {
+    let root = mount(|| view! { <StateBadge state="grace"/> });
+    let badge = one(&root, ".badge");
+    assert_eq!(badge.get_attribute("data-state").as_deref(), Some("grace"));
+    assert!(badge.class_name().contains("state-grace"));
+    assert!(text(&badge).contains("grace"));
+}
+
+#[wasm_bindgen_test]
+fn the_license_table_links_each_row_and_says_when_empty() {
+    let rows = vec![
+        license("0193-a", "ACME Corp", LicenseState::Valid),
+        license("0193-b", "Globex", LicenseState::Revoked),
+    ];
+    let root = mount(move || view! { <LicenseTable licenses=rows now=NOW/> });
+    let trs = all(&root, "tbody tr");
+    assert_eq!(trs.len(), 2);
+    assert_eq!(
+        one(&trs[0], "a").get_attribute("href").as_deref(),
+        Some("/licenses/0193-a")
+    );
+    assert!(text(&trs[0]).contains("ACME Corp"));
+    assert!(text(&trs[0]).contains("in 10 days"));
+    assert_eq!(
+        one(&trs[1], ".badge")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("revoked")
+    );
+    let empty = mount(|| view! { <LicenseTable licenses=Vec::new() now=NOW/> });
+    assert!(all(&empty, "table").is_empty());
+    assert!(text(&empty).contains("No licenses match"));
+}
+
+#[wasm_bindgen_test]
+async fn the_confirm_dialog_needs_a_reason_and_closes_on_escape() {
+    let open = RwSignal::new(true);
+    let confirmed = RwSignal::new(Vec::<String>::new());
+    let root = mount(move || {
+        view! {
+            <ConfirmDialog
+                open=open
+                title="Revoke this license"
+                message="It stops working."
+                confirm_label="Revoke"
+                busy=Signal::stored(false)
+                on_confirm=Callback::new(move |r: String| confirmed.update(|c| c.push(r)))
+            />
+        }
+    });
+    settle().await;
+    let button: HtmlElement = one(&root, "[data-testid=confirm]").unchecked_into();
+    assert!(button.has_attribute("disabled"), "no reason yet");
+    button.click();
+    assert!(confirmed.get_untracked().is_empty());
+
+    let reason: web_sys::HtmlTextAreaElement = one(&root, "textarea").unchecked_into();
+    reason.set_value("  customer asked  ");
+    reason
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    settle().await;
+    assert!(!button.has_attribute("disabled"));
+    button.click();
+    assert_eq!(confirmed.get_untracked(), vec!["customer asked".to_owned()]);
+    assert_eq!(
+        one(&root, "[role=dialog]")
+            .get_attribute("aria-modal")
+            .as_deref(),
+        Some("true")
+    );
+
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    let escape =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    reason.dispatch_event(&escape).unwrap();
+    settle().await;
+    assert!(!open.get_untracked());
+    assert!(all(&root, "[role=dialog]").is_empty());
+}
+
+fn signed(signer: &LicenseSigner, aud: &str, exp: u64) -> String {
+    let claims = json!({
+        "iss": "https://licensing.example", "sub": "ACME Corp", "aud": aud,
+        "jti": "lic-1", "iat": NOW - 100, "nbf": NOW - 100, "exp": exp,
+        "entitlements": ["pro", "sso"], "grace_s": 86_400,
+    });
+    signer.sign_license(claims.as_object().unwrap()).unwrap()
+}
+
+fn jwks(signer: &LicenseSigner) -> String {
+    json!({ "keys": [signer.public_key().unwrap().to_jwk()] }).to_string()
+}
+
+#[wasm_bindgen_test]
+fn the_edge_verdict_is_lifeline_core_running_in_this_browser() {
+    let signer = LicenseSigner::from_seed("k1", &[7; 32]);
+    let keys = jwks(&signer);
+    let good = signed(&signer, "editor", NOW + 3600);
+
+    let (t, k) = (good.clone(), keys.clone());
+    let root =
+        mount(move || view! { <VerdictView token=t jwks=k audience="editor".to_owned() now=NOW/> });
+    let verdict = one(&root, "[data-testid=edge-verdict]");
+    assert_eq!(
+        verdict.get_attribute("data-state").as_deref(),
+        Some("valid")
+    );
+    assert!(text(&verdict).contains("ACME Corp"));
+    assert!(text(&verdict).contains("pro, sso"));
+
+    // One flipped signature character: the same refusal an edge verifier gives.
+    let mut tampered = good.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let k = keys.clone();
+    let root = mount(move || view! { <VerdictView token=tampered jwks=k now=NOW/> });
+    assert_eq!(
+        one(&root, "[data-testid=edge-verdict]")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("invalid")
+    );
+    assert_eq!(text(&one(&root, "[data-testid=reason]")), "bad_signature");
+
+    // Past expiry, inside grace; and for another product.
+    let late = signed(&signer, "editor", NOW - 60 * 5);
+    let k = keys.clone();
+    let root = mount(
+        move || view! { <VerdictView token=late jwks=k audience="editor".to_owned() now=NOW/> },
+    );
+    assert_eq!(
+        one(&root, "[data-testid=edge-verdict]")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("grace")
+    );
+    let k = keys.clone();
+    let root = mount(
+        move || view! { <VerdictView token=good jwks=k audience="other".to_owned() now=NOW/> },
+    );
+    assert_eq!(text(&one(&root, "[data-testid=reason]")), "wrong_audience");
+
+    // A key set that is not JSON is an error on the page, not a verdict.
+    let root = mount(|| view! { <VerdictView token="x.y.z" jwks="{" now=NOW/> });
+    assert!(all(&root, "[data-testid=edge-verdict]").is_empty());
+    assert!(text(&one(&root, "[role=alert]")).contains("key set"));
+}
+
+fn minute(i: u64, requests: u64, failures: u64, p99: Option<f64>) -> MinuteStats {
+    MinuteStats {
+        start: NOW - (60 - i) * 60,
+        requests,
+        errors: requests / 10,
+        failures,
+        p50_ms: p99.map(|p| p / 4.0),
+        p95_ms: p99.map(|p| p / 2.0),
+        p99_ms: p99,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_overview_shows_counts_traffic_charts_and_reasons() {
+    let overview = Overview {
+        now: NOW,
+        licenses: StateCounts {
+            valid: 12,
+            grace: 3,
+            expired: 2,
+            revoked: 1,
+        },
+        expiring_window_s: 30 * 86_400,
+        expiring_soon_total: 1,
+        expiring_soon: vec![license("0193-c", "Initech", LicenseState::Valid)],
+        validation: (0..60)
+            .map(|i| {
+                if i < 58 {
+                    minute(i, 0, 0, None)
+                } else {
+                    minute(i, 100, 20, Some(8.0))
+                }
+            })
+            .collect(),
+        failures_by_reason: vec![
+            ReasonCount {
+                reason: "expired".to_owned(),
+                count: 30,
+            },
+            ReasonCount {
+                reason: "bad_signature".to_owned(),
+                count: 10,
+            },
+        ],
+    };
+    let root = mount(move || view! { <OverviewView overview=overview/> });
+    settle().await;
+    let count = |state: &str| text(&one(&root, &format!("[data-count={state}] .count")));
+    assert_eq!(
+        [
+            count("valid"),
+            count("grace"),
+            count("expired"),
+            count("revoked")
+        ],
+        ["12", "3", "2", "1"].map(str::to_owned)
+    );
+    assert_eq!(
+        one(&root, "[data-count=grace]")
+            .get_attribute("href")
+            .as_deref(),
+        Some("/licenses?state=grace")
+    );
+    assert_eq!(text(&one(&root, "[data-testid=requests]")), "200");
+    assert_eq!(text(&one(&root, "[data-testid=error-rate]")), "10.0%");
+    assert_eq!(text(&one(&root, "[data-testid=failure-rate]")), "20.0%");
+    let charts = all(&root, "figure.chart");
+    assert_eq!(charts.len(), 3);
+    for chart in &charts {
+        let canvas: web_sys::HtmlCanvasElement = one(chart, "canvas").unchecked_into();
+        assert!(canvas.get_attribute("aria-label").is_some());
+        assert!(canvas.width() > 0);
+        assert!(
+            all(chart, ".notice.error").is_empty(),
+            "{}",
+            chart.inner_html()
+        );
+    }
+    // The latency chart's table carries the figures for screen readers.
+    let latency = text(&charts[2]);
+    assert!(
+        latency.contains("p99") && latency.contains('8'),
+        "{latency}"
+    );
+    let reasons = all(&root, "table.reasons tbody tr");
+    assert_eq!(reasons.len(), 2);
+    assert!(text(&reasons[0]).contains("expired") && text(&reasons[0]).contains("75.0%"));
+    assert!(text(&root).contains("Initech"));
+}
+
+#[wasm_bindgen_test]
+fn keys_warn_before_rotation_is_due_and_flag_overdue() {
+    let key = |kid: &str, status, not_before: u64| SigningKeyInfo {
+        kid: kid.to_owned(),
+        status,
+        created_at: not_before,
+        not_before,
+        not_after: (status == KeyStatus::Retired).then_some(not_before + 100),
+        public_jwk: json!({}),
+    };
+    let year = 365 * 86_400;
+    let keys = vec![
+        key("fresh", KeyStatus::Active, NOW - 10 * 86_400),
+        key("due", KeyStatus::Active, NOW - year + 5 * 86_400),
+        key("overdue", KeyStatus::Active, NOW - year - 86_400),
+        key("old", KeyStatus::Retired, NOW - 2 * year),
+    ];
+    let root = mount(move || view! { <KeyTable keys=keys now=NOW/> });
+    let health = |kid: &str| one(&root, &format!("[data-kid={kid}] .health")).class_name();
+    assert!(health("fresh").contains("ok"));
+    assert!(health("due").contains("warn"));
+    assert!(health("overdue").contains("error"));
+    assert!(health("old").contains("muted"));
+    assert!(text(&one(&root, "[data-kid=due]")).contains("signs now"));
+}
+
+#[wasm_bindgen_test]
+async fn a_session_survives_a_reload_and_sign_out_forgets_it() {
+    let storage = web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap();
+    storage.remove_item(STORAGE_KEY).unwrap();
+    // Signed out: the sign-in form, which refuses an empty token without calling the server.
+    let root = mount(lifeline_console::App);
+    settle().await;
+    let form = one(&root, "form");
+    assert!(text(&form).contains("API token"));
+    let input = one(&root, "input#token");
+    assert_eq!(input.get_attribute("type").as_deref(), Some("password"));
+    let label = one(&root, "label[for=token]");
+    assert_eq!(text(&label), "API token");
+    one(&root, "button[type=submit]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    assert!(text(&one(&root, "[role=alert]")).contains("Enter an API token"));
+    root.remove();
+
+    // A session kept in this tab's storage is restored: the navigation and who is signed in.
+    let session = Session {
+        token: "ll_test".to_owned(),
+        info: SessionInfo {
+            token_id: "t1".to_owned(),
+            name: "on-call".to_owned(),
+            role: Role::Viewer,
+            expires_at: None,
+        },
+    };
+    storage
+        .set_item(STORAGE_KEY, &serde_json::to_string(&session).unwrap())
+        .unwrap();
+    let root = mount(lifeline_console::App);
+    settle().await;
+    assert_eq!(text(&one(&root, "[data-testid=who]")), "on-call (viewer)");
+    let links: Vec<String> = all(&root, "header nav a").iter().map(text).collect();
+    assert_eq!(links, ["Overview", "Licenses", "Keys", "Audit"]);
+
+    let sign_out = all(&root, "header button")
+        .into_iter()
+        .find(|b| text(b) == "Sign out")
+        .unwrap();
+    sign_out.unchecked_into::<HtmlElement>().click();
+    settle().await;
+    assert_eq!(storage.get_item(STORAGE_KEY).unwrap(), None);
+    assert!(all(&root, "header nav").is_empty());
+    assert!(all(&root, "input#token").len() == 1);
+}
+
+#[wasm_bindgen_test]
+fn roles_decide_what_the_console_offers() {
+    let auth = Auth::signed_out();
+    assert!(!auth.can(Role::Viewer));
+    auth.session.set(Some(Session {
+        token: "ll_x".to_owned(),
+        info: SessionInfo {
+            token_id: "t".to_owned(),
+            name: "ops".to_owned(),
+            role: Role::Operator,
+            expires_at: None,
+        },
+    }));
+    assert!(auth.can(Role::Viewer) && auth.can(Role::Operator));
+    assert!(!auth.can(Role::Admin));
+    auth.sign_out(Some("expired"));
+    assert!(!auth.is_signed_in());
+    assert_eq!(auth.notice.get_untracked().as_deref(), Some("expired"));
+}

@@ -1,0 +1,132 @@
+//! The console's formatting helpers (pure functions), run in Node:
+//! `cargo test -p lifeline-console --target wasm32-unknown-unknown --test format`.
+#![allow(clippy::unwrap_used)]
+
+use lifeline_console::format::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+fn dates_round_trip_across_leap_years_and_month_ends() {
+    assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
+    assert_eq!(date_time(951_782_400), "2000-02-29 00:00 UTC");
+    assert_eq!(date_time(1_795_900_000), "2026-11-28 21:06 UTC");
+    for text in ["1970-01-01", "2000-02-29", "2024-12-31", "2100-03-01"] {
+        let end = parse_date_end_of_day(text).unwrap();
+        assert_eq!(date(end), text);
+        assert_eq!(end % 86_400, 86_399);
+    }
+}
+
+#[wasm_bindgen_test]
+fn impossible_dates_are_refused() {
+    for bad in [
+        "",
+        "2026",
+        "2026-13-01",
+        "2026-02-29",
+        "2100-02-29",
+        "2026-04-31",
+        "1969-12-31",
+        "2026-00-10",
+        "2026-01-00",
+        "x-1-1",
+        "2026-1-1-1",
+    ] {
+        assert_eq!(parse_date_end_of_day(bad), None, "{bad:?}");
+    }
+    assert!(parse_date_end_of_day("2024-02-29").is_some());
+}
+
+#[wasm_bindgen_test]
+fn relative_times_read_naturally() {
+    assert_eq!(relative(1000, 1000), "now");
+    assert_eq!(relative(1000 + 3 * 86_400 + 5, 1000), "in 3 days");
+    assert_eq!(relative(1000, 1000 + 7200), "2 h ago");
+    assert_eq!(relative(1000 + 86_400, 1000), "in 1 day");
+    assert_eq!(duration(90), "1 min");
+    assert_eq!(duration(3 * 31_536_000), "3 years");
+}
+
+#[wasm_bindgen_test]
+fn percentages_never_divide_by_zero() {
+    assert_eq!(percent(0, 0), "–");
+    assert_eq!(percent(1, 8), "12.5%");
+}
+
+#[wasm_bindgen_test]
+fn state_names_match_the_api() {
+    for s in ["valid", "grace", "expired", "revoked"] {
+        let state = parse_license_state(s).unwrap();
+        assert_eq!(license_state(state), s);
+        assert_eq!(serde_json::to_value(state).unwrap(), s);
+    }
+    assert_eq!(parse_license_state("VALID"), None);
+}
+
+#[wasm_bindgen_test]
+fn the_issue_form_says_what_to_fix() {
+    use lifeline_console::pages::licenses::issue_request;
+    let ok = issue_request("editor", " ACME ", "pro, sso,,", "2027-01-31", "7", "").unwrap();
+    assert_eq!(ok.licensee, "ACME");
+    assert_eq!(ok.entitlements, ["pro", "sso"]);
+    assert_eq!(date(ok.expires_at), "2027-01-31");
+    assert_eq!(ok.grace_s, 7 * 86_400);
+    assert_eq!(ok.seats, None);
+    assert_eq!(
+        issue_request("editor", "A", "", "2027-01-31", "", "5")
+            .unwrap()
+            .seats,
+        Some(5)
+    );
+    for (args, says) in [
+        (["", "A", "", "2027-01-31", "7", ""], "product"),
+        (["editor", " ", "", "2027-01-31", "7", ""], "licensee"),
+        (["editor", "A", "", "31/01/2027", "7", ""], "date"),
+        (["editor", "A", "", "2027-01-31", "-1", ""], "grace"),
+        (["editor", "A", "", "2027-01-31", "400", ""], "grace"),
+        (["editor", "A", "", "2027-01-31", "7", "0"], "Seats"),
+        (["editor", "A", "", "2027-01-31", "7", "many"], "Seats"),
+    ] {
+        let [p, l, e, x, g, s] = args;
+        let err = issue_request(p, l, e, x, g, s).unwrap_err();
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn chart_series_place_minutes_before_now_and_skip_empty_percentiles() {
+    use lifeline_api::MinuteStats;
+    use lifeline_console::pages::overview::validation_series;
+    let now = 10_000;
+    let minutes = vec![
+        MinuteStats {
+            start: now - 120,
+            requests: 0,
+            errors: 0,
+            failures: 0,
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+        },
+        MinuteStats {
+            start: now - 60,
+            requests: 50,
+            errors: 5,
+            failures: 10,
+            p50_ms: Some(0.5),
+            p95_ms: Some(1.0),
+            p99_ms: Some(2.5),
+        },
+    ];
+    let (rate, ratio, latency) = validation_series(&minutes, now);
+    assert_eq!(rate[0].points, [(-2.0, 0.0), (-1.0, 50.0)]);
+    assert_eq!(rate[1].points, [(-2.0, 0.0), (-1.0, 10.0)]);
+    // No requests: no ratio and no latency point rather than a fake zero.
+    assert_eq!(ratio[0].points, [(-1.0, 10.0)]);
+    assert_eq!(ratio[1].points, [(-1.0, 20.0)]);
+    assert_eq!(
+        latency.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(),
+        ["p50", "p95", "p99"]
+    );
+    assert_eq!(latency[2].points, [(-1.0, 2.5)]);
+}
