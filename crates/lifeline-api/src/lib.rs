@@ -277,8 +277,95 @@ pub struct AuditEvent {
 /// A page of audit events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
-    /// Events in ascending `seq`.
+    /// Events in ascending `seq` (descending with `order=desc`).
     pub items: Vec<AuditEvent>,
-    /// Pass as `after` for the next page.
+    /// Pass as `after` for the next page (ascending order).
     pub next_after: Option<u64>,
+    /// Pass as `before` for the next page (descending order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}
+
+/// `GET /api/v1/session`: who the presented bearer token is (the console signs in with it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The API token's id.
+    pub token_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// When it expires, if it does.
+    pub expires_at: Option<u64>,
+}
+
+/// `POST /api/v1/licenses/{id}/extend`: re-signs the license (same id) with a later expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendLicense {
+    /// The new expiry, unix seconds: later than the current one.
+    pub expires_at: u64,
+    /// Why (kept in the audit log).
+    pub reason: String,
+}
+
+/// Licenses by the server's state (`GET /api/v1/overview`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    /// Usable, not expired.
+    pub valid: u64,
+    /// Expired, inside grace.
+    pub grace: u64,
+    /// Past expiry and grace.
+    pub expired: u64,
+    /// Revoked.
+    pub revoked: u64,
+}
+
+/// One minute of this node's `validate` traffic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinuteStats {
+    /// Start of the minute, unix seconds.
+    pub start: u64,
+    /// Validation requests answered.
+    pub requests: u64,
+    /// Requests answered with an error status (4xx/5xx) instead of a verdict.
+    pub errors: u64,
+    /// Verdicts that were not usable (`invalid`).
+    pub failures: u64,
+    /// Latency percentiles in milliseconds (upper bounds of histogram buckets); absent
+    /// when the minute had no requests.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+}
+
+/// How often one reason made a verdict unusable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCount {
+    /// The verdict's reason code (`expired`, `revoked`, `bad_signature`, ...).
+    pub reason: String,
+    /// How many verdicts over the window.
+    pub count: u64,
+}
+
+/// `GET /api/v1/overview`: what an on-call engineer needs first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// The server's clock, unix seconds.
+    pub now: u64,
+    /// All licenses by state.
+    pub licenses: StateCounts,
+    /// The window "expiring soon" means, seconds.
+    pub expiring_window_s: u64,
+    /// How many usable licenses expire within the window.
+    pub expiring_soon_total: u64,
+    /// The first of them, soonest first (at most 10).
+    pub expiring_soon: Vec<License>,
+    /// This node's validation traffic, one entry per minute over the last hour, oldest first.
+    pub validation: Vec<MinuteStats>,
+    /// Unusable verdicts by reason over the last hour, most frequent first.
+    pub failures_by_reason: Vec<ReasonCount>,
 }

@@ -46,7 +46,7 @@ pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
 pub use routes::public::{LEASE_TTL_SECS, STATUS_LIST_TTL_SECS};
-pub use store::{Backend, Store, StoreError};
+pub use store::{AuditFilter, Backend, Store, StoreError};
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

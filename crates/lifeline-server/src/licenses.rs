@@ -1,5 +1,5 @@
 //! License records: issuing (signing + storing + auditing in one transaction), reading,
-//! listing with filters, revoking.
+//! listing with filters and search, revoking.
 
 use lifeline_api::{IssueLicense, License, LicenseState};
 use serde_json::{Map, Value, json};
@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::keys::KeyRing;
 use crate::problem::AppError;
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::{Bind, Filter, Store, StoreError, WriteTx, like_escape};
 
 const COLUMNS: &str = "id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, revoked_at, revoke_reason";
 
@@ -446,30 +446,27 @@ pub(crate) struct ListQuery {
     pub(crate) state: Option<LicenseState>,
     /// Only licenses (not revoked) expiring within this many seconds from now.
     pub(crate) expiring_within: Option<u64>,
+    /// Search, case-insensitive: a license id prefix or a licensee substring.
+    pub(crate) q: Option<String>,
     /// Page size, 1–500 (default 50).
     pub(crate) limit: Option<u32>,
     /// From `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
 }
 
-enum Bind {
-    Int(i64),
-    Text(String),
-}
+/// The longest search text.
+const MAX_SEARCH_CHARS: usize = 256;
 
-/// SQL conditions with numbered placeholders (`$1`, `$2`, ...) and their values.
-#[derive(Default)]
-struct Filter {
-    conditions: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Filter {
-    /// Adds a condition with one `?`, numbered in order.
-    fn add(&mut self, sql: &str, bind: Bind) {
-        self.binds.push(bind);
-        self.conditions
-            .push(sql.replace('?', &format!("${}", self.binds.len())));
+/// What each state means in SQL, every `?` being "now": the one definition the list
+/// filters and [`state_at`] agree on.
+fn state_sql(state: LicenseState) -> &'static str {
+    match state {
+        LicenseState::Revoked => "revoked_at IS NOT NULL",
+        LicenseState::Valid => "revoked_at IS NULL AND expires_at > ?",
+        LicenseState::Grace => {
+            "revoked_at IS NULL AND expires_at <= ? AND expires_at + grace_s > ?"
+        }
+        LicenseState::Expired => "revoked_at IS NULL AND expires_at + grace_s <= ?",
     }
 }
 
@@ -490,47 +487,37 @@ pub(crate) async fn list(
     if let Some(l) = &q.licensee {
         f.add("licensee = ?", Bind::Text(l.clone()));
     }
+    if let Some(text) = &q.q {
+        if text.is_empty() || text.chars().count() > MAX_SEARCH_CHARS {
+            return Err(AppError::invalid(format!(
+                "q must be 1 to {MAX_SEARCH_CHARS} characters"
+            )));
+        }
+        // Both sides go through the database's LOWER, so they fold alike on either backend.
+        f.add(
+            "(LOWER(id) LIKE (LOWER(?) || '%') ESCAPE '\\' \
+              OR LOWER(licensee) LIKE ('%' || LOWER(?) || '%') ESCAPE '\\')",
+            Bind::Text(like_escape(text)),
+        );
+    }
     if let Some(c) = &q.cursor {
         f.add("id > ?", Bind::Text(c.clone()));
     }
     let now_db = db(now);
-    match q.state {
-        Some(LicenseState::Revoked) => f.conditions.push("revoked_at IS NOT NULL".to_owned()),
-        Some(LicenseState::Valid) => {
-            f.add("revoked_at IS NULL AND expires_at > ?", Bind::Int(now_db))
-        }
-        Some(LicenseState::Grace) => {
-            f.add("revoked_at IS NULL AND expires_at <= ?", Bind::Int(now_db));
-            f.add("expires_at + grace_s > ?", Bind::Int(now_db));
-        }
-        Some(LicenseState::Expired) => f.add(
-            "revoked_at IS NULL AND expires_at + grace_s <= ?",
-            Bind::Int(now_db),
-        ),
-        None => {}
+    if let Some(state) = q.state {
+        f.add(state_sql(state), Bind::Int(now_db));
     }
     if let Some(within) = q.expiring_within {
         f.add("revoked_at IS NULL AND expires_at > ?", Bind::Int(now_db));
         f.add("expires_at <= ?", Bind::Int(db(now.saturating_add(within))));
     }
-    let Filter { conditions, binds } = f;
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM licenses {filter} ORDER BY id LIMIT {}",
+        "SELECT {COLUMNS} FROM licenses {} ORDER BY id LIMIT {}",
+        f.where_clause(),
         limit + 1
     );
-    let mut query = sqlx::query(&sql);
-    for b in binds {
-        query = match b {
-            Bind::Int(v) => query.bind(v),
-            Bind::Text(v) => query.bind(v),
-        };
-    }
-    let rows = query
+    let rows = f
+        .bind_all(sqlx::query(&sql))
         .fetch_all(store.pool())
         .await
         .map_err(StoreError::from)?;

@@ -59,6 +59,10 @@ const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
         "0002_status_list",
         include_str!("../migrations/sqlite/0002_status_list.sql"),
     ),
+    (
+        "0003_audit_filters",
+        include_str!("../migrations/sqlite/0003_audit_filters.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
@@ -68,6 +72,10 @@ const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
         "0002_status_list",
         include_str!("../migrations/postgres/0002_status_list.sql"),
+    ),
+    (
+        "0003_audit_filters",
+        include_str!("../migrations/postgres/0003_audit_filters.sql"),
     ),
 ];
 
@@ -192,22 +200,129 @@ impl Store {
         })
     }
 
-    /// Audit events with `seq > after`, ascending, at most `limit`.
+    /// Audit events matching `filter`, at most `limit`, in the filter's order.
     pub async fn audit_events(
         &self,
-        after: u64,
+        filter: &AuditFilter,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
+        let mut f = Filter::default();
+        if let Some(after) = filter.after {
+            f.add(
+                "seq > ?",
+                Bind::Int(i64::try_from(after).unwrap_or(i64::MAX)),
+            );
+        }
+        if let Some(before) = filter.before {
+            f.add(
+                "seq < ?",
+                Bind::Int(i64::try_from(before).unwrap_or(i64::MAX)),
+            );
+        }
+        if let Some(subject) = &filter.subject {
+            f.add("subject = ?", Bind::Text(subject.clone()));
+        }
+        match &filter.action {
+            Some(prefix) if prefix.ends_with('.') => f.add(
+                "action LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("{}%", like_escape(prefix))),
+            ),
+            Some(action) => f.add("action = ?", Bind::Text(action.clone())),
+            None => {}
+        }
+        let order = if filter.descending { "DESC" } else { "ASC" };
+        let sql = format!(
             "SELECT seq, at, actor, action, subject, before_json, after_json, prev_hash, hash \
-             FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+             FROM audit_events {} ORDER BY seq {order} LIMIT {limit}",
+            f.where_clause()
+        );
+        let rows = f.bind_all(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter().map(audit_from_row).collect()
     }
+}
+
+/// Which audit events to read (`GET /api/v1/audit`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only `seq > after`.
+    pub after: Option<u64>,
+    /// Only `seq < before`.
+    pub before: Option<u64>,
+    /// Only this subject (exact).
+    pub subject: Option<String>,
+    /// Only this action; an action ending with `.` (`license.`) is a prefix.
+    pub action: Option<String>,
+    /// Newest first instead of oldest first.
+    pub descending: bool,
+}
+
+impl AuditFilter {
+    /// Events after `seq`, oldest first: how the whole chain is walked.
+    pub fn after(seq: u64) -> Self {
+        Self {
+            after: Some(seq),
+            ..Self::default()
+        }
+    }
+}
+
+/// A value bound to a placeholder.
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL conditions with numbered placeholders (`$1`, `$2`, ...) and their values: the one
+/// query builder for filtered reads (licenses, audit events).
+#[derive(Default)]
+pub(crate) struct Filter {
+    conditions: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    /// Adds a condition; every `?` in it is the one value `bind` (numbered in order).
+    pub(crate) fn add(&mut self, sql: &str, bind: Bind) {
+        self.binds.push(bind);
+        self.conditions
+            .push(sql.replace('?', &format!("${}", self.binds.len())));
+    }
+
+    /// `WHERE a AND b ...`, or nothing.
+    pub(crate) fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// Binds the values, in order, to a query built from [`Self::where_clause`].
+    pub(crate) fn bind_all<'q>(
+        self,
+        mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        for b in self.binds {
+            query = match b {
+                Bind::Int(v) => query.bind(v),
+                Bind::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }
+}
+
+/// `text` with LIKE's wildcards (`%`, `_`) and the escape character (`\`) escaped, for
+/// `LIKE ... ESCAPE '\'` (the same on SQLite and PostgreSQL).
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn audit_from_row(row: &AnyRow) -> Result<AuditEvent, StoreError> {
@@ -302,5 +417,18 @@ impl WriteTx {
         }
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_escape;
+
+    #[test]
+    fn like_escape_makes_wildcards_literal() {
+        assert_eq!(like_escape("plain"), "plain");
+        assert_eq!(like_escape("50%_off"), "50\\%\\_off");
+        assert_eq!(like_escape("a\\b"), "a\\\\b");
+        assert_eq!(like_escape(""), "");
     }
 }

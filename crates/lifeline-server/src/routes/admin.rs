@@ -12,7 +12,7 @@ use sqlx::Row;
 
 use crate::auth::Caller;
 use crate::problem::{AppError, JsonBody};
-use crate::store::StoreError;
+use crate::store::{AuditFilter, StoreError};
 use crate::{AppState, audit};
 
 pub(crate) async fn create_product(
@@ -129,12 +129,31 @@ pub(crate) async fn create_token(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Order of an audit page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Order {
+    /// Oldest first; page on with `after`.
+    #[default]
+    Asc,
+    /// Newest first; page on with `before`.
+    Desc,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     after: Option<u64>,
+    before: Option<u64>,
+    subject: Option<String>,
+    action: Option<String>,
+    #[serde(default)]
+    order: Order,
     limit: Option<u32>,
 }
+
+/// The longest `subject` or `action` filter.
+const MAX_FILTER_CHARS: usize = 256;
 
 pub(crate) async fn audit_log(
     State(state): State<AppState>,
@@ -147,14 +166,39 @@ pub(crate) async fn audit_log(
     if !(1..=1000).contains(&limit) {
         return Err(AppError::invalid("limit must be 1 to 1000"));
     }
-    let items = state
-        .store()
-        .audit_events(q.after.unwrap_or(0), limit)
-        .await?;
-    let next_after = (items.len() == limit as usize)
+    for (name, value) in [("subject", &q.subject), ("action", &q.action)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.chars().count() > MAX_FILTER_CHARS)
+        {
+            return Err(AppError::invalid(format!(
+                "{name} must be 1 to {MAX_FILTER_CHARS} characters"
+            )));
+        }
+    }
+    let descending = q.order == Order::Desc;
+    let filter = AuditFilter {
+        after: q.after,
+        before: q.before,
+        subject: q.subject,
+        action: q.action,
+        descending,
+    };
+    let items = state.store().audit_events(&filter, limit).await?;
+    // A full page may have more behind it; the cursor is the last seq in reading order.
+    let last = (items.len() == limit as usize)
         .then(|| items.last().map(|e| e.seq))
         .flatten();
-    Ok(Json(AuditPage { items, next_after }))
+    let (next_after, next_before) = if descending {
+        (None, last)
+    } else {
+        (last, None)
+    };
+    Ok(Json(AuditPage {
+        items,
+        next_after,
+        next_before,
+    }))
 }
 
 /// Walks the whole chain and says whether it is intact.
@@ -165,7 +209,10 @@ pub(crate) async fn audit_verify(
     caller.require(Role::Viewer)?;
     let (mut seq, mut hash) = (0, audit::GENESIS.to_owned());
     loop {
-        let batch = state.store().audit_events(seq, 1000).await?;
+        let batch = state
+            .store()
+            .audit_events(&AuditFilter::after(seq), 1000)
+            .await?;
         if batch.is_empty() {
             break;
         }

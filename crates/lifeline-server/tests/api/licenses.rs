@@ -336,3 +336,109 @@ pub(crate) async fn demo_data_has_every_state_and_a_rotated_key(s: Server) {
     let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
     assert_eq!(chain["intact"], true);
 }
+
+/// Percent-encodes a query value.
+pub(crate) fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn search_matches_id_prefixes_and_licensee_substrings(s: Server) {
+    s.product("a").await;
+    s.product("b").await;
+    let mut ids = std::collections::HashMap::new();
+    for (product, licensee) in [
+        ("a", "Acme Corp"),
+        ("b", "ACME Labs"),
+        ("a", "Globex"),
+        ("a", "100% Pure"),
+        ("a", "100 Pure"),
+        ("a", "under_score"),
+        ("a", "underXscore"),
+        ("a", "back\\slash"),
+    ] {
+        let l = s.issue(license_body(product, licensee)).await;
+        ids.insert(licensee, l["id"].as_str().unwrap().to_owned());
+    }
+    let server = &s;
+    let search = |query: String| async move {
+        let (st, page) = server
+            .admin("GET", &format!("/api/v1/licenses?{query}"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{query}: {page}");
+        let mut found: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["licensee"].as_str().unwrap().to_owned())
+            .collect();
+        found.sort();
+        found
+    };
+    let q = |text: &str| format!("q={}", enc(text));
+    assert_eq!(search(q("acme")).await, ["ACME Labs", "Acme Corp"]);
+    assert_eq!(search(q("aCmE")).await, ["ACME Labs", "Acme Corp"]);
+    assert_eq!(search(q("corp")).await, ["Acme Corp"]);
+    assert_eq!(search(q("me c")).await, ["Acme Corp"]);
+    assert_eq!(search(q("%")).await, ["100% Pure"], "% is literal");
+    assert_eq!(search(q("0% p")).await, ["100% Pure"]);
+    assert_eq!(search(q("_")).await, ["under_score"], "_ is literal");
+    assert_eq!(search(q("r_s")).await, ["under_score"]);
+    assert_eq!(search(q("\\")).await, ["back\\slash"], "\\ is literal");
+    assert!(search(q("nobody")).await.is_empty());
+    // Combined with the other filters.
+    assert_eq!(
+        search(format!("{}&product=b", q("acme"))).await,
+        ["ACME Labs"]
+    );
+    assert_eq!(
+        search(format!("{}&state=valid", q("acme"))).await,
+        ["ACME Labs", "Acme Corp"]
+    );
+    assert!(
+        search(format!("{}&state=revoked", q("acme")))
+            .await
+            .is_empty()
+    );
+    // Id prefixes match in any case; the middle of an id does not.
+    let globex = &ids["Globex"];
+    assert_eq!(search(q(globex)).await, ["Globex"]);
+    assert_eq!(search(q(&globex[..30].to_uppercase())).await, ["Globex"]);
+    assert!(search(q(&globex[20..])).await.is_empty());
+    // Pages of a search: no gaps, no duplicates.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/api/v1/licenses?q=p&limit=2&cursor={c}"),
+            None => "/api/v1/licenses?q=p&limit=2".to_owned(),
+        };
+        let (_, page) = s.admin("GET", &uri, None).await;
+        for l in page["items"].as_array().unwrap() {
+            seen.push(l["licensee"].as_str().unwrap().to_owned());
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["100 Pure", "100% Pure", "Acme Corp"]);
+    for bad in [String::new(), "x".repeat(257)] {
+        let (st, p) = s
+            .admin("GET", &format!("/api/v1/licenses?q={bad}"), None)
+            .await;
+        assert_eq!(
+            (st, p["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request"))
+        );
+    }
+}

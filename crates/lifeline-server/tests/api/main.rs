@@ -225,6 +225,7 @@ pub(crate) async fn count(s: &Server) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
+mod audit;
 mod licenses;
 mod nodes;
 mod public;
@@ -261,6 +262,8 @@ on_every_backend!(
     licenses::key_rotation_keeps_old_licenses_valid,
     licenses::bulk_issue_is_all_or_nothing_and_idempotent,
     licenses::demo_data_has_every_state_and_a_rotated_key,
+    licenses::search_matches_id_prefixes_and_licensee_substrings,
+    audit::audit_filters_and_pages_both_ways,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::bad_input_gets_precise_4xx_and_writes_nothing,
     security::a_tampered_audit_log_is_detected,
