@@ -39,6 +39,8 @@ pub(crate) struct Caller {
     pub(crate) name: String,
     /// Its role.
     pub(crate) role: Role,
+    /// When it expires, if it does.
+    pub(crate) expires_at: Option<u64>,
 }
 
 impl Caller {
@@ -127,5 +129,6 @@ async fn lookup(store: &Store, secret: &str) -> Result<Option<Caller>, StoreErro
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         role,
+        expires_at: expires_at.and_then(|t| u64::try_from(t).ok()),
     }))
 }

@@ -206,6 +206,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/licenses/{id}", get(licenses::get))
         .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))
+        .route("/api/v1/licenses/{id}/extend", post(licenses::extend))
+        .route("/api/v1/session", get(admin::session))
         .route("/api/v1/keys", get(admin::list_keys))
         .route("/api/v1/keys/rotate", post(admin::rotate_keys))
         .route("/api/v1/tokens", post(admin::create_token))

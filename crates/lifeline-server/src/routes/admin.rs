@@ -1,10 +1,11 @@
-//! Products, keys, API tokens and the audit log.
+//! Products, keys, API tokens (and the caller's own session) and the audit log.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use lifeline_api::{
-    ApiTokenCreated, AuditPage, CreateApiToken, CreateProduct, Product, Role, SigningKeyInfo,
+    ApiTokenCreated, AuditPage, CreateApiToken, CreateProduct, Product, Role, SessionInfo,
+    SigningKeyInfo,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -127,6 +128,17 @@ pub(crate) async fn create_token(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `GET /api/v1/session`: who the bearer token is. Any role.
+pub(crate) async fn session(caller: Caller) -> Result<Json<SessionInfo>, AppError> {
+    caller.require(Role::Viewer)?;
+    Ok(Json(SessionInfo {
+        token_id: caller.id,
+        name: caller.name,
+        role: caller.role,
+        expires_at: caller.expires_at,
+    }))
 }
 
 /// Order of an audit page.

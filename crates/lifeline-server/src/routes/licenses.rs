@@ -1,10 +1,10 @@
-//! `/api/v1/licenses`: issue (idempotent), list, get, revoke.
+//! `/api/v1/licenses`: issue (idempotent), list and search, get, revoke, extend.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use lifeline_api::{
-    BulkIssue, BulkIssued, IssueLicense, License, LicensePage, RevokeLicense, Role,
+    BulkIssue, BulkIssued, ExtendLicense, IssueLicense, License, LicensePage, RevokeLicense, Role,
 };
 use serde_json::json;
 
@@ -89,6 +89,36 @@ pub(crate) async fn revoke(
         state.store(),
         &caller.actor(),
         &id,
+        &req.reason,
+        crate::clock::now(),
+    )
+    .await?;
+    Ok(Json(license))
+}
+
+/// Re-signs a license with a later expiry (operator).
+pub(crate) async fn extend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ExtendLicense>,
+) -> Result<Json<License>, AppError> {
+    caller.require(Role::Operator)?;
+    if req.reason.trim().is_empty() || req.reason.len() > 1024 {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reason",
+            "reason must be 1 to 1024 characters",
+        ));
+    }
+    // Fresh keys: sign with the key that is active now, and know every key that signed.
+    let ring = state.reload_keys().await?;
+    let license = licenses::extend(
+        state.store(),
+        &ring,
+        &caller.actor(),
+        &id,
+        req.expires_at,
         &req.reason,
         crate::clock::now(),
     )

@@ -351,6 +351,232 @@ pub(crate) fn enc(value: &str) -> String {
         .collect()
 }
 
+pub(crate) async fn extension_re_signs_the_same_license_with_a_later_expiry(s: Server) {
+    // Demo data: "acme-corp" (photo-pro) was issued 30 days ago by a key since rotated out,
+    // whose signing window closed; the extension is signed by today's active key.
+    assert!(lifeline_server::demo::seed(&s.state).await.unwrap());
+    let (_, page) = s
+        .admin(
+            "GET",
+            "/api/v1/licenses?product=photo-pro&licensee=acme-corp",
+            None,
+        )
+        .await;
+    let license = page["items"][0].clone();
+    let id = license["id"].as_str().unwrap().to_owned();
+    let old_exp = license["expires_at"].as_u64().unwrap();
+    let new_exp = old_exp + 365 * 86_400;
+    let extend = format!("/api/v1/licenses/{id}/extend");
+    let (_, keys) = s.admin("GET", "/api/v1/keys", None).await;
+    let active = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["status"] == "active")
+        .unwrap()["kid"]
+        .clone();
+    assert_ne!(license["kid"], active, "signed by the retired key");
+    let old_claims = lifeline_core::inspect(license["token"].as_str().unwrap().as_bytes())
+        .unwrap()
+        .claims;
+
+    let (st, ext) = s
+        .admin(
+            "POST",
+            &extend,
+            Some(json!({"expires_at": new_exp, "reason": "renewed: order A-2"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ext}");
+    assert_eq!(ext["id"], json!(id));
+    assert_eq!(ext["expires_at"], json!(new_exp));
+    assert_eq!(ext["kid"], active);
+    assert_eq!(ext["state"], "valid");
+    assert_ne!(ext["token"], license["token"]);
+    for same in [
+        "product",
+        "licensee",
+        "entitlements",
+        "issued_at",
+        "grace_s",
+        "seats",
+        "metadata",
+        "revoked_at",
+    ] {
+        assert_eq!(ext[same], license[same], "{same}");
+    }
+    let (_, stored) = s
+        .admin("GET", &format!("/api/v1/licenses/{id}"), None)
+        .await;
+    assert_eq!(stored, ext, "the record holds the new token");
+
+    // The new token verifies offline with the published keys, with the new expiry and
+    // otherwise the same claims (id, status-list index, nbf, ...).
+    let verdict = lifeline_core::verify(
+        ext["token"].as_str().unwrap().as_bytes(),
+        &s.jwks().await,
+        &Policy::new().with_audience("photo-pro"),
+        UnixTime::from_secs(now()),
+    );
+    assert!(verdict.is_usable(), "{:?}", verdict.detail());
+    let claims = verdict.claims().unwrap();
+    assert_eq!(claims.exp().as_secs(), new_exp);
+    assert_eq!(claims.jti(), id);
+    let mut expected = old_claims.clone();
+    expected.insert("exp".into(), json!(new_exp));
+    expected.insert("iat".into(), claims.as_map()["iat"].clone());
+    assert_eq!(claims.as_map(), &expected);
+    assert!(
+        claims.iat().as_secs() + 5 >= now(),
+        "iat is the re-signing time"
+    );
+    assert!(
+        claims.get("status").is_some(),
+        "the status-list index is kept"
+    );
+    let v = s.validate(&ext["token"]).await;
+    assert_eq!(v["verdict"]["state"], "valid", "{v}");
+    assert_eq!(v["verdict"]["expires_at"], json!(new_exp));
+
+    // The audit event, in the same transaction as the change.
+    let (_, log) = s
+        .admin(
+            "GET",
+            &format!("/api/v1/audit?subject={id}&action=license.extended"),
+            None,
+        )
+        .await;
+    let events = log["items"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{log}");
+    assert_eq!(events[0]["before"]["expires_at"], json!(old_exp));
+    assert_eq!(events[0]["after"]["expires_at"], json!(new_exp));
+    assert_eq!(events[0]["after"]["reason"], "renewed: order A-2");
+    assert_eq!(events[0]["after"]["kid"], active);
+    assert!(events[0]["actor"].as_str().unwrap().starts_with("token:"));
+
+    // Refused: not later, in the past, too far, no reason, bad bodies, unknown, revoked.
+    let too_far = now() + 11 * 365 * 86_400;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({"expires_at": new_exp, "reason": "same"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry_not_later",
+        ),
+        (
+            json!({"expires_at": old_exp, "reason": "earlier"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry_not_later",
+        ),
+        (
+            json!({"expires_at": too_far, "reason": "forever"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry_too_far",
+        ),
+        (
+            json!({"expires_at": new_exp + 10, "reason": "  "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reason",
+        ),
+        (
+            json!({"expires_at": new_exp + 10}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"expires_at": new_exp + 10, "reason": "r", "grace_s": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (st, p) = s.admin("POST", &extend, Some(body.clone())).await;
+        assert_eq!((st, p["code"].as_str().unwrap()), (status, code), "{body}");
+    }
+    let (st, p) = s
+        .admin(
+            "POST",
+            "/api/v1/licenses/no-such-license/extend",
+            Some(json!({"expires_at": new_exp + 10, "reason": "r"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    // An expired license may be extended, but not to a time already past.
+    let (_, expired) = s.admin("GET", "/api/v1/licenses?state=expired", None).await;
+    let expired = expired["items"][0].clone();
+    let expired_extend = format!(
+        "/api/v1/licenses/{}/extend",
+        expired["id"].as_str().unwrap()
+    );
+    let past = expired["expires_at"].as_u64().unwrap() + 60;
+    let (st, p) = s
+        .admin(
+            "POST",
+            &expired_extend,
+            Some(json!({"expires_at": past, "reason": "late renewal"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("expiry_not_later")),
+        "{p}"
+    );
+    let (st, revived) = s
+        .admin(
+            "POST",
+            &expired_extend,
+            Some(json!({"expires_at": now() + 86_400, "reason": "late renewal"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{revived}");
+    assert_eq!(revived["state"], "valid");
+    let (_, revoked) = s.admin("GET", "/api/v1/licenses?state=revoked", None).await;
+    let revoked_id = revoked["items"][0]["id"].as_str().unwrap();
+    let (st, p) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{revoked_id}/extend"),
+            Some(json!({"expires_at": now() + 86_400, "reason": "r"})),
+        )
+        .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    let viewer = lifeline_server::create_token(
+        s.state.store(),
+        "test",
+        "viewer",
+        lifeline_api::Role::Viewer,
+        None,
+    )
+    .await
+    .unwrap()
+    .token;
+    let (st, _) = s
+        .call(
+            "POST",
+            &extend,
+            Some(&viewer),
+            Some(json!({"expires_at": new_exp + 10, "reason": "r"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // Only the two accepted extensions are recorded; the license is as it was after the first.
+    let (_, log) = s
+        .admin("GET", "/api/v1/audit?action=license.extended", None)
+        .await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 2);
+    let (_, stored) = s
+        .admin("GET", &format!("/api/v1/licenses/{id}"), None)
+        .await;
+    assert_eq!(stored, ext);
+    let (_, chain) = s.admin("GET", "/api/v1/audit/verify", None).await;
+    assert_eq!(chain["intact"], true);
+}
+
 pub(crate) async fn search_matches_id_prefixes_and_licensee_substrings(s: Server) {
     s.product("a").await;
     s.product("b").await;

@@ -262,9 +262,11 @@ on_every_backend!(
     licenses::key_rotation_keeps_old_licenses_valid,
     licenses::bulk_issue_is_all_or_nothing_and_idempotent,
     licenses::demo_data_has_every_state_and_a_rotated_key,
+    licenses::extension_re_signs_the_same_license_with_a_later_expiry,
     licenses::search_matches_id_prefixes_and_licensee_substrings,
     audit::audit_filters_and_pages_both_ways,
     security::every_admin_route_denies_by_default_and_checks_roles,
+    security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,
     security::a_tampered_audit_log_is_detected,
 );

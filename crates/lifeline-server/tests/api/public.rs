@@ -40,6 +40,8 @@ pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
         "/api/v1/licenses/bulk",
         "/api/v1/licenses/{id}",
         "/api/v1/licenses/{id}/revoke",
+        "/api/v1/licenses/{id}/extend",
+        "/api/v1/session",
         "/api/v1/keys",
         "/api/v1/keys/rotate",
         "/api/v1/tokens",

@@ -43,6 +43,7 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
     .unwrap()
     .token;
     let revoke = format!("/api/v1/licenses/{id}/revoke");
+    let extend = format!("/api/v1/licenses/{id}/extend");
     let one = format!("/api/v1/licenses/{id}");
     // (method, uri, body, least role)
     let routes: Vec<(&str, &str, Option<Value>, &str)> = vec![
@@ -71,6 +72,13 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             "admin",
         ),
         ("POST", &revoke, Some(json!({"reason": "r"})), "operator"),
+        (
+            "POST",
+            &extend,
+            Some(json!({"expires_at": now() + 400 * 86_400, "reason": "renewal"})),
+            "operator",
+        ),
+        ("GET", "/api/v1/session", None, "viewer"),
         ("POST", "/api/v1/keys/rotate", None, "admin"),
     ];
     let rank = |r: &str| {
@@ -98,7 +106,17 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             }
         }
     }
-    assert!(s.state.failed_auth_count() >= 44);
+    assert!(s.state.failed_auth_count() >= 52);
+    // A viewer reads its own session.
+    let (st, me) = s.call("GET", "/api/v1/session", Some(&viewer), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me["name"], "viewer");
+    assert_eq!(me["role"], "viewer");
+    assert!(me["token_id"].is_string());
+    assert!(me["expires_at"].is_null());
+    // The extension refused to the viewer changed nothing.
+    let (_, unchanged) = s.admin("GET", &one, None).await;
+    assert_eq!(unchanged, license);
     // The scheme is case-insensitive; other schemes are refused.
     let lower = format!("bearer {}", s.admin);
     let (st, _) = s
@@ -120,6 +138,43 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             &[("authorization", "Basic YTpi")],
         )
         .await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+}
+
+pub(crate) async fn session_names_the_callers_token(s: Server) {
+    let expires = now() + 3600;
+    let op = create_token(
+        s.state.store(),
+        "test",
+        "deploy bot",
+        lifeline_api::Role::Operator,
+        Some(expires),
+    )
+    .await
+    .unwrap();
+    let (st, me) = s
+        .call("GET", "/api/v1/session", Some(&op.token), None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let me: lifeline_api::SessionInfo = serde_json::from_value(me).unwrap();
+    assert_eq!(
+        me,
+        lifeline_api::SessionInfo {
+            token_id: op.id.clone(),
+            name: "deploy bot".into(),
+            role: lifeline_api::Role::Operator,
+            expires_at: Some(expires),
+        }
+    );
+    let (_, admin) = s.admin("GET", "/api/v1/session", None).await;
+    assert_eq!(admin["role"], "admin");
+    assert_ne!(admin["token_id"], json!(op.id));
+    // The secret never comes back.
+    assert!(!admin.to_string().contains(&s.admin));
+    let (st, p) = s.call("GET", "/api/v1/session", None, None).await;
     assert_eq!(
         (st, p["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
