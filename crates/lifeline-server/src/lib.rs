@@ -34,6 +34,7 @@ mod listen;
 mod metrics;
 mod problem;
 mod routes;
+mod series;
 mod store;
 
 pub use audit::{ChainBreak, GENESIS, verify_run};
@@ -45,6 +46,7 @@ pub use listen::HEADER_READ_TIMEOUT;
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
+pub use routes::overview::EXPIRING_WINDOW_SECS;
 pub use routes::public::{LEASE_TTL_SECS, STATUS_LIST_TTL_SECS};
 pub use store::{AuditFilter, Backend, Store, StoreError};
 
@@ -177,7 +179,7 @@ impl AppState {
 
 /// The HTTP API. Unknown routes answer 404 problem+json.
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, licenses, public};
+    use routes::{admin, licenses, overview, public};
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(metrics::scrape))
@@ -208,6 +210,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))
         .route("/api/v1/licenses/{id}/extend", post(licenses::extend))
         .route("/api/v1/session", get(admin::session))
+        .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/keys", get(admin::list_keys))
         .route("/api/v1/keys/rotate", post(admin::rotate_keys))
         .route("/api/v1/tokens", post(admin::create_token))

@@ -1,8 +1,8 @@
 //! License records: issuing (signing + storing + auditing in one transaction), reading,
-//! listing with filters and search, revoking, extending.
+//! listing with filters and search, counting by state, revoking, extending.
 
 use axum::http::StatusCode;
-use lifeline_api::{IssueLicense, License, LicenseState};
+use lifeline_api::{IssueLicense, License, LicenseState, StateCounts};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -459,7 +459,7 @@ pub(crate) struct ListQuery {
 const MAX_SEARCH_CHARS: usize = 256;
 
 /// What each state means in SQL, every `?` being "now": the one definition the list
-/// filters and [`state_at`] agree on.
+/// filters, the counts (overview, metrics) and [`state_at`] agree on.
 fn state_sql(state: LicenseState) -> &'static str {
     match state {
         LicenseState::Revoked => "revoked_at IS NOT NULL",
@@ -470,6 +470,10 @@ fn state_sql(state: LicenseState) -> &'static str {
         LicenseState::Expired => "revoked_at IS NULL AND expires_at + grace_s <= ?",
     }
 }
+
+/// "Expiring soon" (as the list's `expiring_within`): not revoked, not yet expired, expiring
+/// by `$2` (`$1` is now).
+const EXPIRING_SQL: &str = "revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2";
 
 /// A page of licenses, ordered by id.
 pub(crate) async fn list(
@@ -533,6 +537,75 @@ pub(crate) async fn list(
         None
     };
     Ok((items, next))
+}
+
+/// Licenses by state at `now`, and how many expire within each of `windows` seconds:
+/// counted by the database (one scan, no rows loaded).
+pub(crate) async fn census(
+    store: &Store,
+    now: u64,
+    windows: &[u64],
+) -> Result<(StateCounts, Vec<u64>), StoreError> {
+    let states = [
+        LicenseState::Valid,
+        LicenseState::Grace,
+        LicenseState::Expired,
+        LicenseState::Revoked,
+    ];
+    let mut columns: Vec<String> = states
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS s{i}",
+                state_sql(*s).replace('?', "$1")
+            )
+        })
+        .collect();
+    for i in 0..windows.len() {
+        columns.push(format!(
+            "SUM(CASE WHEN {} THEN 1 ELSE 0 END) AS w{i}",
+            EXPIRING_SQL.replace("$2", &format!("${}", i + 2))
+        ));
+    }
+    let sql = format!("SELECT {} FROM licenses", columns.join(", "));
+    let mut query = sqlx::query(&sql).bind(db(now));
+    for w in windows {
+        query = query.bind(db(now.saturating_add(*w)));
+    }
+    let row = query.fetch_one(store.pool()).await?;
+    let count = |col: String| -> Result<u64, StoreError> {
+        Ok(secs(
+            row.try_get::<Option<i64>, _>(col.as_str())?.unwrap_or(0),
+        ))
+    };
+    let counts = StateCounts {
+        valid: count("s0".into())?,
+        grace: count("s1".into())?,
+        expired: count("s2".into())?,
+        revoked: count("s3".into())?,
+    };
+    let expiring = (0..windows.len())
+        .map(|i| count(format!("w{i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((counts, expiring))
+}
+
+/// The first `limit` licenses expiring within `within` seconds, soonest first.
+pub(crate) async fn expiring_soon(
+    store: &Store,
+    now: u64,
+    within: u64,
+    limit: u32,
+) -> Result<Vec<License>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM licenses WHERE {EXPIRING_SQL} ORDER BY expires_at, id LIMIT {limit}"
+    ))
+    .bind(db(now))
+    .bind(db(now.saturating_add(within)))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(|r| from_row(r, now)).collect()
 }
 
 /// Revokes a license; revoking twice is a conflict.

@@ -1,6 +1,7 @@
 //! Prometheus metrics: validation outcomes and latency, HTTP requests by route and status,
 //! license counts by state, signing-key expiry, store errors, failed authentications.
-//! Labels never carry a license id or licensee: cardinality stays bounded.
+//! Labels never carry a license id or licensee: cardinality stays bounded. Validations also
+//! feed the per-minute series of the overview (`series.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,9 +12,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lifeline_core::LATENCY_BUCKETS_SECS;
-use sqlx::Row;
 
-use crate::store::StoreError;
 use crate::{AppError, AppState};
 
 /// Signing keys are expected to be rotated within this long; a key's expiration timestamp is
@@ -29,6 +28,7 @@ pub struct Metrics {
     validations: Mutex<BTreeMap<(&'static str, String), u64>>,
     latency: Mutex<(Vec<u64>, f64, u64)>,
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    series: crate::series::Series,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -36,11 +36,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// Records one `validate` answer.
-    pub(crate) fn validation(&self, result: &'static str, reason: Option<&str>, secs: f64) {
+    /// Records one `validate` verdict, answered at `now` (unix seconds) in `secs`.
+    pub(crate) fn validation(
+        &self,
+        now: u64,
+        result: &'static str,
+        reason: Option<&'static str>,
+        secs: f64,
+    ) {
         *lock(&self.validations)
             .entry((result, reason.unwrap_or("").to_owned()))
             .or_default() += 1;
+        let unusable = (result == "invalid").then_some(reason.unwrap_or("unknown"));
+        self.series.verdict(now, unusable, secs);
         let mut h = lock(&self.latency);
         if h.0.is_empty() {
             h.0 = vec![0; LATENCY_BUCKETS_SECS.len()];
@@ -52,6 +60,16 @@ impl Metrics {
         }
         h.1 += secs;
         h.2 += 1;
+    }
+
+    /// Records one `validate` request answered with an error status instead of a verdict.
+    pub(crate) fn validation_error(&self, now: u64) {
+        self.series.error(now);
+    }
+
+    /// The per-minute series of `validate` traffic.
+    pub(crate) fn series(&self) -> &crate::series::Series {
+        &self.series
     }
 
     fn render(&self, out: &mut String) {
@@ -128,37 +146,20 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let mut out = String::new();
     state.metrics().render(&mut out);
-    let now = crate::clock::now_i64();
-    let pool = state.store().pool();
-    let row = sqlx::query(
-        "SELECT \
-           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 THEN 1 ELSE 0 END) AS valid, \
-           SUM(CASE WHEN revoked_at IS NULL AND expires_at <= $1 AND expires_at + grace_s > $1 THEN 1 ELSE 0 END) AS grace, \
-           SUM(CASE WHEN revoked_at IS NULL AND expires_at + grace_s <= $1 THEN 1 ELSE 0 END) AS expired, \
-           SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END) AS revoked, \
-           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2 THEN 1 ELSE 0 END) AS in7, \
-           SUM(CASE WHEN revoked_at IS NULL AND expires_at > $1 AND expires_at <= $3 THEN 1 ELSE 0 END) AS in30 \
-         FROM licenses",
+    let (counts, expiring) = crate::licenses::census(
+        state.store(),
+        crate::clock::now(),
+        &[7 * 86_400, 30 * 86_400],
     )
-    .bind(now)
-    .bind(now + 7 * 86_400)
-    .bind(now + 30 * 86_400)
-    .fetch_one(pool)
-    .await
-    .map_err(StoreError::from)?;
-    let count = |col: &str| {
-        row.try_get::<Option<i64>, _>(col)
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-    };
+    .await?;
     family(&mut out, "lifeline_licenses", "gauge", "Licenses by state.");
-    for state_name in ["valid", "grace", "expired", "revoked"] {
-        let _ = writeln!(
-            out,
-            "lifeline_licenses{{state=\"{state_name}\"}} {}",
-            count(state_name)
-        );
+    for (state_name, n) in [
+        ("valid", counts.valid),
+        ("grace", counts.grace),
+        ("expired", counts.expired),
+        ("revoked", counts.revoked),
+    ] {
+        let _ = writeln!(out, "lifeline_licenses{{state=\"{state_name}\"}} {n}");
     }
     family(
         &mut out,
@@ -166,16 +167,9 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         "gauge",
         "Valid licenses expiring within a window.",
     );
-    let _ = writeln!(
-        out,
-        "lifeline_licenses_expiring{{within=\"7d\"}} {}",
-        count("in7")
-    );
-    let _ = writeln!(
-        out,
-        "lifeline_licenses_expiring{{within=\"30d\"}} {}",
-        count("in30")
-    );
+    for (within, n) in ["7d", "30d"].iter().zip(&expiring) {
+        let _ = writeln!(out, "lifeline_licenses_expiring{{within=\"{within}\"}} {n}");
+    }
     let ring = state.keys().await?;
     family(
         &mut out,

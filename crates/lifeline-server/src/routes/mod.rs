@@ -2,4 +2,5 @@
 
 pub(crate) mod admin;
 pub(crate) mod licenses;
+pub(crate) mod overview;
 pub(crate) mod public;

@@ -41,21 +41,29 @@ pub(crate) async fn openapi() -> impl IntoResponse {
     )
 }
 
-/// Refuses a `validate` beyond the caller's rate (checked before the body is read).
+/// Refuses a `validate` beyond the caller's rate (checked before the body is read), and
+/// counts every `validate` answered with an error status (rate limit, bad body, store) in
+/// the per-minute series; verdicts are counted by the handler.
 pub(crate) async fn validate_rate(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    if let Err(wait) = state
+    let response = match state
         .validate_limit()
         .take(crate::limits::client_ip(&parts))
     {
-        return crate::limits::too_many(wait, "validations");
+        Err(wait) => crate::limits::too_many(wait, "validations"),
+        Ok(()) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+    };
+    if response.status().is_client_error() || response.status().is_server_error() {
+        state.metrics().validation_error(crate::clock::now());
     }
-    next.run(axum::extract::Request::from_parts(parts, body))
-        .await
+    response
 }
 
 pub(crate) async fn validate(
@@ -128,7 +136,7 @@ pub(crate) async fn validate(
     };
     state
         .metrics()
-        .validation(result, reason, started.elapsed().as_secs_f64());
+        .validation(now, result, reason, started.elapsed().as_secs_f64());
     Ok(Json(ValidateResponse {
         verdict: verdict_json,
         revoked,

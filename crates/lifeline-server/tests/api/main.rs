@@ -228,6 +228,7 @@ pub(crate) async fn count(s: &Server) -> usize {
 mod audit;
 mod licenses;
 mod nodes;
+mod overview;
 mod public;
 mod security;
 
@@ -265,6 +266,7 @@ on_every_backend!(
     licenses::extension_re_signs_the_same_license_with_a_later_expiry,
     licenses::search_matches_id_prefixes_and_licensee_substrings,
     audit::audit_filters_and_pages_both_ways,
+    overview::overview_counts_states_and_shows_the_last_hour,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

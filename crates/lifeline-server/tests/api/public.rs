@@ -42,6 +42,7 @@ pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
         "/api/v1/licenses/{id}/revoke",
         "/api/v1/licenses/{id}/extend",
         "/api/v1/session",
+        "/api/v1/overview",
         "/api/v1/keys",
         "/api/v1/keys/rotate",
         "/api/v1/tokens",

@@ -79,6 +79,7 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             "operator",
         ),
         ("GET", "/api/v1/session", None, "viewer"),
+        ("GET", "/api/v1/overview", None, "viewer"),
         ("POST", "/api/v1/keys/rotate", None, "admin"),
     ];
     let rank = |r: &str| {
@@ -106,14 +107,17 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             }
         }
     }
-    assert!(s.state.failed_auth_count() >= 52);
-    // A viewer reads its own session.
+    assert!(s.state.failed_auth_count() >= 56);
+    // A viewer reads its own session and the overview.
     let (st, me) = s.call("GET", "/api/v1/session", Some(&viewer), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(me["name"], "viewer");
     assert_eq!(me["role"], "viewer");
     assert!(me["token_id"].is_string());
     assert!(me["expires_at"].is_null());
+    let (st, overview) = s.call("GET", "/api/v1/overview", Some(&viewer), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(overview["licenses"]["valid"], 1);
     // The extension refused to the viewer changed nothing.
     let (_, unchanged) = s.admin("GET", &one, None).await;
     assert_eq!(unchanged, license);
@@ -345,9 +349,10 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
             burst: 3.0,
         },
     };
-    let router = app(AppState::with_limits(store, "http://lifeline.test", limits)
+    let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await
-        .unwrap());
+        .unwrap();
+    let router = app(state.clone());
     let send = |ip: [u8; 4], uri: &str, auth: Option<&str>, body: Option<&str>| {
         let mut req = Request::builder()
             .method(if body.is_some() { "POST" } else { "GET" })
@@ -408,4 +413,25 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The overview's series counts the refused validations as errors, not verdicts.
+    let admin = create_token(state.store(), "test", "a", lifeline_api::Role::Admin, None)
+        .await
+        .unwrap()
+        .token;
+    let res = send([10, 0, 0, 4], "/api/v1/overview", Some(&admin), None)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let o: lifeline_api::Overview = serde_json::from_slice(&bytes).unwrap();
+    let sum = |f: fn(&lifeline_api::MinuteStats) -> u64| o.validation.iter().map(f).sum::<u64>();
+    assert_eq!((sum(|m| m.requests), sum(|m| m.errors)), (9, 3));
+    assert_eq!(
+        sum(|m| m.failures),
+        6,
+        "the verdicts on \"x\" are malformed"
+    );
 }

@@ -1,0 +1,38 @@
+//! `GET /api/v1/overview`: licenses by state, what expires soon, and this node's validation
+//! traffic over the last hour.
+
+use axum::Json;
+use axum::extract::State;
+use lifeline_api::{Overview, Role};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::AppError;
+
+/// What "expiring soon" means: 30 days.
+pub const EXPIRING_WINDOW_SECS: u64 = 30 * 86_400;
+/// How many of the licenses expiring soon the overview lists.
+const EXPIRING_LISTED: u32 = 10;
+
+pub(crate) async fn overview(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Overview>, AppError> {
+    caller.require(Role::Viewer)?;
+    let now = crate::clock::now();
+    let (licenses, expiring) =
+        crate::licenses::census(state.store(), now, &[EXPIRING_WINDOW_SECS]).await?;
+    let expiring_soon =
+        crate::licenses::expiring_soon(state.store(), now, EXPIRING_WINDOW_SECS, EXPIRING_LISTED)
+            .await?;
+    let series = state.metrics().series();
+    Ok(Json(Overview {
+        now,
+        licenses,
+        expiring_window_s: EXPIRING_WINDOW_SECS,
+        expiring_soon_total: expiring.first().copied().unwrap_or(0),
+        expiring_soon,
+        validation: series.minutes(now),
+        failures_by_reason: series.reasons(now),
+    }))
+}
