@@ -30,6 +30,10 @@ pub(crate) struct Args {
     /// default http://LISTEN.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Serve the web console from DIR (its built dist directory: index.html and the hashed
+    /// .js/.wasm/.css files) at every path the API does not own.
+    #[arg(long, env = "LIFELINE_CONSOLE_DIR", value_name = "DIR")]
+    console: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -47,6 +51,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         admin_token,
         demo: args.demo,
         public_url: args.public_url.clone(),
+        console_dir: args.console.clone(),
         limits: lifeline_server::Limits {
             validate: lifeline_server::Rate {
                 per_sec: args.validate_rate,

@@ -31,6 +31,11 @@ struct Node {
 
 impl Node {
     fn start(data: &Path, port: u16) -> Self {
+        Self::start_with(data, port, &[])
+    }
+
+    /// Starts `lifeline serve` with extra environment variables.
+    fn start_with(data: &Path, port: u16, env: &[(&str, &Path)]) -> Self {
         let child = Command::new(BIN)
             .args([
                 "serve",
@@ -40,6 +45,8 @@ impl Node {
                 &format!("127.0.0.1:{port}"),
             ])
             .env_remove("LIFELINE_ADMIN_TOKEN")
+            .env_remove("LIFELINE_CONSOLE_DIR")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -381,5 +388,91 @@ fn a_client_dribbling_headers_is_cut_off_while_others_are_served() {
     assert!(
         closed <= limit + Duration::from_secs(5),
         "closed only after {closed:?}"
+    );
+}
+
+#[test]
+fn serve_console_serves_the_app_and_refuses_a_directory_without_index_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    let index = "<!doctype html><title>console</title><script src=\"/app-1a2b.js\"></script>";
+    std::fs::write(dist.join("index.html"), index).unwrap();
+    std::fs::write(dist.join("app-1a2b.js"), "console.log(1);").unwrap();
+    let node = Node::start_with(
+        &dir.path().join("data"),
+        free_port(),
+        &[("LIFELINE_CONSOLE_DIR", &dist)],
+    );
+    let fetch = |path: &str| {
+        let mut r = Node::agent()
+            .get(&format!("{}{path}", node.url()))
+            .call()
+            .unwrap();
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let (content_type, cache) = (header("content-type"), header("cache-control"));
+        (
+            r.status().as_u16(),
+            content_type,
+            cache,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    for path in ["/", "/licenses/0195e2a0"] {
+        let (status, content_type, cache, body) = fetch(path);
+        assert_eq!((status, body.as_str()), (200, index), "{path}");
+        assert_eq!(
+            (content_type.as_str(), cache.as_str()),
+            ("text/html", "no-cache")
+        );
+    }
+    let (status, content_type, cache, body) = fetch("/app-1a2b.js");
+    assert_eq!((status, body.as_str()), (200, "console.log(1);"));
+    assert_eq!(content_type, "text/javascript");
+    assert_eq!(cache, "public, max-age=31536000, immutable");
+    let (status, _, _, body) = fetch("/api/v1/nope");
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["code"],
+        "not_found"
+    );
+    assert_eq!(node.get("/healthz", None).0, 200);
+    drop(node);
+
+    // A directory that is not a built console: the start fails, saying why.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data2"))
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--console")
+        .arg(dir.path())
+        .env_remove("LIFELINE_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve --console without index.html did not fail");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("no index.html"), "{stderr}");
+    assert!(
+        !dir.path().join("data2").exists(),
+        "nothing is created before the check"
     );
 }

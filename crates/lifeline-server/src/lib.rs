@@ -26,6 +26,7 @@ use tokio::sync::RwLock;
 mod audit;
 mod auth;
 mod clock;
+mod console;
 pub mod demo;
 mod keys;
 mod licenses;
@@ -39,6 +40,7 @@ mod store;
 
 pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
+pub use console::{ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, with_console};
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
@@ -177,7 +179,8 @@ impl AppState {
     }
 }
 
-/// The HTTP API. Unknown routes answer 404 problem+json.
+/// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
+/// how to serve the console; see [`with_console`]).
 pub fn app(state: AppState) -> Router {
     use routes::{admin, licenses, overview, public};
     Router::new()
@@ -216,7 +219,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tokens", post(admin::create_token))
         .route("/api/v1/audit", get(admin::audit_log))
         .route("/api/v1/audit/verify", get(admin::audit_verify))
-        .fallback(|| async { AppError::not_found("no such route") })
+        .fallback(console::not_served)
         .method_not_allowed_fallback(|| async {
             AppError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -294,6 +297,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Rate limits per client address.
     pub limits: Limits,
+    /// A built console (Trunk's `dist`) to serve next to the API (see [`with_console`]).
+    pub console_dir: Option<PathBuf>,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -353,6 +358,12 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// Opens the store, bootstraps, and serves until Ctrl-C / SIGTERM.
 pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    // A bad console directory fails the start before anything is touched.
+    let console = config
+        .console_dir
+        .as_deref()
+        .map(console::Console::open)
+        .transpose()?;
     std::fs::create_dir_all(&config.data_dir)?;
     #[cfg(unix)]
     {
@@ -398,8 +409,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         );
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    eprintln!("lifeline: serving on http://{}", listener.local_addr()?);
-    listen::run(listener, app(state), async {
+    let local = listener.local_addr()?;
+    eprintln!("lifeline: serving on http://{local}");
+    let router = match console {
+        Some(console) => {
+            eprintln!("lifeline: console at http://{local}/");
+            console.mount(app(state))
+        }
+        None => app(state),
+    };
+    listen::run(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

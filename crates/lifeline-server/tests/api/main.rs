@@ -226,6 +226,7 @@ pub(crate) async fn count(s: &Server) -> usize {
 }
 
 mod audit;
+mod console;
 mod licenses;
 mod nodes;
 mod overview;
