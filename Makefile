@@ -1,5 +1,6 @@
 # Lifeline: the two commands of the README, and their parts.
-#   make run    set up, walk the CLI demo, then run the license server with demo data
+#   make run    set up, walk the CLI demo, build the console, then run the license server
+#               with demo data and the console on http://127.0.0.1:8080/
 #   make test   set up, then every check CI runs
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -7,9 +8,9 @@ CARGO ?= cargo
 DEMO_DIR ?= target/demo
 LIFELINE := target/debug/lifeline
 
-.PHONY: bench-provision pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: console console-test console-e2e bench-provision pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
-run: setup demo serve-demo
+run: setup demo console serve-demo
 
 # The license server on an embedded SQLite with demo data (fresh each time), in the foreground.
 LISTEN ?= 127.0.0.1:8080
@@ -17,11 +18,12 @@ serve-demo:
 	$(CARGO) build --locked -q -p lifeline-cli
 	@rm -rf target/demo-server
 	@echo "== Lifeline server with demo data on http://$(LISTEN) (Ctrl-C stops it)"
+	@echo "   console: open http://$(LISTEN)/ and sign in with the admin token printed below"
 	@echo "   try: curl -s http://$(LISTEN)/.well-known/lifeline/keys.json"
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
-	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN)
+	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN) --console dist/console
 
-test: setup lint unit pg-test wasm-check wasm-test npm-test
+test: setup lint unit pg-test wasm-check wasm-test npm-test console-test console-e2e
 	@echo "make test: all checks passed"
 
 setup:
@@ -29,11 +31,12 @@ setup:
 
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) clippy -p lifeline-wasm --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --workspace --exclude lifeline-console --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p lifeline-wasm -p lifeline-console --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
 
+# The console (web/) is wasm-only: its tests run in console-test.
 unit:
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --exclude lifeline-console --locked
 
 # The server's API tests again on PostgreSQL (a throwaway cluster on 127.0.0.1), plus two
 # server nodes sharing one database. `cargo test` alone runs them on SQLite only.
@@ -51,6 +54,21 @@ wasm-check:
 wasm-test:
 	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test node
 	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test browser
+
+# The admin console, release build (-Oz) into dist/console; prints the gzipped .wasm size.
+console:
+	TRUNK_SKIP_VERSION_CHECK=true trunk build
+	@for f in dist/console/*.wasm; do echo "console: $$f $$(wc -c < $$f) bytes, $$(gzip -9 -c $$f | wc -c) gzipped"; done
+
+# The console's helpers in Node and its components in headless Chromium (wasm-bindgen-test).
+console-test:
+	$(CARGO) test --locked -p lifeline-console --target wasm32-unknown-unknown --test format
+	$(CARGO) test --locked -p lifeline-console --target wasm32-unknown-unknown --test components
+
+# The console end to end: a real server on a fresh SQLite, real headless Chromium over
+# WebDriver. Screenshots and report.json land in target/console-e2e/.
+console-e2e: console
+	$(CARGO) test --locked -p lifeline-cli --test console -- --ignored --nocapture
 
 # The npm package @lifeline/verifier, built into dist/npm/.
 npm:

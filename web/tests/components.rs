@@ -1,7 +1,12 @@
 //! Component tests in headless Chromium: mount a component with known data, act on the DOM
 //! like a user, assert on what the DOM shows.
 //! `cargo test -p lifeline-console --target wasm32-unknown-unknown --test components`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use leptos::prelude::*;
 use lifeline_api::{

@@ -1,6 +1,6 @@
 //! The console's formatting helpers (pure functions), run in Node:
 //! `cargo test -p lifeline-console --target wasm32-unknown-unknown --test format`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use lifeline_console::format::*;
 use wasm_bindgen_test::wasm_bindgen_test;

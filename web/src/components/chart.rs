@@ -101,12 +101,16 @@ fn draw(canvas: web_sys::HtmlCanvasElement, series: &[Series], unit: &str) -> Re
         .y_desc(unit)
         .x_labels(7)
         .y_labels(5)
-        .x_label_formatter(&|x| format!("{:.0}", -x))
+        .x_label_formatter(&|x| format!("{:.0}", x.abs()))
         .light_line_style(RGBColor(236, 239, 243))
         .draw()
         .map_err(|e| e.to_string())?;
     for s in series {
         let color = RGBColor(s.color.0, s.color.1, s.color.2);
+        // Dots as well as lines: a minute with traffic between quiet ones still shows.
+        chart
+            .draw_series(s.points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+            .map_err(|e| e.to_string())?;
         chart
             .draw_series(LineSeries::new(
                 s.points.iter().copied(),

@@ -1,0 +1,434 @@
+//! End to end: `lifeline serve --demo --console dist/console` on a fresh SQLite, driven by a
+//! real headless Chromium over WebDriver (chromedriver + fantoccini). Signs in, reads every
+//! page, issues a license through the UI, finds it in the table, revokes it, sees its state
+//! change, and watches an expired token lead back to sign-in.
+//!
+//! Needs the built console and chromedriver: `make console-e2e` (part of `make test`) builds
+//! and runs it. Screenshots of each page land in `target/console-e2e/`, with `report.json`
+//! (time to first render of the overview, screenshot list).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A child process killed when dropped (also when the test fails).
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn api(base: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{base}{path}");
+    let auth = format!("Bearer {token}");
+    let mut response = match (method, body) {
+        ("GET", _) => agent().get(&url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent()
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_json(b),
+        (_, None) => agent()
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_empty(),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let value = response.body_mut().read_json().unwrap_or(Value::Null);
+    (status, value)
+}
+
+struct Shots {
+    dir: PathBuf,
+    taken: Vec<String>,
+}
+
+impl Shots {
+    async fn take(&mut self, browser: &Client, name: &str) {
+        let png = browser.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        std::fs::write(self.dir.join(format!("{name}.png")), png).unwrap();
+        self.taken.push(format!("{name}.png"));
+    }
+}
+
+async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+async fn text_of(browser: &Client, css: &str) -> String {
+    wait_for(browser, css).await.text().await.unwrap()
+}
+
+/// Waits until `css` matches an element whose text contains `needle`.
+async fn wait_for_text(browser: &Client, css: &str, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        for el in browser.find_all(Locator::Css(css)).await.unwrap() {
+            if el.text().await.unwrap_or_default().contains(needle) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no {css} containing {needle:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_in(browser: &Client, token: &str) {
+    wait_for(browser, "input#token")
+        .await
+        .send_keys(token)
+        .await
+        .unwrap();
+    wait_for(browser, "button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(browser, "header nav").await;
+}
+
+async fn nav(browser: &Client, label: &str) {
+    browser
+        .find(Locator::LinkText(label))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs the built console (dist/console) and chromedriver: run by `make console-e2e`"]
+async fn an_operator_issues_and_revokes_a_license_through_the_console() {
+    let console = workspace().join("dist/console");
+    assert!(
+        console.join("index.html").is_file(),
+        "no console build at {}: run `make console` first",
+        console.display()
+    );
+    let shots_dir = workspace().join("target/console-e2e");
+    let _ = std::fs::remove_dir_all(&shots_dir);
+    std::fs::create_dir_all(&shots_dir).unwrap();
+
+    // A real server on a fresh SQLite, with demo data, serving the built console.
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Process(
+        Command::new(BIN)
+            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--console")
+            .arg(&console)
+            .env_remove("LIFELINE_ADMIN_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_listening(port, "lifeline serve");
+    let admin = std::fs::read_to_string(data.path().join("admin-token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // Some validation traffic for the overview's charts: usable and refused tokens.
+    let (_, page) = api(&base, "GET", "/api/v1/licenses?limit=20", &admin, None);
+    for license in page["items"].as_array().unwrap() {
+        let token = license["token"].as_str().unwrap();
+        // The same token with one signature character changed: `bad_signature`.
+        let mut tampered = token.as_bytes().to_vec();
+        let i = tampered.len() - 10;
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        for t in [token.to_owned(), tampered] {
+            let (status, _) = api(
+                &base,
+                "POST",
+                "/api/v1/validate",
+                "",
+                Some(json!({ "token": t })),
+            );
+            assert_eq!(status, 200);
+        }
+    }
+
+    // A real headless Chromium.
+    let driver_port = free_port();
+    let _driver = Process(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver not found: run .ci/setup"),
+    );
+    wait_until_listening(driver_port, "chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let browser = ClientBuilder::new(connector)
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .unwrap();
+    let mut shots = Shots {
+        dir: shots_dir.clone(),
+        taken: Vec::new(),
+    };
+
+    // Sign in: a wrong token is refused with a message; the admin token gets in.
+    browser.goto(&base).await.unwrap();
+    shots.take(&browser, "sign-in").await;
+    sign_in_refused(&browser, "ll_not_a_real_token").await;
+    browser.refresh().await.unwrap();
+    sign_in(&browser, &admin).await;
+    assert!(
+        text_of(&browser, "[data-testid=who]")
+            .await
+            .contains("admin")
+    );
+
+    // Time to first render of the overview: a fresh page load with the session kept.
+    browser.refresh().await.unwrap();
+    wait_for(&browser, "[data-ready=overview]").await;
+    let first_render_ms = browser
+        .execute(
+            "const m = performance.getEntriesByName('lifeline:overview-rendered')[0];\
+             return m ? m.startTime : null;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .expect("the overview set its performance mark");
+    let valid_count: u64 = text_of(&browser, "[data-count=valid] .count")
+        .await
+        .parse()
+        .unwrap();
+    assert!(valid_count >= 1, "demo data has valid licenses");
+    let requests = text_of(&browser, "[data-testid=requests]").await;
+    assert!(requests.parse::<u64>().unwrap() >= 2, "{requests}");
+    wait_for_text(&browser, "table.reasons", "bad_signature").await;
+    shots.take(&browser, "overview").await;
+
+    // Licenses: issue one through the form, find it in the table.
+    nav(&browser, "Licenses").await;
+    wait_for(&browser, "table.licenses").await;
+    wait_for(&browser, "section.issue > button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "#issue-product option").await;
+    wait_for(&browser, "#issue-licensee")
+        .await
+        .send_keys("E2E Corp")
+        .await
+        .unwrap();
+    wait_for(&browser, "#issue-entitlements")
+        .await
+        .send_keys("pro, sso")
+        .await
+        .unwrap();
+    wait_for(&browser, ".issue-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, ".issue .notice", "Issued").await;
+    wait_for_text(&browser, "table.licenses tbody tr", "E2E Corp").await;
+    let row = wait_for(&browser, "table.licenses tbody tr").await;
+    assert!(row.text().await.unwrap().contains("valid"));
+    shots.take(&browser, "licenses").await;
+
+    // Its page: the server's state and the verdict lifeline-core computes in the browser.
+    row.find(Locator::Css("a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-testid=server-state] [data-state=valid]").await;
+    wait_for(&browser, "[data-testid=edge-verdict][data-state=valid]").await;
+    wait_for_text(&browser, "table.audit", "license.issued").await;
+    shots.take(&browser, "license").await;
+
+    // Revoke it, with a reason, and see the state change and the history grow.
+    browser
+        .find(Locator::XPath("//button[normalize-space()='Revoke…']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[role=dialog] textarea")
+        .await
+        .send_keys("e2e: customer left")
+        .await
+        .unwrap();
+    shots.take(&browser, "revoke-dialog").await;
+    wait_for(&browser, "[data-testid=confirm]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-testid=server-state] [data-state=revoked]").await;
+    wait_for_text(&browser, "table.audit", "license.revoked").await;
+    shots.take(&browser, "license-revoked").await;
+
+    // The table agrees.
+    nav(&browser, "Licenses").await;
+    wait_for(&browser, "#state-filter")
+        .await
+        .select_by_value("revoked")
+        .await
+        .unwrap();
+    wait_for_text(&browser, "table.licenses tbody", "E2E Corp").await;
+
+    // Keys and audit.
+    nav(&browser, "Keys").await;
+    wait_for_text(&browser, "table.keys", "signs now").await;
+    shots.take(&browser, "keys").await;
+    nav(&browser, "Audit").await;
+    wait_for_text(&browser, "[data-testid=chain]", "Chain intact").await;
+    wait_for_text(&browser, "table.audit", "license.revoked").await;
+    shots.take(&browser, "audit").await;
+
+    // A phone-sized window: the overview still reads.
+    browser.set_window_size(390, 844).await.unwrap();
+    nav(&browser, "Overview").await;
+    wait_for(&browser, "[data-ready=overview]").await;
+    shots.take(&browser, "overview-390px").await;
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // An expired session leads back to sign-in, saying why.
+    let (status, created) = api(
+        &base,
+        "POST",
+        "/api/v1/tokens",
+        &admin,
+        Some(json!({ "name": "short-lived", "role": "viewer", "expires_at": now() + 2 })),
+    );
+    assert_eq!(status, 201, "{created}");
+    wait_for(&browser, "header button").await;
+    browser
+        .find(Locator::XPath("//button[normalize-space()='Sign out']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    sign_in(&browser, created["token"].as_str().unwrap()).await;
+    assert!(
+        text_of(&browser, "[data-testid=who]")
+            .await
+            .contains("viewer")
+    );
+    // A viewer is offered no issue form.
+    nav(&browser, "Licenses").await;
+    wait_for(&browser, "table.licenses").await;
+    assert!(browser.find(Locator::Css("section.issue")).await.is_err());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    nav(&browser, "Keys").await;
+    wait_for(&browser, "input#token").await;
+    wait_for_text(&browser, ".notice", "session ended").await;
+    shots.take(&browser, "session-expired").await;
+
+    browser.close().await.unwrap();
+    let report = json!({
+        "time_to_first_render_ms": first_render_ms,
+        "screenshots": shots.taken,
+    });
+    std::fs::write(
+        shots_dir.join("report.json"),
+        serde_json::to_string_pretty(&report).unwrap(),
+    )
+    .unwrap();
+    println!(
+        "console e2e: overview first render {first_render_ms:.0} ms after navigation; screenshots in {}",
+        shots_dir.display()
+    );
+}
+
+async fn sign_in_refused(browser: &Client, token: &str) {
+    wait_for(browser, "input#token")
+        .await
+        .send_keys(token)
+        .await
+        .unwrap();
+    wait_for(browser, "button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(browser, "[role=alert]", "not accepted").await;
+}
