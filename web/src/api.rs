@@ -7,8 +7,8 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use lifeline_api::{
-    AuditPage, ExtendLicense, IssueLicense, License, LicensePage, LicenseState, Overview, Problem,
-    Product, RevokeLicense, SessionInfo, SigningKeyInfo,
+    AuditIntegrity, AuditPage, ExtendLicense, IssueLicense, License, LicensePage, LicenseState,
+    Overview, Problem, Product, RevokeLicense, SessionInfo, SigningKeyInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -37,21 +37,6 @@ impl fmt::Display for ApiError {
             Self::Decode(e) => write!(f, "The server's answer could not be read: {e}"),
         }
     }
-}
-
-/// What the console shows of `GET /api/v1/audit/verify`.
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
-pub struct AuditIntegrity {
-    /// Whether every event's hash chains to the previous one.
-    pub intact: bool,
-    /// Events checked (up to the first break).
-    pub events: u64,
-    /// The hash of the last event, when intact.
-    #[serde(default)]
-    pub head: Option<String>,
-    /// What is wrong, when not intact.
-    #[serde(default)]
-    pub problem: Option<String>,
 }
 
 /// Filters of the license list.

@@ -335,6 +335,7 @@ fn keys_warn_before_rotation_is_due_and_flag_overdue() {
         created_at: not_before,
         not_before,
         not_after: (status == KeyStatus::Retired).then_some(not_before + 100),
+        rotate_by: (status == KeyStatus::Active).then_some(not_before + 365 * 86_400),
         public_jwk: json!({}),
     };
     let year = 365 * 86_400;

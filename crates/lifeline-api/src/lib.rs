@@ -193,6 +193,9 @@ pub struct SigningKeyInfo {
     pub not_before: u64,
     /// End of its signing window (set when rotated out).
     pub not_after: Option<u64>,
+    /// For the active key: when it should be rotated by (a year after its window opened).
+    #[serde(default)]
+    pub rotate_by: Option<u64>,
     /// The public JWK.
     pub public_jwk: Value,
 }
@@ -284,6 +287,21 @@ pub struct AuditPage {
     /// Pass as `before` for the next page (descending order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
+}
+
+/// `GET /api/v1/audit/verify`: whether the whole hash chain checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditIntegrity {
+    /// Every event's hash chains to the previous one.
+    pub intact: bool,
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The last event's hash, when intact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// What is wrong, when not intact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// `GET /api/v1/session`: who the presented bearer token is (the console signs in with it).

@@ -96,6 +96,11 @@ pub(crate) async fn load(store: &Store) -> Result<Option<Arc<KeyRing>>, StoreErr
             created_at: u64::try_from(created_at).unwrap_or(0),
             not_before: u64::try_from(not_before).unwrap_or(0),
             not_after: not_after.and_then(|t| u64::try_from(t).ok()),
+            rotate_by: is_active.then(|| {
+                u64::try_from(not_before)
+                    .unwrap_or(0)
+                    .saturating_add(crate::metrics::KEY_MAX_AGE_SECS)
+            }),
             public_jwk: public.to_jwk(),
         });
         keys.push(public);

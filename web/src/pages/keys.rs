@@ -61,10 +61,6 @@ pub fn KeysPage() -> impl IntoView {
     }
 }
 
-/// When an active key should be rotated by: the server's expectation is a year from the
-/// start of its window (`KEY_MAX_AGE_SECS`).
-pub const KEY_MAX_AGE_SECS: u64 = 365 * 86_400;
-
 /// Keys with their windows and rotation warnings.
 #[component]
 pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
@@ -78,8 +74,7 @@ pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
                 k.not_after
                     .map_or_else(|| "open".to_owned(), format::date_time)
             );
-            let (health, class) = if active {
-                let due = k.not_before.saturating_add(KEY_MAX_AGE_SECS);
+            let (health, class) = if let Some(due) = k.rotate_by.filter(|_| active) {
                 if due <= now {
                     (
                         format!("rotation overdue since {}", format::relative(due, now)),
@@ -104,6 +99,8 @@ pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
                         "ok",
                     )
                 }
+            } else if active {
+                ("no rotation date".to_owned(), "muted")
             } else {
                 ("retired: verifies only".to_owned(), "muted")
             };

@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use lifeline_api::{
-    ApiTokenCreated, AuditPage, CreateApiToken, CreateProduct, Product, Role, SessionInfo,
-    SigningKeyInfo,
+    ApiTokenCreated, AuditIntegrity, AuditPage, CreateApiToken, CreateProduct, Product, Role,
+    SessionInfo, SigningKeyInfo,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 use crate::auth::Caller;
@@ -217,7 +217,7 @@ pub(crate) async fn audit_log(
 pub(crate) async fn audit_verify(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<AuditIntegrity>, AppError> {
     caller.require(Role::Viewer)?;
     let (mut seq, mut hash) = (0, audit::GENESIS.to_owned());
     loop {
@@ -231,11 +231,19 @@ pub(crate) async fn audit_verify(
         match audit::verify_run(seq, &hash, &batch) {
             Ok((s, h)) => (seq, hash) = (s, h),
             Err(brk) => {
-                return Ok(Json(
-                    json!({ "intact": false, "events": seq, "problem": brk.to_string() }),
-                ));
+                return Ok(Json(AuditIntegrity {
+                    intact: false,
+                    events: seq,
+                    head: None,
+                    problem: Some(brk.to_string()),
+                }));
             }
         }
     }
-    Ok(Json(json!({ "intact": true, "events": seq, "head": hash })))
+    Ok(Json(AuditIntegrity {
+        intact: true,
+        events: seq,
+        head: Some(hash),
+        problem: None,
+    }))
 }
