@@ -140,7 +140,7 @@ impl Serialize for Claims {
     }
 }
 
-fn missing(claim: &'static str) -> VerifyError {
+pub(crate) fn missing(claim: &'static str) -> VerifyError {
     Malformed::Claim {
         claim,
         problem: ClaimProblem::Missing,
@@ -148,7 +148,7 @@ fn missing(claim: &'static str) -> VerifyError {
     .into()
 }
 
-fn wrong(claim: &'static str, expected: &'static str) -> VerifyError {
+pub(crate) fn wrong(claim: &'static str, expected: &'static str) -> VerifyError {
     Malformed::Claim {
         claim,
         problem: ClaimProblem::WrongType { expected },
@@ -156,7 +156,7 @@ fn wrong(claim: &'static str, expected: &'static str) -> VerifyError {
     .into()
 }
 
-fn string(raw: &Map<String, Value>, claim: &'static str) -> Result<String, VerifyError> {
+pub(crate) fn string(raw: &Map<String, Value>, claim: &'static str) -> Result<String, VerifyError> {
     match raw.get(claim) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(_) => Err(wrong(claim, "a non-empty string")),
@@ -164,7 +164,10 @@ fn string(raw: &Map<String, Value>, claim: &'static str) -> Result<String, Verif
     }
 }
 
-fn time(raw: &Map<String, Value>, claim: &'static str) -> Result<Option<UnixTime>, VerifyError> {
+pub(crate) fn time(
+    raw: &Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<UnixTime>, VerifyError> {
     match raw.get(claim) {
         None => Ok(None),
         Some(Value::Number(n)) => n

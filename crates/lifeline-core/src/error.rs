@@ -20,10 +20,17 @@ pub enum VerifyError {
     WrongType {
         /// The `typ` the header carried, if any.
         typ: Option<String>,
+        /// The `typ` this kind of token must have.
+        expected: &'static str,
     },
     /// The key set has no key with this `kid`.
     UnknownKey {
         /// The `kid` the header named.
+        kid: String,
+    },
+    /// The named key is an emergency override key: it signs overrides, never licenses.
+    KeyNotForLicenses {
+        /// The key.
         kid: String,
     },
     /// The signature does not verify under the named key. Deliberately carries no detail.
@@ -76,7 +83,7 @@ impl VerifyError {
             Self::Malformed(_) => Reason::Malformed,
             Self::UnsupportedAlg { .. } => Reason::UnsupportedAlg,
             Self::WrongType { .. } => Reason::WrongType,
-            Self::UnknownKey { .. } => Reason::UnknownKey,
+            Self::UnknownKey { .. } | Self::KeyNotForLicenses { .. } => Reason::UnknownKey,
             Self::BadSignature => Reason::BadSignature,
             Self::KeyExpired { .. } => Reason::KeyExpired,
             Self::KeyRevoked { .. } => Reason::KeyRevoked,
@@ -97,17 +104,19 @@ impl fmt::Display for VerifyError {
                     "unsupported algorithm {alg:?}: only EdDSA / Ed25519 is accepted"
                 )
             }
-            Self::WrongType { typ: Some(typ) } => {
-                write!(
-                    f,
-                    "wrong token type {typ:?}: expected {:?}",
-                    crate::LICENSE_TYP
-                )
-            }
-            Self::WrongType { typ: None } => {
-                write!(f, "header has no typ: expected {:?}", crate::LICENSE_TYP)
-            }
+            Self::WrongType {
+                typ: Some(typ),
+                expected,
+            } => write!(f, "wrong token type {typ:?}: expected {expected:?}"),
+            Self::WrongType {
+                typ: None,
+                expected,
+            } => write!(f, "header has no typ: expected {expected:?}"),
             Self::UnknownKey { kid } => write!(f, "no key with kid {kid:?} in the key set"),
+            Self::KeyNotForLicenses { kid } => write!(
+                f,
+                "key {kid:?} signs only overrides: no license key has that kid"
+            ),
             Self::BadSignature => f.write_str("signature does not verify"),
             Self::KeyExpired {
                 kid,

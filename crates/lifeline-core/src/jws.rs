@@ -47,7 +47,7 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
 /// Splits, decodes and checks a compact JWS whose header must have the given `typ`.
 pub(crate) fn parse<'a>(
     token: &'a [u8],
-    expected_typ: &str,
+    expected_typ: &'static str,
 ) -> Result<CompactJws<'a>, VerifyError> {
     let token = trim(token);
     if token.is_empty() {
@@ -116,7 +116,7 @@ pub(crate) fn parse_header_object(bytes: &[u8]) -> Result<Map<String, Value>, Ve
     })
 }
 
-fn parse_header(bytes: &[u8], expected_typ: &str) -> Result<Header, VerifyError> {
+fn parse_header(bytes: &[u8], expected_typ: &'static str) -> Result<Header, VerifyError> {
     let map = parse_header_object(bytes)?;
     if map.contains_key("crit") {
         return Err(header_error(
@@ -141,10 +141,16 @@ fn parse_header(bytes: &[u8], expected_typ: &str) -> Result<Header, VerifyError>
         Some(Value::String(typ)) => {
             return Err(VerifyError::WrongType {
                 typ: Some(typ.clone()),
+                expected: expected_typ,
             });
         }
         Some(_) => return Err(header_error("\"typ\" must be a string")),
-        None => return Err(VerifyError::WrongType { typ: None }),
+        None => {
+            return Err(VerifyError::WrongType {
+                typ: None,
+                expected: expected_typ,
+            });
+        }
     };
     let kid = match map.get("kid") {
         Some(Value::String(kid)) if !kid.is_empty() => kid,

@@ -18,6 +18,7 @@ pub struct PublicKey {
     not_before: Option<UnixTime>,
     not_after: Option<UnixTime>,
     revoked: bool,
+    overrides_only: bool,
 }
 
 impl PublicKey {
@@ -35,6 +36,7 @@ impl PublicKey {
             not_before: None,
             not_after: None,
             revoked: false,
+            overrides_only: false,
         })
     }
 
@@ -60,6 +62,19 @@ impl PublicKey {
     pub fn revoked(mut self) -> Self {
         self.revoked = true;
         self
+    }
+
+    /// Marks the key as an emergency override key (JWK `"lifeline_use": "override"`): it
+    /// verifies overrides only, never licenses.
+    #[must_use]
+    pub fn for_overrides_only(mut self) -> Self {
+        self.overrides_only = true;
+        self
+    }
+
+    /// Whether the key verifies overrides only.
+    pub fn is_for_overrides_only(&self) -> bool {
+        self.overrides_only
     }
 
     /// The key id.
@@ -121,6 +136,9 @@ impl PublicKey {
             if self.revoked {
                 map.insert("revoked".into(), true.into());
             }
+            if self.overrides_only {
+                map.insert("lifeline_use".into(), "override".into());
+            }
         }
         jwk
     }
@@ -138,8 +156,19 @@ impl PublicKey {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(invalid("revoked", "true or false")),
         };
-        let key = Self::from_bytes(kid, &x)?.with_window(not_before, not_after)?;
-        Ok(if revoked { key.revoked() } else { key })
+        let overrides_only = match jwk.get("lifeline_use") {
+            None => false,
+            Some(Value::String(u)) if u == "override" => true,
+            Some(_) => return Err(invalid("lifeline_use", "\"override\" or absent")),
+        };
+        let mut key = Self::from_bytes(kid, &x)?.with_window(not_before, not_after)?;
+        if revoked {
+            key = key.revoked();
+        }
+        if overrides_only {
+            key = key.for_overrides_only();
+        }
+        Ok(key)
     }
 }
 

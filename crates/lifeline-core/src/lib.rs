@@ -29,6 +29,7 @@ mod inspect;
 mod json;
 mod jws;
 mod keys;
+mod overrides;
 mod reason;
 #[cfg(any(test, feature = "sign"))]
 #[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
@@ -45,6 +46,7 @@ pub use inspect::{Inspection, inspect};
 pub use json::parse_object as parse_json_object;
 pub use jws::{Header, LICENSE_TYP, MAX_TOKEN_BYTES};
 pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
+pub use overrides::{Effect, OVERRIDE_TYP, Override, Scope};
 pub use reason::Reason;
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};

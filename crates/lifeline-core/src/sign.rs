@@ -112,6 +112,18 @@ impl LicenseSigner {
         ))
     }
 
+    /// Signs a temporary override (`typ` `lifeline-override+jwt`). The claims are checked as
+    /// a verifier reads them first (scope, effect, reason, incident, `exp` after `iat`).
+    pub fn sign_override(&self, claims: &Map<String, Value>) -> Result<String, SignError> {
+        crate::overrides::Override::from_claims(self.kid.clone(), claims)
+            .map_err(SignError::Claims)?;
+        let header = json!({ "alg": "EdDSA", "typ": crate::OVERRIDE_TYP, "kid": self.kid });
+        Ok(self.sign_jws(
+            header.to_string().as_bytes(),
+            Value::Object(claims.clone()).to_string().as_bytes(),
+        ))
+    }
+
     /// Signs arbitrary header and payload bytes as a compact JWS, checking nothing.
     /// For other token kinds and for test vectors; prefer [`Self::sign_license`].
     pub fn sign_jws(&self, header: &[u8], payload: &[u8]) -> String {

@@ -18,7 +18,7 @@ pub const LATENCY_BUCKETS_SECS: [f64; 12] = [
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyStats {
-    /// Verdicts by state (`valid`, `grace`, `invalid`).
+    /// Verdicts by state (`valid`, `grace`, `invalid`, `override`).
     pub by_state: BTreeMap<&'static str, u64>,
     /// Verdicts by reason code (valid verdicts have none and are not counted here).
     pub by_reason: BTreeMap<&'static str, u64>,
@@ -91,7 +91,7 @@ impl VerifyStats {
             "# HELP {prefix}_verdicts_total Verdicts given, by state."
         );
         let _ = writeln!(out, "# TYPE {prefix}_verdicts_total counter");
-        for state in [State::Valid, State::Grace, State::Invalid] {
+        for state in [State::Valid, State::Grace, State::Invalid, State::Override] {
             let n = self.by_state.get(state.as_str()).copied().unwrap_or(0);
             let _ = writeln!(
                 out,

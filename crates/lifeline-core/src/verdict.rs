@@ -1,6 +1,7 @@
 use serde::Serialize;
 
-use crate::{Claims, Reason, UnixTime, VerifyError};
+use crate::overrides::{Effect, Override};
+use crate::{Claims, DEFAULT_LEEWAY_SECS, Reason, UnixTime, VerifyError};
 
 /// Whether a license may be used now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -13,6 +14,9 @@ pub enum State {
     Grace,
     /// Not usable; the verdict's reason says why.
     Invalid,
+    /// Usable because a temporary override applies; the verdict names it (`override`), and
+    /// `reason` keeps what the license alone would have been refused or warned for.
+    Override,
 }
 
 impl State {
@@ -22,20 +26,21 @@ impl State {
             Self::Valid => "valid",
             Self::Grace => "grace",
             Self::Invalid => "invalid",
+            Self::Override => "override",
         }
     }
 
-    /// Whether the product may run (`valid` or `grace`).
+    /// Whether the product may run (`valid`, `grace` or `override`).
     pub const fn is_usable(self) -> bool {
-        matches!(self, Self::Valid | Self::Grace)
+        matches!(self, Self::Valid | Self::Grace | Self::Override)
     }
 }
 
 /// The outcome of verifying one license at one moment.
 ///
 /// Serializes to the object `lifeline verify` prints:
-/// `{"state", "reason", "detail", "kid", "expires_at", "grace_until", "claims"}`.
-/// `claims` is present only when the signature checked.
+/// `{"state", "reason", "detail", "kid", "expires_at", "grace_until", "claims"}`, plus
+/// `override` when one applies. `claims` is present only when the signature checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     state: State,
@@ -45,6 +50,8 @@ pub struct Verdict {
     expires_at: Option<UnixTime>,
     grace_until: Option<UnixTime>,
     claims: Option<Claims>,
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    applied: Option<Box<Override>>,
     #[serde(skip)]
     error: Option<VerifyError>,
 }
@@ -131,6 +138,7 @@ impl Verdict {
             expires_at: None,
             grace_until: None,
             claims: None,
+            applied: None,
             error: None,
         }
     }
@@ -178,5 +186,80 @@ impl Verdict {
     /// Whether the product may run.
     pub fn is_usable(&self) -> bool {
         self.state.is_usable()
+    }
+
+    /// The override that made this verdict usable, if one did.
+    pub fn applied_override(&self) -> Option<&Override> {
+        self.applied.as_deref()
+    }
+
+    /// The license's entitlements plus any an applied override grants.
+    pub fn entitlements(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .claims
+            .iter()
+            .flat_map(|c| c.entitlements().iter().map(String::as_str))
+            .collect();
+        if let Some(Effect::Entitlements { add }) = self.applied.as_deref().map(|o| &o.effect) {
+            all.extend(
+                add.iter()
+                    .map(String::as_str)
+                    .filter(|e| !all.contains(e))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        all
+    }
+
+    /// Applies the first override that covers this license and changes its outcome at `now`.
+    ///
+    /// Only authentic licenses (claims present) can be overridden, and only:
+    /// - `valid`: an `expired` or `key_expired` refusal, or a license in grace;
+    /// - `entitlements`: a usable license (it gains the extra entitlements);
+    /// - `extend_grace`: an `expired` refusal still inside the extended grace.
+    ///
+    /// Other refusals (bad signature, revoked key, wrong audience, revoked license, …) stay:
+    /// an override is for mistakes an incident makes, not for making a refused license work.
+    #[must_use]
+    pub fn with_overrides<'o>(
+        mut self,
+        overrides: impl IntoIterator<Item = &'o Override>,
+        now: UnixTime,
+    ) -> Self {
+        let Some(claims) = &self.claims else {
+            return self;
+        };
+        let found = overrides.into_iter().find(|o| {
+            now < o.expires_at
+                && o.issued_at <= now.saturating_add(DEFAULT_LEEWAY_SECS)
+                && o.scope.covers(claims)
+                && match (&o.effect, self.state, self.reason) {
+                    (Effect::Valid, State::Invalid, Some(Reason::Expired | Reason::KeyExpired)) => {
+                        true
+                    }
+                    (Effect::Valid, State::Grace, _) => true,
+                    (Effect::Entitlements { .. }, State::Valid | State::Grace, _) => true,
+                    (Effect::ExtendGrace { secs }, State::Invalid, Some(Reason::Expired)) => {
+                        now < claims.grace_until().saturating_add(*secs)
+                    }
+                    _ => false,
+                }
+        });
+        if let Some(o) = found {
+            let before = self.detail.take();
+            self.detail = Some(format!(
+                "override {} (incident {}) until {}: {}{}",
+                o.id,
+                o.incident,
+                o.expires_at,
+                o.reason,
+                before
+                    .map(|d| format!("; without it: {d}"))
+                    .unwrap_or_default()
+            ));
+            self.state = State::Override;
+            self.applied = Some(Box::new(o.clone()));
+        }
+        self
     }
 }

@@ -90,6 +90,9 @@ impl<'a> UnverifiedLicense<'a> {
         let key = keys
             .get(kid)
             .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+        if key.is_for_overrides_only() {
+            return Err(VerifyError::KeyNotForLicenses { kid: kid.clone() });
+        }
         if !key.verify_strict(self.jws.signing_input, &self.jws.signature) {
             return Err(VerifyError::BadSignature);
         }
@@ -160,6 +163,9 @@ impl SignedLicense {
         let key = keys
             .get(kid)
             .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+        if key.is_for_overrides_only() {
+            return Err(VerifyError::KeyNotForLicenses { kid: kid.clone() });
+        }
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid: kid.clone() });
         }

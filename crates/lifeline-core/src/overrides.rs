@@ -1,0 +1,224 @@
+//! Temporary overrides: signed, scoped, short-lived tokens (`typ` `lifeline-override+jwt`)
+//! that responders mint during an incident to keep authentic licenses usable — e.g. every
+//! license signed by a key that expired by mistake, or one customer's lapsed license while
+//! billing is fixed. They verify offline, like licenses.
+//!
+//! ```text
+//! override bytes ──jws::parse(OVERRIDE_TYP)──▶ key by kid ──verify_strict──▶ claims
+//!   ──iat in key window, nbf ≤ now + leeway < exp──▶ Override
+//! Verdict ──with_overrides(&[Override], now)──▶ state `override` when one applies
+//! ```
+//!
+//! An override never makes an unauthenticated license usable (it needs the license's
+//! verified claims), never un-revokes, and only rescues refusals an incident can cause by
+//! mistake: `expired` and `key_expired`. Replay is bounded by its own `exp`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{missing, string, time, wrong};
+use crate::error::{Malformed, Segment, VerifyError};
+use crate::{Claims, KeySet, UnixTime, jws};
+
+/// The `typ` of an override token.
+pub const OVERRIDE_TYP: &str = "lifeline-override+jwt";
+
+/// Which licenses an override covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Scope {
+    /// One license, by `jti`.
+    License(String),
+    /// Every license of one licensee (`sub`).
+    Licensee(String),
+    /// Every license for one product (`aud`).
+    Product(String),
+    /// Every license.
+    All,
+}
+
+impl Scope {
+    /// Whether the scope covers a license with these claims.
+    pub fn covers(&self, claims: &Claims) -> bool {
+        match self {
+            Self::License(jti) => claims.jti() == jti,
+            Self::Licensee(sub) => claims.sub() == sub,
+            Self::Product(aud) => claims.aud().iter().any(|a| a == aud),
+            Self::All => true,
+        }
+    }
+}
+
+/// What an override does to a covered license while it lasts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// Treat the license as valid until the override's `exp`, though it expired or its key's
+    /// window closed.
+    Valid,
+    /// Grant these entitlements in addition to the license's own (usable licenses only).
+    Entitlements {
+        /// The extra entitlements.
+        add: Vec<String>,
+    },
+    /// Extend the license's grace period by this many seconds.
+    ExtendGrace {
+        /// Extra seconds after `exp + grace_s`.
+        secs: u64,
+    },
+}
+
+/// An authentic override whose time window includes `now` (only [`Override::verify`]
+/// makes one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Override {
+    /// `jti`: the override's id.
+    pub id: String,
+    /// The key that signed it (a server signing key or the emergency override key).
+    pub kid: String,
+    /// `iss`: who minted it.
+    pub issuer: String,
+    /// `iat`.
+    pub issued_at: UnixTime,
+    /// `exp`: the end of its effect.
+    pub expires_at: UnixTime,
+    /// What it covers.
+    pub scope: Scope,
+    /// What it does.
+    pub effect: Effect,
+    /// Why (required).
+    pub reason: String,
+    /// The incident it belongs to (required).
+    pub incident: String,
+}
+
+impl Override {
+    /// Parses and authenticates an override token and checks its time window (`leeway`
+    /// seconds of clock skew allowed at the start). Never panics.
+    ///
+    /// A license token is refused here with `wrong_type`, as an override is refused as a
+    /// license: explicit typing keeps the two apart.
+    pub fn verify(
+        token: &[u8],
+        keys: &KeySet,
+        now: UnixTime,
+        leeway: u64,
+    ) -> Result<Self, VerifyError> {
+        let jws = jws::parse(token, OVERRIDE_TYP)?;
+        let kid = jws.header.kid.clone();
+        let key = keys
+            .get(&kid)
+            .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+        if !key.verify_strict(jws.signing_input, &jws.signature) {
+            return Err(VerifyError::BadSignature);
+        }
+        let raw = crate::json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
+            segment: Segment::Payload,
+            detail,
+        })?;
+        let ovr = Self::from_claims(kid.clone(), &raw)?;
+        if key.is_revoked() {
+            return Err(VerifyError::KeyRevoked { kid });
+        }
+        if !key.may_have_signed_at(ovr.issued_at) {
+            return Err(VerifyError::KeyExpired {
+                kid,
+                signed_at: ovr.issued_at,
+                not_before: key.not_before(),
+                not_after: key.not_after(),
+            });
+        }
+        let valid_from = time(&raw, "nbf")?
+            .unwrap_or(ovr.issued_at)
+            .max(ovr.issued_at);
+        if valid_from > now.saturating_add(leeway) {
+            return Err(VerifyError::NotYetValid { now, valid_from });
+        }
+        if now >= ovr.expires_at {
+            return Err(VerifyError::Expired {
+                now,
+                expired_at: ovr.expires_at,
+                grace_until: ovr.expires_at,
+            });
+        }
+        Ok(ovr)
+    }
+
+    /// Reads the claims of an override (checked before signing, too).
+    pub(crate) fn from_claims(kid: String, raw: &Map<String, Value>) -> Result<Self, VerifyError> {
+        let issued_at = time(raw, "iat")?.ok_or_else(|| missing("iat"))?;
+        let expires_at = time(raw, "exp")?.ok_or_else(|| missing("exp"))?;
+        if expires_at <= issued_at {
+            return Err(wrong("exp", "later than iat"));
+        }
+        Ok(Self {
+            id: string(raw, "jti")?,
+            kid,
+            issuer: string(raw, "iss")?,
+            issued_at,
+            expires_at,
+            scope: scope(raw)?,
+            effect: effect(raw)?,
+            reason: string(raw, "reason")?,
+            incident: string(raw, "incident")?,
+        })
+    }
+}
+
+fn scope(raw: &Map<String, Value>) -> Result<Scope, VerifyError> {
+    const EXPECTED: &str =
+        r#"{"type": "license"|"licensee"|"product", "value": "…"} or {"type": "all"}"#;
+    let Some(obj) = raw.get("scope") else {
+        return Err(missing("scope"));
+    };
+    let obj = obj.as_object().ok_or_else(|| wrong("scope", EXPECTED))?;
+    let value = || match obj.get("value") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(wrong("scope", EXPECTED)),
+    };
+    match obj.get("type").and_then(Value::as_str) {
+        Some("license") => Ok(Scope::License(value()?)),
+        Some("licensee") => Ok(Scope::Licensee(value()?)),
+        Some("product") => Ok(Scope::Product(value()?)),
+        Some("all") if !obj.contains_key("value") => Ok(Scope::All),
+        _ => Err(wrong("scope", EXPECTED)),
+    }
+}
+
+fn effect(raw: &Map<String, Value>) -> Result<Effect, VerifyError> {
+    const EXPECTED: &str = r#"{"type": "valid"}, {"type": "entitlements", "add": […]} or {"type": "extend_grace", "secs": n}"#;
+    let Some(obj) = raw.get("effect") else {
+        return Err(missing("effect"));
+    };
+    let obj = obj.as_object().ok_or_else(|| wrong("effect", EXPECTED))?;
+    match obj.get("type").and_then(Value::as_str) {
+        Some("valid") => Ok(Effect::Valid),
+        Some("entitlements") => {
+            let add = obj
+                .get("add")
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| wrong("effect", EXPECTED))?
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .ok_or_else(|| wrong("effect", EXPECTED))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Effect::Entitlements { add })
+        }
+        Some("extend_grace") => obj
+            .get("secs")
+            .and_then(Value::as_u64)
+            .filter(|s| *s > 0)
+            .map(|secs| Effect::ExtendGrace { secs })
+            .ok_or_else(|| wrong("effect", EXPECTED)),
+        _ => Err(wrong("effect", EXPECTED)),
+    }
+}
+
+#[cfg(test)]
+#[path = "overrides_tests.rs"]
+mod tests;
