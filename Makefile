@@ -6,7 +6,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 DEMO_DIR ?= target/demo
-LIFELINE := target/debug/lifeline
+# Cargo's output directory (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LIFELINE := $(TARGET_DIR)/debug/lifeline
 
 .PHONY: console console-test console-e2e bench-provision pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 

@@ -8,7 +8,7 @@ n=${N:-100000}
 dir=target/bench-provision
 rm -rf "$dir" && mkdir -p "$dir"
 cargo build --locked -q --release -p lifeline-cli
-bin=target/release/lifeline
+bin=${CARGO_TARGET_DIR:-target}/release/lifeline
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LIFELINE_ADMIN_TOKEN= "$bin" serve --data-dir "$dir/data" --listen "127.0.0.1:$port" 2>"$dir/server.log" &
 server=$!

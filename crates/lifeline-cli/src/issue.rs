@@ -55,7 +55,7 @@ fn fill_defaults(claims: &mut Map<String, Value>, now: u64) -> Result<(), CliErr
 }
 
 /// A new license id: a UUID version 7, the same kind the server issues.
-fn random_id() -> Result<String, CliError> {
+pub(crate) fn random_id() -> Result<String, CliError> {
     lifeline_server::new_license_id()
         .map_err(|e| CliError::new(format!("cannot make a license id: {e}")))
 }

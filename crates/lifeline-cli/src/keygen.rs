@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// licenses signed earlier stay valid.
     #[arg(long, value_name = "UNIX_SECONDS")]
     not_after: Option<u64>,
+    /// Make an emergency override key: it signs overrides only, and verifiers refuse
+    /// licenses it signs (its public JWK carries "lifeline_use": "override"). Keep it apart
+    /// from the license signing keys, offline if you can.
+    #[arg(long)]
+    for_overrides: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -59,6 +64,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
                 args.not_before.map(UnixTime::from_secs),
                 args.not_after.map(UnixTime::from_secs),
             )
+        })
+        .map(|k| {
+            if args.for_overrides {
+                k.for_overrides_only()
+            } else {
+                k
+            }
         })
         .map_err(|e| CliError::new(format!("key: {e}")))?;
 

@@ -13,6 +13,7 @@ mod files;
 mod inspect;
 mod issue;
 mod keygen;
+mod override_cmd;
 mod provision;
 mod remote;
 mod serve;
@@ -37,6 +38,7 @@ enum Command {
     Serve(serve::Args),
     Provision(provision::Args),
     Audit(audit::Args),
+    Override(override_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Provision(args) => provision::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Override(args) => override_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code,

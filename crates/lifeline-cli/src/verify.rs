@@ -1,15 +1,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use lifeline_core::{Policy, UnixTime};
+use lifeline_core::{Override, Policy, UnixTime};
 
 use crate::failure::CliError;
 use crate::files;
 
 /// Verify a license and print the verdict as one JSON object.
 ///
-/// Exit 0 when the license is usable (valid or grace), 1 when it is not (the verdict's
-/// reason says why), 2 on usage or I/O errors.
+/// Exit 0 when the license is usable (valid, grace, or override), 1 when it is not (the
+/// verdict's reason says why), 2 on usage or I/O errors.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Public key set (JWKS), e.g. the keys.json written by `lifeline keygen`.
@@ -24,6 +24,11 @@ pub(crate) struct Args {
     /// Pretty-print the verdict.
     #[arg(long)]
     pretty: bool,
+    /// A temporary override token file (from `lifeline override mint` or the server), checked
+    /// against the same key set; repeat for several. Refused overrides are reported on
+    /// standard error and change nothing.
+    #[arg(long = "override", value_name = "FILE")]
+    overrides: Vec<String>,
     /// License token file; `-` or nothing reads standard input.
     #[arg(value_name = "FILE|-", default_value = "-")]
     file: String,
@@ -47,7 +52,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     if let Some(aud) = &args.aud {
         policy = policy.with_audience(aud.clone());
     }
-    let verdict = lifeline_core::verify(&token, &keys, &policy, UnixTime::from_secs(now));
+    let now = UnixTime::from_secs(now);
+    let mut accepted = Vec::new();
+    for file in &args.overrides {
+        let bytes = files::read_up_to(file, READ_LIMIT, "override")?;
+        match Override::verify(&bytes, &keys, now, policy.leeway_secs()) {
+            Ok(o) => accepted.push(o),
+            Err(e) => eprintln!("override {file} refused ({}): {e}", e.reason()),
+        }
+    }
+    let verdict = lifeline_core::verify(&token, &keys, &policy, now).with_overrides(&accepted, now);
     let json = if args.pretty {
         serde_json::to_string_pretty(&verdict)
     } else {

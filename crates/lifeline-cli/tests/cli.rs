@@ -439,3 +439,177 @@ fn every_command_has_help() {
     let out = lifeline(&["frobnicate"]);
     assert_eq!(code(&out), 2);
 }
+
+#[test]
+fn an_override_minted_with_the_emergency_key_rescues_a_license_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = path(dir.path());
+    let closed = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 5)
+    .to_string();
+    // A license key whose window closed by mistake, and an emergency override key.
+    assert_eq!(
+        code(&lifeline(&[
+            "keygen",
+            "--kid",
+            "lic-1",
+            "--out",
+            d,
+            "--not-after",
+            &closed
+        ])),
+        0
+    );
+    assert_eq!(
+        code(&lifeline(&[
+            "keygen",
+            "--kid",
+            "emergency-1",
+            "--out",
+            d,
+            "--for-overrides"
+        ])),
+        0
+    );
+    let keys = dir.path().join("keys.json");
+    let set: Value = serde_json::from_slice(&std::fs::read(&keys).unwrap()).unwrap();
+    let emergency = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == "emergency-1")
+        .unwrap();
+    assert_eq!(emergency["lifeline_use"], "override");
+
+    let claims = dir.path().join("claims.json");
+    std::fs::write(
+        &claims,
+        r#"{"iss":"v","sub":"acme","aud":"app","exp":4102444800,"entitlements":["pro"]}"#,
+    )
+    .unwrap();
+    let issued = lifeline(&[
+        "issue",
+        "--key",
+        &format!("{d}/lic-1.jwk"),
+        "--claims",
+        path(&claims),
+    ]);
+    let license = dir.path().join("license.jwt");
+    std::fs::write(&license, &issued.stdout).unwrap();
+    let refused = lifeline(&["verify", "--keys", path(&keys), path(&license)]);
+    assert_eq!(code(&refused), 1);
+    assert_eq!(stdout_json(&refused)["reason"], "key_expired");
+
+    // The emergency key cannot sign licenses that verify.
+    let forged = lifeline(&[
+        "issue",
+        "--key",
+        &format!("{d}/emergency-1.jwk"),
+        "--claims",
+        path(&claims),
+    ]);
+    let forged_file = dir.path().join("forged.jwt");
+    std::fs::write(&forged_file, &forged.stdout).unwrap();
+    let out = lifeline(&["verify", "--keys", path(&keys), path(&forged_file)]);
+    assert_eq!(
+        (code(&out), stdout_json(&out)["reason"].clone()),
+        (1, json!("unknown_key"))
+    );
+
+    // Minted with no server: the license is usable, state override, naming it.
+    let minted = lifeline(&[
+        "override",
+        "mint",
+        "--key",
+        &format!("{d}/emergency-1.jwk"),
+        "--scope",
+        "licensee:acme",
+        "--hours",
+        "4",
+        "--reason",
+        "key window closed by mistake",
+        "--incident",
+        "INC-9",
+    ]);
+    assert_eq!(
+        code(&minted),
+        0,
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let ovr = dir.path().join("override.jwt");
+    std::fs::write(&ovr, &minted.stdout).unwrap();
+    let out = lifeline(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--override",
+        path(&ovr),
+        path(&license),
+    ]);
+    assert_eq!(code(&out), 0);
+    let verdict = stdout_json(&out);
+    assert_eq!(verdict["state"], "override");
+    assert_eq!(verdict["reason"], "key_expired");
+    assert_eq!(verdict["override"]["incident"], "INC-9");
+    assert_eq!(
+        verdict["override"]["scope"],
+        json!({"type": "licensee", "value": "acme"})
+    );
+    // Replay after its expiry changes nothing; neither does a license passed as override.
+    let late = lifeline(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--at",
+        "4000000000",
+        "--override",
+        path(&ovr),
+        path(&license),
+    ]);
+    assert_eq!(code(&late), 1);
+    let wrong = lifeline(&[
+        "verify",
+        "--keys",
+        path(&keys),
+        "--override",
+        path(&license),
+        path(&license),
+    ]);
+    assert_eq!(code(&wrong), 1);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong_type"));
+
+    // Bad requests are refused with a clear message and exit 2.
+    for (args, says) in [
+        (vec!["--scope", "everything"], "not a scope"),
+        (
+            vec!["--scope", "all", "--effect", "entitlements:"],
+            "not an effect",
+        ),
+        (vec!["--scope", "all", "--hours", "100"], "second person"),
+        (vec!["--scope", "all", "--hours", "0"], "at least 1"),
+    ] {
+        let key = format!("{d}/emergency-1.jwk");
+        let mut all = vec![
+            "override",
+            "mint",
+            "--key",
+            key.as_str(),
+            "--reason",
+            "r",
+            "--incident",
+            "i",
+        ];
+        all.extend(args.iter().copied());
+        let out = lifeline(&all);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ cd "$root"
 out=dist/npm
 here=crates/lifeline-wasm/npm
 profile=wasm-release
-wasm=target/wasm32-unknown-unknown/$profile/lifeline_wasm.wasm
+wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/$profile/lifeline_wasm.wasm
 
 say() { printf '\033[1mnpm:\033[0m %s\n' "$*"; }
 
