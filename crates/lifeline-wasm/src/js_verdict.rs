@@ -79,9 +79,10 @@ pub(crate) fn from_verdict(verdict: &Verdict, claims: &JsValue) -> JsValue {
         let state = match verdict.state() {
             lifeline_core::State::Valid => n.valid.clone(),
             lifeline_core::State::Grace => n.grace.clone(),
-            _ => n.invalid.clone(),
+            lifeline_core::State::Invalid => n.invalid.clone(),
+            other => JsValue::from_str(other.as_str()),
         };
-        object(
+        let js = object(
             n,
             [
                 &state,
@@ -92,7 +93,13 @@ pub(crate) fn from_verdict(verdict: &Verdict, claims: &JsValue) -> JsValue {
                 &secs(verdict.grace_until()),
                 &claims,
             ],
-        )
+        );
+        if let Some(applied) = verdict.applied_override()
+            && let Ok(info) = convert::to_js(&crate::types::OverrideInfo::from(applied))
+        {
+            let _ = js_sys::Reflect::set(&js, &JsValue::from_str("override"), &info);
+        }
+        js
     })
 }
 

@@ -5,7 +5,8 @@
 //! rule lives in the core, so every runtime gives the same verdict for the same bytes.
 //!
 //! JS API: `new Verifier(keys, options?)`, `verifier.verify(token, nowMs?)`,
-//! `verifier.verifyMany(tokens, nowMs?)`, `verifier.setKeys(keys)`, `verifier.stats()`,
+//! `verifier.verifyMany(tokens, nowMs?)`, `verifier.setKeys(keys)`,
+//! `verifier.setOverrides(tokens, nowMs?)` (temporary overrides), `verifier.stats()`,
 //! `verifier.metricsText()`, and `inspect(token)`. Failures never panic into JS: a license
 //! problem is an `invalid` verdict; a bad argument throws an `Error` with a `code`.
 //!
@@ -21,7 +22,10 @@ mod verifier;
 
 use wasm_bindgen::prelude::*;
 
-pub use types::{Inspection, Jwk, Jwks, LicenseClaims, Verdict, VerifierOptions, VerifierStats};
+pub use types::{
+    Inspection, Jwk, Jwks, LicenseClaims, OverrideInfo, OverridesLoaded, RefusedOverride, Verdict,
+    VerifierOptions, VerifierStats,
+};
 pub use verifier::{Verifier, VerifierOptionsArg};
 
 /// Decodes a token WITHOUT verifying it: header and claims for display only.

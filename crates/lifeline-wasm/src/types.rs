@@ -11,8 +11,8 @@ use tsify::Tsify;
 #[derive(Clone, Debug, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
-    /// `valid` and `grace` are usable; `invalid` is not.
-    #[tsify(type = "\"valid\" | \"grace\" | \"invalid\"")]
+    /// `valid`, `grace` and `override` are usable; `invalid` is not.
+    #[tsify(type = "\"valid\" | \"grace\" | \"invalid\" | \"override\"")]
     pub state: &'static str,
     /// `null` when valid; a stable snake_case code otherwise (e.g. `expired`, `grace_period`).
     #[tsify(type = "string | null")]
@@ -32,6 +32,76 @@ pub struct Verdict {
     /// The claims exactly as signed; present only when the signature checked.
     #[tsify(type = "LicenseClaims | null")]
     pub claims: Option<Map<String, Value>>,
+    /// The temporary override that made the license usable (state `override`).
+    #[tsify(optional)]
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    pub applied_override: Option<OverrideInfo>,
+}
+
+/// A temporary override (`lifeline-override+jwt`) as verifiers report it.
+#[derive(Clone, Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct OverrideInfo {
+    /// The override's id (`jti`).
+    pub id: String,
+    /// The key that signed it.
+    pub kid: String,
+    /// Who minted it.
+    pub issuer: String,
+    /// When (unix seconds).
+    pub issued_at: u64,
+    /// Until when it applies (unix seconds).
+    pub expires_at: u64,
+    /// What it covers.
+    #[tsify(
+        type = "{ type: \"license\" | \"licensee\" | \"product\"; value: string } | { type: \"all\" }"
+    )]
+    pub scope: Value,
+    /// What it does.
+    #[tsify(
+        type = "{ type: \"valid\" } | { type: \"entitlements\"; add: string[] } | { type: \"extend_grace\"; secs: number }"
+    )]
+    pub effect: Value,
+    /// Why it was minted.
+    pub reason: String,
+    /// The incident it belongs to.
+    pub incident: String,
+}
+
+impl From<&lifeline_core::Override> for OverrideInfo {
+    fn from(o: &lifeline_core::Override) -> Self {
+        Self {
+            id: o.id.clone(),
+            kid: o.kid.clone(),
+            issuer: o.issuer.clone(),
+            issued_at: o.issued_at.as_secs(),
+            expires_at: o.expires_at.as_secs(),
+            scope: serde_json::to_value(&o.scope).unwrap_or(Value::Null),
+            effect: serde_json::to_value(&o.effect).unwrap_or(Value::Null),
+            reason: o.reason.clone(),
+            incident: o.incident.clone(),
+        }
+    }
+}
+
+/// What `setOverrides` kept and what it refused.
+#[derive(Clone, Debug, Default, Serialize, Tsify)]
+pub struct OverridesLoaded {
+    /// The overrides now in force, in the order given.
+    pub accepted: Vec<OverrideInfo>,
+    /// The tokens refused, by position, with the reason code and a sentence.
+    pub refused: Vec<RefusedOverride>,
+}
+
+/// One refused override token.
+#[derive(Clone, Debug, Serialize, Tsify)]
+pub struct RefusedOverride {
+    /// Its position in the array passed.
+    pub index: u32,
+    /// A reason code (`wrong_type`, `bad_signature`, `expired`, `unknown_key`, `malformed`...).
+    pub reason: &'static str,
+    /// For people.
+    pub detail: String,
 }
 
 impl From<&lifeline_core::Verdict> for Verdict {
@@ -44,6 +114,7 @@ impl From<&lifeline_core::Verdict> for Verdict {
             expires_at: v.expires_at().map(|t| t.as_secs()),
             grace_until: v.grace_until().map(|t| t.as_secs()),
             claims: v.claims().map(|c| c.as_map().clone()),
+            applied_override: v.applied_override().map(OverrideInfo::from),
         }
     }
 }

@@ -1,8 +1,12 @@
-use lifeline_core::{KeySet, Policy, State, TokenCache, UnixTime, UnverifiedLicense, VerifyStats};
+use lifeline_core::{
+    KeySet, Override, Policy, State, TokenCache, UnixTime, UnverifiedLicense, VerifyStats,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::js_verdict::{self, Entry};
-use crate::types::{VerifierOptions, VerifierStats};
+use crate::types::{
+    OverrideInfo, OverridesLoaded, RefusedOverride, VerifierOptions, VerifierStats,
+};
 use crate::{convert, js_error};
 
 #[wasm_bindgen]
@@ -27,6 +31,9 @@ pub struct Verifier {
     stats: VerifyStats,
     cache_hits: u64,
     on_verdict: Option<js_sys::Function>,
+    /// Override tokens as given (re-checked when the key set changes) and those accepted.
+    override_tokens: Vec<String>,
+    overrides: Vec<Override>,
 }
 
 #[wasm_bindgen]
@@ -76,6 +83,8 @@ impl Verifier {
             stats: VerifyStats::new(),
             cache_hits: 0,
             on_verdict,
+            override_tokens: Vec::new(),
+            overrides: Vec::new(),
         })
     }
 
@@ -115,7 +124,26 @@ impl Verifier {
     ) -> Result<(), JsValue> {
         self.keys = key_set(&keys)?;
         self.cache.clear();
+        let tokens = std::mem::take(&mut self.override_tokens);
+        self.load_overrides(
+            tokens,
+            UnixTime::from_secs((js_sys::Date::now() / 1000.0) as u64),
+        );
         Ok(())
+    }
+
+    /// Replaces the temporary overrides (`lifeline-override+jwt` tokens, e.g. from the
+    /// server's override bundle or minted offline with the emergency key). Each is checked
+    /// against the key set now; refused ones are reported and ignored. Verdicts then apply
+    /// the first override that covers a license and changes its outcome (state `override`).
+    #[wasm_bindgen(js_name = setOverrides, unchecked_return_type = "OverridesLoaded")]
+    pub fn set_overrides(
+        &mut self,
+        tokens: Vec<String>,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_from_ms(now_ms)?;
+        convert::to_js(&self.load_overrides(tokens, now))
     }
 
     /// Counts by state and reason and a latency histogram of verify calls.
@@ -149,6 +177,26 @@ impl Verifier {
 }
 
 impl Verifier {
+    fn load_overrides(&mut self, tokens: Vec<String>, now: UnixTime) -> OverridesLoaded {
+        let mut loaded = OverridesLoaded::default();
+        self.overrides.clear();
+        for (i, token) in tokens.iter().enumerate() {
+            match Override::verify(token.as_bytes(), &self.keys, now, self.policy.leeway_secs()) {
+                Ok(o) => {
+                    loaded.accepted.push(OverrideInfo::from(&o));
+                    self.overrides.push(o);
+                }
+                Err(e) => loaded.refused.push(RefusedOverride {
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                    reason: e.reason().as_str(),
+                    detail: e.to_string(),
+                }),
+            }
+        }
+        self.override_tokens = tokens;
+        loaded
+    }
+
     /// The one verification path: cached entry or parse + authenticate, then the core's
     /// checks of key status, audience and time on every call.
     fn verify_one(&mut self, token: &[u8], now: UnixTime) -> Result<JsValue, JsValue> {
@@ -192,9 +240,12 @@ impl Verifier {
         now: UnixTime,
     ) -> (JsValue, State, Option<lifeline_core::Reason>) {
         match entry.signed.check(&self.keys, &self.policy, now) {
-            Ok(State::Valid) => (entry.valid(), State::Valid, None),
+            Ok(State::Valid) if self.overrides.is_empty() => (entry.valid(), State::Valid, None),
             _ => {
-                let verdict = entry.signed.evaluate(&self.keys, &self.policy, now);
+                let verdict = entry
+                    .signed
+                    .evaluate(&self.keys, &self.policy, now)
+                    .with_overrides(&self.overrides, now);
                 (entry.with(&verdict), verdict.state(), verdict.reason())
             }
         }

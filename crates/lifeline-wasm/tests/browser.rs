@@ -19,4 +19,5 @@ wasm_tests!(
     on_verdict_is_called_and_may_throw,
     bad_arguments_throw_coded_errors,
     now_defaults_to_date_now,
+    overrides_minted_offline_are_honoured,
 );

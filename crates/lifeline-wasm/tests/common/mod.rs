@@ -219,3 +219,87 @@ pub(crate) fn now_defaults_to_date_now() {
         "expired"
     );
 }
+
+/// An override minted offline (no server: signed with the emergency override key, as
+/// `lifeline override mint` does) makes a license whose key window closed usable, in this
+/// runtime, with the override named in the verdict; refused overrides change nothing.
+pub(crate) fn overrides_minted_offline_are_honoured() {
+    use lifeline_core::LicenseSigner;
+    const NOW: u64 = 1_800_000_000;
+    let license_key = LicenseSigner::from_seed("lic-1", &[4; 32]);
+    let emergency = LicenseSigner::from_seed("emergency-1", &[5; 32]);
+    let mut license_jwk = license_key.public_key().unwrap().to_jwk();
+    license_jwk["not_after"] = json!(NOW - 100);
+    let emergency_jwk = emergency
+        .public_key()
+        .unwrap()
+        .for_overrides_only()
+        .to_jwk();
+    let keys = json!({ "keys": [license_jwk, emergency_jwk] });
+    let object = |v: Value| v.as_object().unwrap().clone();
+    let license = license_key
+        .sign_license(&object(json!({
+            "iss": "v", "sub": "acme", "aud": "app", "jti": "lic-1",
+            "iat": NOW - 10, "exp": NOW + 86_400, "entitlements": ["pro"],
+        })))
+        .unwrap();
+    let mint = |scope: Value, exp: u64| {
+        emergency
+            .sign_override(&object(json!({
+                "iss": "on-call", "jti": "ovr-1", "iat": NOW - 5, "exp": exp,
+                "scope": scope, "effect": {"type": "valid"},
+                "reason": "key window closed by mistake", "incident": "INC-9",
+            })))
+            .unwrap()
+    };
+    let now_ms = Some(NOW as f64 * 1000.0);
+    let mut verifier = Verifier::new(js(&keys), None).unwrap();
+    let before = to_json(&verifier.verify(&license, now_ms).unwrap());
+    assert_eq!(before["state"], "invalid");
+    assert_eq!(before["reason"], "key_expired");
+
+    let tokens = vec![
+        mint(json!({"type": "licensee", "value": "acme"}), NOW + 3600),
+        license.clone(),
+        mint(json!({"type": "all"}), NOW - 1),
+    ];
+    let loaded = to_json(&verifier.set_overrides(tokens, now_ms).unwrap());
+    assert_eq!(loaded["accepted"].as_array().unwrap().len(), 1);
+    assert_eq!(loaded["accepted"][0]["incident"], "INC-9");
+    let refused: Vec<&str> = loaded["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused, ["wrong_type", "expired"]);
+
+    // The cached token now gets the override, fresh and through verifyMany.
+    let after = to_json(&verifier.verify(&license, now_ms).unwrap());
+    assert_eq!(after["state"], "override");
+    assert_eq!(after["reason"], "key_expired");
+    assert_eq!(after["override"]["id"], "ovr-1");
+    let scope = json!({"type": "licensee", "value": "acme"});
+    assert_eq!(after["override"]["scope"], scope);
+    assert_eq!(after["override"]["expiresAt"], NOW + 3600);
+    let many = to_json(&verifier.verify_many(vec![license.clone()], now_ms).unwrap());
+    assert_eq!(many[0]["state"], "override");
+    // After the override's expiry the license alone decides again; clearing works too.
+    let later = Some((NOW + 3600) as f64 * 1000.0);
+    assert_eq!(
+        to_json(&verifier.verify(&license, later).unwrap())["state"],
+        "invalid"
+    );
+    verifier.set_overrides(Vec::new(), now_ms).unwrap();
+    let cleared = to_json(&verifier.verify(&license, now_ms).unwrap());
+    assert_eq!(cleared["state"], "invalid");
+    // The emergency key never signs a usable license.
+    let forged = emergency
+        .sign_license(&object(json!({
+            "iss": "v", "sub": "acme", "aud": "app", "jti": "x",
+            "iat": NOW - 10, "exp": NOW + 86_400, "entitlements": [],
+        })))
+        .unwrap();
+    let forged = to_json(&verifier.verify(&forged, now_ms).unwrap());
+    assert_eq!(forged["reason"], "unknown_key");
+}
