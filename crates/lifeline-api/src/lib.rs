@@ -224,6 +224,10 @@ pub struct ValidateResponse {
     pub lease: Option<String>,
     /// When the lease expires.
     pub lease_expires_at: Option<u64>,
+    /// Active override tokens (`lifeline-override+jwt`) covering this license: a client may
+    /// keep them and apply them offline until they expire.
+    #[serde(default)]
+    pub overrides: Vec<String>,
 }
 
 /// `POST /api/v1/tokens`.
@@ -386,4 +390,103 @@ pub struct Overview {
     pub validation: Vec<MinuteStats>,
     /// Unusable verdicts by reason over the last hour, most frequent first.
     pub failures_by_reason: Vec<ReasonCount>,
+}
+
+/// Which licenses an override covers (the same shape as the override token's `scope`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum OverrideScope {
+    /// One license, by id.
+    License(String),
+    /// Every license of one licensee.
+    Licensee(String),
+    /// Every license for one product.
+    Product(String),
+    /// Every license.
+    All,
+}
+
+/// What an override does (the same shape as the override token's `effect`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OverrideEffect {
+    /// Usable though expired or signed outside its key's window, until the override ends.
+    Valid,
+    /// Extra entitlements for usable licenses.
+    Entitlements {
+        /// The entitlements added.
+        add: Vec<String>,
+    },
+    /// A longer grace period.
+    ExtendGrace {
+        /// Extra seconds.
+        secs: u64,
+    },
+}
+
+/// `POST /api/v1/overrides`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOverride {
+    /// What it covers.
+    pub scope: OverrideScope,
+    /// What it does.
+    pub effect: OverrideEffect,
+    /// When it ends, unix seconds. More than 72 hours ahead needs a second admin's approval.
+    pub expires_at: u64,
+    /// Why (required).
+    pub reason: String,
+    /// The incident reference (required).
+    pub incident: String,
+}
+
+/// Where an override stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideStatus {
+    /// Signed and in force.
+    Active,
+    /// Longer than the policy allows alone: waits for a second admin.
+    PendingApproval,
+    /// Past its end.
+    Expired,
+    /// Withdrawn.
+    Revoked,
+}
+
+/// An override as the server keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    /// Its id (the token's `jti`).
+    pub id: String,
+    /// What it covers.
+    pub scope: OverrideScope,
+    /// What it does.
+    pub effect: OverrideEffect,
+    /// Why.
+    pub reason: String,
+    /// The incident.
+    pub incident: String,
+    /// Created at.
+    pub created_at: u64,
+    /// Who created it (API token id and name).
+    pub created_by: String,
+    /// When it ends.
+    pub expires_at: u64,
+    /// Who approved it, when approval was needed.
+    pub approved_by: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: Option<u64>,
+    /// Where it stands now.
+    pub status: OverrideStatus,
+    /// The signed token (`lifeline-override+jwt`), once active.
+    pub token: Option<String>,
+}
+
+/// `POST /api/v1/overrides/{id}/revoke`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeOverride {
+    /// Why (kept in the audit log).
+    pub reason: String,
 }

@@ -46,7 +46,7 @@ pub use inspect::{Inspection, inspect};
 pub use json::parse_object as parse_json_object;
 pub use jws::{Header, LICENSE_TYP, MAX_TOKEN_BYTES};
 pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
-pub use overrides::{Effect, OVERRIDE_TYP, Override, Scope};
+pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};

@@ -219,6 +219,91 @@ fn effect(raw: &Map<String, Value>) -> Result<Effect, VerifyError> {
     }
 }
 
+/// The `typ` of a signed override bundle (the server's `GET /api/v1/overrides/bundle`).
+pub const OVERRIDE_BUNDLE_TYP: &str = "lifeline-override-bundle+jwt";
+
+/// The active overrides a server published, as an edge caches them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideBundle {
+    /// When the server signed the bundle.
+    pub issued_at: UnixTime,
+    /// Until when the bundle is fresh (edges refetch before).
+    pub expires_at: UnixTime,
+    /// The overrides in it that verify at `now` (each is checked like a lone override).
+    pub overrides: Vec<Override>,
+    /// How many tokens in it did not verify (expired since, or signed by a key no longer
+    /// in the key set): skipped, never trusted.
+    pub skipped: usize,
+}
+
+impl OverrideBundle {
+    /// Authenticates a bundle (`typ` `lifeline-override-bundle+jwt`, payload
+    /// `{"iat", "exp", "overrides": [token, ...]}`) and every override in it. A stale
+    /// bundle (`now >= exp`) is refused with `expired`: fetch a fresh one.
+    pub fn verify(
+        token: &[u8],
+        keys: &KeySet,
+        now: UnixTime,
+        leeway: u64,
+    ) -> Result<Self, VerifyError> {
+        let jws = jws::parse(token, OVERRIDE_BUNDLE_TYP)?;
+        let kid = jws.header.kid.clone();
+        let key = keys
+            .get(&kid)
+            .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+        if !key.verify_strict(jws.signing_input, &jws.signature) {
+            return Err(VerifyError::BadSignature);
+        }
+        if key.is_revoked() {
+            return Err(VerifyError::KeyRevoked { kid });
+        }
+        let raw = crate::json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
+            segment: Segment::Payload,
+            detail,
+        })?;
+        let issued_at = time(&raw, "iat")?.ok_or_else(|| missing("iat"))?;
+        let expires_at = time(&raw, "exp")?.ok_or_else(|| missing("exp"))?;
+        let tokens = match raw.get("overrides") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|t| {
+                    t.as_str()
+                        .ok_or_else(|| wrong("overrides", "an array of tokens"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(wrong("overrides", "an array of tokens")),
+            None => return Err(missing("overrides")),
+        };
+        if issued_at > now.saturating_add(leeway) {
+            return Err(VerifyError::NotYetValid {
+                now,
+                valid_from: issued_at,
+            });
+        }
+        if now >= expires_at {
+            return Err(VerifyError::Expired {
+                now,
+                expired_at: expires_at,
+                grace_until: expires_at,
+            });
+        }
+        let mut overrides = Vec::new();
+        let mut skipped = 0;
+        for t in tokens {
+            match Override::verify(t.as_bytes(), keys, now, leeway) {
+                Ok(o) => overrides.push(o),
+                Err(_) => skipped += 1,
+            }
+        }
+        Ok(Self {
+            issued_at,
+            expires_at,
+            overrides,
+            skipped,
+        })
+    }
+}
+
 #[cfg(test)]
 #[path = "overrides_tests.rs"]
 mod tests;

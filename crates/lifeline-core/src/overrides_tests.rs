@@ -293,3 +293,53 @@ fn every_refusal_of_an_override_is_typed() {
         assert_eq!(at(&raw, NOW), Reason::Malformed, "{name}: {change}");
     }
 }
+
+#[test]
+fn a_bundle_carries_the_overrides_that_still_verify_and_goes_stale() {
+    let server = license_signer();
+    let good = minted(json!({"type": "all"}), json!({"type": "valid"}));
+    let stranger = LicenseSigner::from_seed("stranger", &[3; 32])
+        .sign_override(&override_claims(
+            json!({"type": "all"}),
+            json!({"type": "valid"}),
+        ))
+        .unwrap();
+    // The bundle key must verify bundles: use a key set where the server key is open.
+    let keys = KeySet::from_keys([
+        server.public_key().unwrap(),
+        emergency_signer()
+            .public_key()
+            .unwrap()
+            .for_overrides_only(),
+    ])
+    .unwrap();
+    let bundle = server.sign_override_bundle(NOW - 10, NOW + 300, &[good, stranger]);
+    let now = UnixTime::from_secs(NOW);
+    let b = OverrideBundle::verify(bundle.as_bytes(), &keys, now, 60).unwrap();
+    assert_eq!(b.overrides.len(), 1);
+    assert_eq!(
+        b.skipped, 1,
+        "an override from an unknown key is skipped, never trusted"
+    );
+    assert_eq!(b.expires_at, UnixTime::from_secs(NOW + 300));
+    let stale =
+        OverrideBundle::verify(bundle.as_bytes(), &keys, UnixTime::from_secs(NOW + 300), 60);
+    assert_eq!(stale.unwrap_err().reason(), Reason::Expired);
+    // An override is not a bundle, and a tampered bundle is refused.
+    let lone = minted(json!({"type": "all"}), json!({"type": "valid"}));
+    assert_eq!(
+        OverrideBundle::verify(lone.as_bytes(), &keys, now, 60)
+            .unwrap_err()
+            .reason(),
+        Reason::WrongType
+    );
+    let mut bad = bundle.into_bytes();
+    let i = bad.len() - 3;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    assert_eq!(
+        OverrideBundle::verify(&bad, &keys, now, 60)
+            .unwrap_err()
+            .reason(),
+        Reason::BadSignature
+    );
+}

@@ -124,6 +124,16 @@ impl LicenseSigner {
         ))
     }
 
+    /// Signs an override bundle: the given override tokens, fresh from `iat` until `exp`.
+    pub fn sign_override_bundle(&self, iat: u64, exp: u64, overrides: &[String]) -> String {
+        let header = json!({ "alg": "EdDSA", "typ": crate::OVERRIDE_BUNDLE_TYP, "kid": self.kid });
+        let payload = json!({ "iat": iat, "exp": exp, "overrides": overrides });
+        self.sign_jws(
+            header.to_string().as_bytes(),
+            payload.to_string().as_bytes(),
+        )
+    }
+
     /// Signs arbitrary header and payload bytes as a compact JWS, checking nothing.
     /// For other token kinds and for test vectors; prefer [`Self::sign_license`].
     pub fn sign_jws(&self, header: &[u8], payload: &[u8]) -> String {
