@@ -142,6 +142,7 @@ pub(crate) async fn validate(
         revoked,
         lease,
         lease_expires_at,
+        overrides: Vec::new(),
     }))
 }
 
