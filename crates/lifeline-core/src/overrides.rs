@@ -231,6 +231,8 @@ pub struct OverrideBundle {
     pub expires_at: UnixTime,
     /// The overrides in it that verify at `now` (each is checked like a lone override).
     pub overrides: Vec<Override>,
+    /// Their tokens, in the same order (to keep, re-check or pass on).
+    pub tokens: Vec<String>,
     /// How many tokens in it did not verify (expired since, or signed by a key no longer
     /// in the key set): skipped, never trusted.
     pub skipped: usize,
@@ -288,10 +290,14 @@ impl OverrideBundle {
             });
         }
         let mut overrides = Vec::new();
+        let mut kept = Vec::new();
         let mut skipped = 0;
         for t in tokens {
             match Override::verify(t.as_bytes(), keys, now, leeway) {
-                Ok(o) => overrides.push(o),
+                Ok(o) => {
+                    overrides.push(o);
+                    kept.push(t.to_owned());
+                }
                 Err(_) => skipped += 1,
             }
         }
@@ -299,6 +305,7 @@ impl OverrideBundle {
             issued_at,
             expires_at,
             overrides,
+            tokens: kept,
             skipped,
         })
     }

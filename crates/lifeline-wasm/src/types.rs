@@ -91,6 +91,8 @@ pub struct OverridesLoaded {
     pub accepted: Vec<OverrideInfo>,
     /// The tokens refused, by position, with the reason code and a sentence.
     pub refused: Vec<RefusedOverride>,
+    /// From a bundle: how many of its tokens did not verify (skipped, never trusted).
+    pub skipped: usize,
 }
 
 /// One refused override token.

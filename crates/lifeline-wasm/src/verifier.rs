@@ -1,5 +1,6 @@
 use lifeline_core::{
-    KeySet, Override, Policy, State, TokenCache, UnixTime, UnverifiedLicense, VerifyStats,
+    KeySet, Override, OverrideBundle, Policy, State, TokenCache, UnixTime, UnverifiedLicense,
+    VerifyStats,
 };
 use wasm_bindgen::prelude::*;
 
@@ -146,6 +147,21 @@ impl Verifier {
         convert::to_js(&self.load_overrides(tokens, now))
     }
 
+    /// Replaces the overrides with those of a signed bundle from the server
+    /// (`GET /api/v1/overrides/bundle`). Throws an `Error` (`code` `expired`,
+    /// `bad_signature`, `unknown_key`, `wrong_type`, `malformed`...) when the bundle itself is
+    /// stale or not authentic; the overrides in force stay as they were then.
+    #[wasm_bindgen(js_name = setOverrideBundle, unchecked_return_type = "OverridesLoaded")]
+    pub fn set_override_bundle(
+        &mut self,
+        bundle: &str,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_from_ms(now_ms)?;
+        let loaded = self.apply_bundle(bundle, now)?;
+        convert::to_js(&loaded)
+    }
+
     /// Counts by state and reason and a latency histogram of verify calls.
     #[wasm_bindgen(unchecked_return_type = "VerifierStats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
@@ -177,6 +193,20 @@ impl Verifier {
 }
 
 impl Verifier {
+    fn apply_bundle(&mut self, bundle: &str, now: UnixTime) -> Result<OverridesLoaded, JsValue> {
+        let verified = OverrideBundle::verify(
+            bundle.as_bytes(),
+            &self.keys,
+            now,
+            self.policy.leeway_secs(),
+        )
+        .map_err(|e| js_error::error(e.reason().as_str(), &format!("override bundle: {e}")))?;
+        // Keep the tokens that verified, so a later setKeys re-checks them.
+        let mut loaded = self.load_overrides(verified.tokens, now);
+        loaded.skipped = verified.skipped;
+        Ok(loaded)
+    }
+
     fn load_overrides(&mut self, tokens: Vec<String>, now: UnixTime) -> OverridesLoaded {
         let mut loaded = OverridesLoaded::default();
         self.overrides.clear();

@@ -293,6 +293,28 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
     verifier.set_overrides(Vec::new(), now_ms).unwrap();
     let cleared = to_json(&verifier.verify(&license, now_ms).unwrap());
     assert_eq!(cleared["state"], "invalid");
+    // From a signed bundle (as the server publishes it); a stale bundle throws, keeping
+    // what was in force.
+    let ovr = mint(json!({"type": "all"}), NOW + 600);
+    let bundle = license_key.sign_override_bundle(NOW - 5, NOW + 300, &[ovr, "junk".into()]);
+    let loaded = to_json(&verifier.set_override_bundle(&bundle, now_ms).unwrap());
+    assert_eq!(loaded["accepted"].as_array().unwrap().len(), 1);
+    assert_eq!(loaded["skipped"], 1);
+    assert_eq!(
+        to_json(&verifier.verify(&license, now_ms).unwrap())["state"],
+        "override"
+    );
+    let stale = verifier.set_override_bundle(&bundle, Some((NOW + 300) as f64 * 1000.0));
+    let err: js_sys::Error = stale.unwrap_err().unchecked_into();
+    assert_eq!(
+        js_sys::Reflect::get(&err, &"code".into()).unwrap(),
+        "expired"
+    );
+    assert_eq!(
+        to_json(&verifier.verify(&license, now_ms).unwrap())["state"],
+        "override"
+    );
+
     // The emergency key never signs a usable license.
     let forged = emergency
         .sign_license(&object(json!({
