@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod breaker;
 mod properties;
 mod strictness;
 mod vectors;

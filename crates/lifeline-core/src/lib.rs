@@ -24,6 +24,7 @@
 //! deep nesting; tokens over [`MAX_TOKEN_BYTES`] are refused before any parsing.
 
 mod claims;
+mod client;
 mod error;
 mod inspect;
 mod json;
@@ -41,6 +42,7 @@ mod verifier;
 mod verify;
 
 pub use claims::Claims;
+pub use client::{Breaker, Check, ClientPolicy, Nodes, Outcome, Step};
 pub use error::{ClaimProblem, KeyProblem, KeySetError, Malformed, Segment, VerifyError};
 pub use inspect::{Inspection, inspect};
 pub use json::parse_object as parse_json_object;
