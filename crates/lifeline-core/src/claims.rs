@@ -32,6 +32,10 @@ pub struct Claims {
     seats: Option<u32>,
     /// `grace_s`: seconds after `exp` during which the license still works (`grace`).
     grace_s: u64,
+    /// `offline_grace_s`: how long the license works with no validation node reachable,
+    /// counted from the last signed lease (0: the product fails closed). Absent: the
+    /// client's default.
+    offline_grace_s: Option<u64>,
     raw: Map<String, Value>,
 }
 
@@ -50,6 +54,14 @@ impl Claims {
             entitlements: entitlements(&raw)?,
             seats: seats(&raw)?,
             grace_s: grace(&raw)?,
+            offline_grace_s: match raw.get("offline_grace_s") {
+                None => None,
+                Some(v) => {
+                    Some(v.as_u64().ok_or_else(|| {
+                        wrong("offline_grace_s", "a non-negative integer (seconds)")
+                    })?)
+                }
+            },
             raw,
         })
     }
@@ -111,6 +123,11 @@ impl Claims {
     /// `grace_s`, 0 when absent.
     pub fn grace_s(&self) -> u64 {
         self.grace_s
+    }
+
+    /// `offline_grace_s`, if the license sets it (0 = fail closed when offline).
+    pub fn offline_grace_s(&self) -> Option<u64> {
+        self.offline_grace_s
     }
 
     /// The claims exactly as signed, unknown members included.

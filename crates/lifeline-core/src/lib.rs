@@ -30,6 +30,7 @@ mod inspect;
 mod json;
 mod jws;
 mod keys;
+mod offline;
 mod overrides;
 mod reason;
 #[cfg(any(test, feature = "sign"))]
@@ -48,6 +49,9 @@ pub use inspect::{Inspection, inspect};
 pub use json::parse_object as parse_json_object;
 pub use jws::{Header, LICENSE_TYP, MAX_TOKEN_BYTES};
 pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
+pub use offline::{
+    LEASE_TYP, Lease, LeaseProblem, OfflinePolicy, Trust, offline_verdict, online_verdict,
+};
 pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
 #[cfg(feature = "sign")]

@@ -31,11 +31,42 @@ pub enum Reason {
     WrongAudience,
     /// The license is within its grace period: usable, but past `exp`.
     GracePeriod,
+    /// The license server revoked the license (a signed answer said so).
+    Revoked,
+    /// No validation node answered; the license and the last signed lease were verified
+    /// offline and the offline grace still runs (state `offline`, usable).
+    Offline,
+    /// No validation node answered and the offline grace (counted from the last signed
+    /// lease) is used up, or the product fails closed.
+    OfflineGraceExhausted,
+    /// The clock reads earlier than a time already proven by a signed lease, beyond the
+    /// tolerance: it was set back.
+    ClockRollback,
 }
 
 impl Reason {
     /// Every code, in declaration order (for documentation and exhaustive tests).
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 15] = [
+        Self::Malformed,
+        Self::UnsupportedAlg,
+        Self::WrongType,
+        Self::UnknownKey,
+        Self::BadSignature,
+        Self::KeyExpired,
+        Self::KeyRevoked,
+        Self::NotYetValid,
+        Self::Expired,
+        Self::WrongAudience,
+        Self::GracePeriod,
+        Self::Revoked,
+        Self::Offline,
+        Self::OfflineGraceExhausted,
+        Self::ClockRollback,
+    ];
+
+    /// The codes [`crate::verify`] gives from a token alone (the rest come from a server's
+    /// answer or the validation client).
+    pub const FROM_TOKEN: [Self; 11] = [
         Self::Malformed,
         Self::UnsupportedAlg,
         Self::WrongType,
@@ -63,6 +94,10 @@ impl Reason {
             Self::Expired => "expired",
             Self::WrongAudience => "wrong_audience",
             Self::GracePeriod => "grace_period",
+            Self::Revoked => "revoked",
+            Self::Offline => "offline",
+            Self::OfflineGraceExhausted => "offline_grace_exhausted",
+            Self::ClockRollback => "clock_rollback",
         }
     }
 }

@@ -91,7 +91,13 @@ impl VerifyStats {
             "# HELP {prefix}_verdicts_total Verdicts given, by state."
         );
         let _ = writeln!(out, "# TYPE {prefix}_verdicts_total counter");
-        for state in [State::Valid, State::Grace, State::Invalid, State::Override] {
+        for state in [
+            State::Valid,
+            State::Grace,
+            State::Invalid,
+            State::Override,
+            State::Offline,
+        ] {
             let n = self.by_state.get(state.as_str()).copied().unwrap_or(0);
             let _ = writeln!(
                 out,

@@ -14,6 +14,9 @@ pub enum State {
     Grace,
     /// Not usable; the verdict's reason says why.
     Invalid,
+    /// Usable with no validation node reachable: the license and the last signed lease
+    /// verified offline, inside the offline grace (`offline_until` says how long).
+    Offline,
     /// Usable because a temporary override applies; the verdict names it (`override`), and
     /// `reason` keeps what the license alone would have been refused or warned for.
     Override,
@@ -27,12 +30,16 @@ impl State {
             Self::Grace => "grace",
             Self::Invalid => "invalid",
             Self::Override => "override",
+            Self::Offline => "offline",
         }
     }
 
-    /// Whether the product may run (`valid`, `grace` or `override`).
+    /// Whether the product may run (`valid`, `grace`, `override` or `offline`).
     pub const fn is_usable(self) -> bool {
-        matches!(self, Self::Valid | Self::Grace | Self::Override)
+        matches!(
+            self,
+            Self::Valid | Self::Grace | Self::Override | Self::Offline
+        )
     }
 }
 
@@ -52,6 +59,8 @@ pub struct Verdict {
     claims: Option<Claims>,
     #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
     applied: Option<Box<Override>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offline_until: Option<UnixTime>,
     #[serde(skip)]
     error: Option<VerifyError>,
 }
@@ -139,6 +148,7 @@ impl Verdict {
             grace_until: None,
             claims: None,
             applied: None,
+            offline_until: None,
             error: None,
         }
     }
@@ -186,6 +196,31 @@ impl Verdict {
     /// Whether the product may run.
     pub fn is_usable(&self) -> bool {
         self.state.is_usable()
+    }
+
+    /// In state `offline`: when the offline grace runs out.
+    pub fn offline_until(&self) -> Option<UnixTime> {
+        self.offline_until
+    }
+
+    /// The same license refused for a reason found outside the token (a server's signed
+    /// answer, the offline rules); the claims stay.
+    pub(crate) fn refused_for(mut self, reason: Reason, detail: String) -> Self {
+        self.state = State::Invalid;
+        self.reason = Some(reason);
+        self.detail = Some(detail);
+        self.applied = None;
+        self.offline_until = None;
+        self
+    }
+
+    /// The same license, usable offline until `until`.
+    pub(crate) fn offline(mut self, until: UnixTime, detail: String) -> Self {
+        self.state = State::Offline;
+        self.reason = Some(Reason::Offline);
+        self.detail = Some(detail);
+        self.offline_until = Some(until);
+        self
     }
 
     /// The override that made this verdict usable, if one did.
