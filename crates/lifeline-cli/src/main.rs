@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod check;
 mod failure;
 mod files;
 mod inspect;
@@ -39,6 +40,7 @@ enum Command {
     Provision(provision::Args),
     Audit(audit::Args),
     Override(override_cmd::Args),
+    Check(check::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Provision(args) => provision::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Override(args) => override_cmd::run(&args),
+        Command::Check(args) => check::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,327 @@
+//! `lifeline check`: the validation client. Asks redundant nodes (the core's `Nodes` state
+//! machine decides whom and when), trusts an answer only through its signed lease, keeps the
+//! last lease in a cache file, and falls back to it offline.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use lifeline_core::{
+    ClientPolicy, KeySet, Lease, Nodes, OfflinePolicy, Outcome, Override, Policy, Step, Trust,
+    UnixTime, Verdict, offline_verdict, online_verdict,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::failure::CliError;
+use crate::files;
+
+/// Answers larger than this are a node failure (a validate answer is a few KiB).
+pub(crate) const MAX_ANSWER_BYTES: u64 = 256 * 1024;
+
+/// Check a license online against redundant validation nodes, offline from the cached
+/// lease when none answers. Prints one verdict (JSON) per check.
+///
+/// An answer counts only if its lease verifies with the key set and names this license;
+/// anything else (garbage, a wrong signature, a timeout) is a node failure, never a verdict.
+/// Exit 0 when the (last) verdict is usable, 1 when not, 2 on usage or I/O errors.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Validation nodes, comma-separated, e.g. http://a:8080,http://b:8080.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "URL,...")]
+    nodes: Vec<String>,
+    /// The servers' public key set (JWKS).
+    #[arg(long, value_name = "KEYS.json")]
+    keys: String,
+    /// The lease cache (created; a corrupted one is discarded, never trusted).
+    #[arg(long, value_name = "FILE")]
+    cache: PathBuf,
+    /// This client instance's name (named in leases).
+    #[arg(long)]
+    instance: Option<String>,
+    /// Require the license to be for this product.
+    #[arg(long, value_name = "PRODUCT")]
+    aud: Option<String>,
+    /// Per-request timeout, milliseconds.
+    #[arg(long, default_value_t = 2_000, value_name = "MS")]
+    timeout_ms: u64,
+    /// Deadline of one check (all attempts), milliseconds.
+    #[arg(long, default_value_t = 6_000, value_name = "MS")]
+    deadline_ms: u64,
+    /// Offline grace for licenses that do not set `offline_grace_s`, seconds.
+    #[arg(long, default_value_t = 72 * 3600, value_name = "SECONDS")]
+    offline_grace: u64,
+    /// Run this many checks (a steady stream), one JSON line each.
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// Pause between checks, milliseconds.
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    every_ms: u64,
+    /// License token file; `-` reads standard input.
+    #[arg(value_name = "FILE|-", default_value = "-")]
+    file: String,
+}
+
+/// What the cache file keeps between runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cache {
+    /// The last accepted lease.
+    lease: Option<String>,
+    /// Trusted time and the highest lease sequence.
+    trust: Trust,
+    /// Override tokens the last answer carried.
+    #[serde(default)]
+    overrides: Vec<String>,
+}
+
+/// The parts of a node's answer the client reads.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    lease: Option<String>,
+    #[serde(default)]
+    overrides: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
+    let keys = files::read_key_set(&args.keys)?;
+    let token = files::read_up_to(&args.file, 1024 * 1024, "license")?;
+    let token = String::from_utf8_lossy(token.trim_ascii()).into_owned();
+    let mut policy = Policy::new();
+    if let Some(aud) = &args.aud {
+        policy = policy.with_audience(aud.clone());
+    }
+    let mut client = Client {
+        nodes: Nodes::new(
+            args.nodes.len(),
+            ClientPolicy {
+                request_timeout_ms: args.timeout_ms,
+                deadline_ms: args.deadline_ms,
+                ..ClientPolicy::default()
+            },
+        ),
+        urls: args.nodes.clone(),
+        keys,
+        policy,
+        offline: OfflinePolicy {
+            default_grace_s: args.offline_grace,
+            ..OfflinePolicy::default()
+        },
+        cache: load_cache(&args.cache),
+        instance: args.instance.clone(),
+        started: Instant::now(),
+    };
+    let mut usable = false;
+    for i in 0..args.count.max(1) {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(args.every_ms));
+        }
+        let verdict = client.check(&token)?;
+        usable = verdict.is_usable();
+        save_cache(&args.cache, &client.cache)?;
+        let line = serde_json::to_string(&verdict)
+            .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::new(format!("cannot write the verdict: {e}")))?;
+    }
+    Ok(if usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+struct Client {
+    nodes: Nodes,
+    urls: Vec<String>,
+    keys: KeySet,
+    policy: Policy,
+    offline: OfflinePolicy,
+    cache: Cache,
+    instance: Option<String>,
+    started: Instant,
+}
+
+impl Client {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// One check: ask nodes as the state machine says, or decide offline.
+    fn check(&mut self, token: &str) -> Result<Verdict, CliError> {
+        let wall = crate::issue::now_secs()?;
+        let now = UnixTime::from_secs(wall);
+        let local = lifeline_core::verify(token.as_bytes(), &self.keys, &self.policy, now);
+        let Some(license_id) = local.claims().map(|c| c.jti().to_owned()) else {
+            // Not authentic: no node can make it usable.
+            return Ok(local);
+        };
+        let mut check = self.nodes.start(self.now_ms());
+        loop {
+            match self.nodes.next(&mut check, self.now_ms(), jitter()) {
+                Step::Send { node, timeout_ms } => {
+                    let (outcome, answer) = self.ask(node, token, timeout_ms);
+                    let accepted = match answer {
+                        Some(answer) if outcome.is_success() => {
+                            match self.cache.trust.accept(
+                                answer.lease.as_deref().map(str::as_bytes),
+                                &license_id,
+                                &self.keys,
+                            ) {
+                                Ok(lease) => Some((lease, answer)),
+                                Err(problem) => {
+                                    eprintln!(
+                                        "lifeline check: node {} failed: {problem}",
+                                        self.url(node)
+                                    );
+                                    None
+                                }
+                            }
+                        }
+                        _ => None,
+                    };
+                    let Some((lease, answer)) = accepted else {
+                        let failed = if outcome.is_success() {
+                            Outcome::Invalid
+                        } else {
+                            outcome
+                        };
+                        self.nodes.record(&mut check, node, self.now_ms(), failed);
+                        continue;
+                    };
+                    self.nodes
+                        .record(&mut check, node, self.now_ms(), Outcome::Answered);
+                    self.cache.lease = answer.lease;
+                    self.cache.overrides = answer.overrides;
+                    let local = local.with_overrides(&self.overrides(now), now);
+                    return Ok(online_verdict(local, &lease));
+                }
+                Step::Wait { ms } => std::thread::sleep(Duration::from_millis(ms)),
+                Step::GiveUp => {
+                    let lease = self.cached_lease(&license_id);
+                    let local = local.with_overrides(&self.overrides(now), now);
+                    return Ok(offline_verdict(
+                        local,
+                        lease.as_ref(),
+                        &self.cache.trust,
+                        &self.offline,
+                        now,
+                    ));
+                }
+            }
+        }
+    }
+
+    fn url(&self, node: usize) -> &str {
+        self.urls.get(node).map_or("?", String::as_str)
+    }
+
+    /// Sends `validate` to one node and classifies what came back.
+    fn ask(&self, node: usize, token: &str, timeout_ms: u64) -> (Outcome, Option<Answer>) {
+        let url = format!("{}/api/v1/validate", self.url(node).trim_end_matches('/'));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_millis(timeout_ms.max(1))))
+            .build()
+            .into();
+        let body = serde_json::json!({ "token": token, "instance": self.instance });
+        let mut response = match agent.post(&url).send_json(body) {
+            Ok(r) => r,
+            Err(ureq::Error::Timeout(_)) => return (Outcome::TimedOut, None),
+            Err(_) => return (Outcome::Unreachable, None),
+        };
+        let status = response.status().as_u16();
+        if status != 200 {
+            let retry_after_ms = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| s.saturating_mul(1000));
+            return (
+                Outcome::Refused {
+                    status,
+                    retry_after_ms,
+                },
+                None,
+            );
+        }
+        let bytes = match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+        {
+            Ok(b) => b,
+            Err(ureq::Error::Timeout(_)) => return (Outcome::TimedOut, None),
+            Err(_) => return (Outcome::Invalid, None),
+        };
+        match serde_json::from_slice::<Answer>(&bytes) {
+            Ok(answer) => (Outcome::Answered, Some(answer)),
+            Err(_) => (Outcome::Invalid, None),
+        }
+    }
+
+    /// The cached lease, if it still verifies for this license.
+    fn cached_lease(&self, license_id: &str) -> Option<Lease> {
+        let token = self.cache.lease.as_deref()?;
+        Lease::verify(token.as_bytes(), &self.keys)
+            .ok()
+            .filter(|l| l.license_id == license_id)
+    }
+
+    /// The cached override tokens that verify now.
+    fn overrides(&self, now: UnixTime) -> Vec<Override> {
+        self.cache
+            .overrides
+            .iter()
+            .filter_map(|t| {
+                Override::verify(t.as_bytes(), &self.keys, now, self.policy.leeway_secs()).ok()
+            })
+            .collect()
+    }
+}
+
+/// A value in `[0, 1)` from the system's random generator (0.5 if it fails).
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    match getrandom::fill(&mut b) {
+        Ok(()) => f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.5,
+    }
+}
+
+/// The cache file, or an empty cache when it is missing or corrupted (said on stderr: a
+/// corrupted cache is discarded and rebuilt at the next answer, never trusted).
+fn load_cache(path: &Path) -> Cache {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cache::default(),
+        Err(e) => {
+            eprintln!(
+                "lifeline check: cannot read the cache {}: {e}; starting empty",
+                path.display()
+            );
+            return Cache::default();
+        }
+    };
+    match serde_json::from_slice::<Value>(&bytes).and_then(serde_json::from_value::<Cache>) {
+        Ok(cache) => cache,
+        Err(e) => {
+            eprintln!(
+                "lifeline check: the cache {} is corrupted ({e}); discarded",
+                path.display()
+            );
+            Cache::default()
+        }
+    }
+}
+
+fn save_cache(path: &Path, cache: &Cache) -> Result<(), CliError> {
+    let json = serde_json::to_vec_pretty(cache)
+        .map_err(|e| CliError::new(format!("cannot encode the cache: {e}")))?;
+    files::replace_atomically(path, &json)
+        .map_err(|e| CliError::new(format!("cannot write the cache {}: {e}", path.display())))
+}
