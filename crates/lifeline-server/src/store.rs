@@ -63,6 +63,10 @@ const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
         "0003_audit_filters",
         include_str!("../migrations/sqlite/0003_audit_filters.sql"),
     ),
+    (
+        "0004_overrides",
+        include_str!("../migrations/sqlite/0004_overrides.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
@@ -76,6 +80,10 @@ const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
         "0003_audit_filters",
         include_str!("../migrations/postgres/0003_audit_filters.sql"),
+    ),
+    (
+        "0004_overrides",
+        include_str!("../migrations/postgres/0004_overrides.sql"),
     ),
 ];
 
