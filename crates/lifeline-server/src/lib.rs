@@ -7,7 +7,7 @@
 //!
 //! # What this crate does not do
 //! - It makes no verification decision of its own: `validate` asks `lifeline-core` and only
-//!   adds what the store knows (revocation).
+//!   adds what the store knows (revocation, active overrides, which the core applies).
 //! - It does not terminate TLS: run it behind a proxy that does.
 
 use std::net::SocketAddr;
@@ -33,6 +33,7 @@ mod licenses;
 mod limits;
 mod listen;
 mod metrics;
+mod overrides;
 mod problem;
 mod routes;
 mod series;
@@ -46,6 +47,10 @@ pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
 pub use listen::HEADER_READ_TIMEOUT;
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
+pub use overrides::{
+    MAX_OVERRIDE_SECS, MAX_UNAPPROVED_OVERRIDE_SECS, OVERRIDE_BUNDLE_MEDIA_TYPE,
+    OVERRIDE_BUNDLE_TTL_SECS,
+};
 pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
 pub use routes::overview::EXPIRING_WINDOW_SECS;
@@ -58,6 +63,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_BULK_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// Cached key rings are re-read from the store after this long (other nodes may rotate).
 const KEY_REFRESH: Duration = Duration::from_secs(5);
+/// Each node re-reads the active overrides after this long: a change made on another node
+/// reaches this one's `validate` and bundle within it (on the node that made it, at once).
+pub const OVERRIDE_REFRESH: Duration = Duration::from_secs(5);
 
 /// Shared state of all handlers.
 #[derive(Clone, Debug)]
@@ -69,6 +77,7 @@ pub struct AppState {
 struct Inner {
     store: Store,
     keys: RwLock<(Instant, Arc<KeyRing>)>,
+    overrides: RwLock<(Instant, Arc<overrides::ActiveOverrides>)>,
     failed_auth: AtomicU64,
     metrics: Metrics,
     public_url: String,
@@ -114,10 +123,12 @@ impl AppState {
         limits: Limits,
     ) -> Result<Self, StoreError> {
         let ring = keys::load_or_init(&store).await?;
+        let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 keys: RwLock::new((Instant::now(), ring)),
+                overrides: RwLock::new((Instant::now(), Arc::new(active))),
                 failed_auth: AtomicU64::new(0),
                 metrics: Metrics::default(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
@@ -148,6 +159,50 @@ impl AppState {
         let ring = keys::load_or_init(&self.inner.store).await?;
         *self.inner.keys.write().await = (Instant::now(), ring.clone());
         Ok(ring)
+    }
+
+    /// The active overrides (each verified against the key ring), re-read from the store
+    /// when older than [`OVERRIDE_REFRESH`].
+    pub(crate) async fn active_overrides(
+        &self,
+    ) -> Result<Arc<overrides::ActiveOverrides>, StoreError> {
+        {
+            let (loaded, active) = &*self.inner.overrides.read().await;
+            if loaded.elapsed() < OVERRIDE_REFRESH {
+                return Ok(active.clone());
+            }
+        }
+        self.reload_overrides().await
+    }
+
+    /// Re-reads the active overrides now (after a change on this node, so that it applies
+    /// and publishes the change at once). A token signed by a key this node has not seen yet
+    /// makes it re-read the keys first.
+    pub(crate) async fn reload_overrides(
+        &self,
+    ) -> Result<Arc<overrides::ActiveOverrides>, StoreError> {
+        let now = clock::now();
+        let ring = self.keys().await?;
+        let (mut active, unknown_key) =
+            overrides::load_active(&self.inner.store, &ring.set, now).await?;
+        if unknown_key {
+            let ring = self.reload_keys().await?;
+            active = overrides::load_active(&self.inner.store, &ring.set, now)
+                .await?
+                .0;
+        }
+        let active = Arc::new(active);
+        *self.inner.overrides.write().await = (Instant::now(), active.clone());
+        Ok(active)
+    }
+
+    /// The `iss` of the overrides this server signs: its public URL.
+    pub(crate) fn override_issuer(&self) -> &str {
+        if self.inner.public_url.is_empty() {
+            "lifeline-server"
+        } else {
+            &self.inner.public_url
+        }
     }
 
     /// The URI of the status list, as licenses name it.
@@ -182,7 +237,7 @@ impl AppState {
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
 /// how to serve the console; see [`with_console`]).
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, licenses, overview, public};
+    use routes::{admin, licenses, overrides, overview, public};
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(metrics::scrape))
@@ -212,6 +267,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/licenses/{id}", get(licenses::get))
         .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))
         .route("/api/v1/licenses/{id}/extend", post(licenses::extend))
+        .route(
+            "/api/v1/overrides",
+            post(overrides::create).get(overrides::list),
+        )
+        .route("/api/v1/overrides/bundle", get(overrides::bundle))
+        .route("/api/v1/overrides/{id}", get(overrides::get))
+        .route("/api/v1/overrides/{id}/approve", post(overrides::approve))
+        .route("/api/v1/overrides/{id}/revoke", post(overrides::revoke))
         .route("/api/v1/session", get(admin::session))
         .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/keys", get(admin::list_keys))

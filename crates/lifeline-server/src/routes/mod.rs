@@ -2,5 +2,6 @@
 
 pub(crate) mod admin;
 pub(crate) mod licenses;
+pub(crate) mod overrides;
 pub(crate) mod overview;
 pub(crate) mod public;

@@ -1,12 +1,12 @@
 //! Routes without authentication: health, the public key set, the OpenAPI document and
-//! online validation.
+//! online validation (with the active overrides applied).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use lifeline_api::{ValidateRequest, ValidateResponse};
-use lifeline_core::{Policy, UnixTime};
+use lifeline_core::{Effect, Policy, UnixTime};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -90,11 +90,24 @@ pub(crate) async fn validate(
         ring = state.reload_keys().await?;
         verdict = lifeline_core::verify(req.token.as_bytes(), &ring.set, &Policy::new(), at);
     }
+    let revocation = match verdict.claims() {
+        Some(claims) => crate::licenses::revocation(state.store(), claims.jti()).await?,
+        None => None,
+    };
+    // Active overrides covering the license, applied by the core: never to a revoked license
+    // (nor handed out with one), so the revocation below always wins.
+    let mut overrides = Vec::new();
+    if revocation.is_none()
+        && let Some(claims) = verdict.claims()
+    {
+        let active = state.active_overrides().await?;
+        let covering = active.covering(claims, at);
+        overrides = covering.iter().map(|a| a.token.clone()).collect();
+        verdict = verdict.with_overrides(covering.iter().map(|a| &a.verified), at);
+    }
     let mut verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
     let mut revoked = false;
-    if let Some(claims) = verdict.claims()
-        && let Some((at, reason)) = crate::licenses::revocation(state.store(), claims.jti()).await?
-    {
+    if let Some((at, reason)) = revocation {
         revoked = true;
         if let Some(obj) = verdict_json.as_object_mut() {
             obj.insert("state".into(), "invalid".into());
@@ -110,14 +123,17 @@ pub(crate) async fn validate(
         Some(claims) if usable => {
             let exp = now
                 .saturating_add(LEASE_TTL_SECS)
-                .min(claims.grace_until().as_secs());
+                .min(usable_until(&verdict, claims));
             let header =
                 json!({ "alg": "EdDSA", "typ": "lifeline-lease+jwt", "kid": ring.active.kid() });
-            let payload = json!({
+            let mut payload = json!({
                 "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
                 "instance": req.instance, "state": verdict.state().as_str(),
                 "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
             });
+            if let (Some(o), Some(obj)) = (verdict.applied_override(), payload.as_object_mut()) {
+                obj.insert("override".into(), o.id.clone().into());
+            }
             let lease = ring.active.sign_jws(
                 header.to_string().as_bytes(),
                 payload.to_string().as_bytes(),
@@ -142,8 +158,24 @@ pub(crate) async fn validate(
         revoked,
         lease,
         lease_expires_at,
-        overrides: Vec::new(),
+        overrides,
     }))
+}
+
+/// Until when a usable verdict stays usable (a lease never outlives it): the end of the
+/// license's grace, or what the override that made it usable allows.
+fn usable_until(verdict: &lifeline_core::Verdict, claims: &lifeline_core::Claims) -> u64 {
+    let grace_until = claims.grace_until().as_secs();
+    match verdict.applied_override() {
+        Some(o) => match &o.effect {
+            Effect::Valid => o.expires_at.as_secs().max(grace_until),
+            Effect::ExtendGrace { secs } => grace_until
+                .saturating_add(*secs)
+                .min(o.expires_at.as_secs()),
+            Effect::Entitlements { .. } => grace_until,
+        },
+        None => grace_until,
+    }
 }
 
 /// How long a status list may be cached (`ttl` claim and `Cache-Control`).

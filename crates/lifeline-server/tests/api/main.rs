@@ -229,6 +229,7 @@ mod audit;
 mod console;
 mod licenses;
 mod nodes;
+mod overrides;
 mod overview;
 mod public;
 mod security;
@@ -268,6 +269,11 @@ on_every_backend!(
     licenses::search_matches_id_prefixes_and_licensee_substrings,
     audit::audit_filters_and_pages_both_ways,
     overview::overview_counts_states_and_shows_the_last_hour,
+    overrides::short_overrides_are_signed_at_once_and_verify_offline,
+    overrides::long_overrides_wait_for_a_second_admin,
+    overrides::bad_override_input_is_refused_and_writes_nothing,
+    overrides::overrides_rescue_covered_licenses_until_revoked,
+    overrides::a_revoked_license_stays_revoked_under_an_override,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

@@ -48,6 +48,11 @@ pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
         "/api/v1/tokens",
         "/api/v1/audit",
         "/api/v1/audit/verify",
+        "/api/v1/overrides",
+        "/api/v1/overrides/bundle",
+        "/api/v1/overrides/{id}",
+        "/api/v1/overrides/{id}/approve",
+        "/api/v1/overrides/{id}/revoke",
     ] {
         assert!(
             doc["paths"][path].is_object(),

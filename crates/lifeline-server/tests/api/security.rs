@@ -45,6 +45,24 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
     let revoke = format!("/api/v1/licenses/{id}/revoke");
     let extend = format!("/api/v1/licenses/{id}/extend");
     let one = format!("/api/v1/licenses/{id}");
+    // A pending override (the admin created it; the matrix below changes nothing).
+    let (st, pending) = s
+        .admin(
+            "POST",
+            "/api/v1/overrides",
+            Some(
+                json!({"scope": {"type": "all"}, "effect": {"type": "valid"},
+                "expires_at": now() + 5 * 86_400, "reason": "r", "incident": "i"}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{pending}");
+    let ovr = pending["id"].as_str().unwrap().to_owned();
+    let ovr_one = format!("/api/v1/overrides/{ovr}");
+    let ovr_approve = format!("/api/v1/overrides/{ovr}/approve");
+    let ovr_revoke = format!("/api/v1/overrides/{ovr}/revoke");
+    let ovr_body = json!({"scope": {"type": "licensee", "value": "x"}, "effect": {"type": "valid"},
+        "expires_at": now() + 3600, "reason": "r", "incident": "i"});
     // (method, uri, body, least role)
     let routes: Vec<(&str, &str, Option<Value>, &str)> = vec![
         ("GET", "/api/v1/products", None, "viewer"),
@@ -81,6 +99,16 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
         ("GET", "/api/v1/session", None, "viewer"),
         ("GET", "/api/v1/overview", None, "viewer"),
         ("POST", "/api/v1/keys/rotate", None, "admin"),
+        ("GET", "/api/v1/overrides", None, "viewer"),
+        ("GET", &ovr_one, None, "viewer"),
+        ("POST", "/api/v1/overrides", Some(ovr_body), "operator"),
+        ("POST", &ovr_approve, None, "admin"),
+        (
+            "POST",
+            &ovr_revoke,
+            Some(json!({"reason": "r"})),
+            "operator",
+        ),
     ];
     let rank = |r: &str| {
         ["viewer", "operator", "admin"]
@@ -107,7 +135,7 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             }
         }
     }
-    assert!(s.state.failed_auth_count() >= 56);
+    assert!(s.state.failed_auth_count() >= 76);
     // A viewer reads its own session and the overview.
     let (st, me) = s.call("GET", "/api/v1/session", Some(&viewer), None).await;
     assert_eq!(st, StatusCode::OK);
@@ -118,9 +146,16 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
     let (st, overview) = s.call("GET", "/api/v1/overview", Some(&viewer), None).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(overview["licenses"]["valid"], 1);
-    // The extension refused to the viewer changed nothing.
+    // The extension refused to the viewer changed nothing, nor did the refused override calls.
     let (_, unchanged) = s.admin("GET", &one, None).await;
     assert_eq!(unchanged, license);
+    let (_, overrides) = s.admin("GET", "/api/v1/overrides", None).await;
+    assert_eq!(overrides, json!([pending]));
+    // The override bundle is public.
+    let (st, _) = s
+        .raw("GET", "/api/v1/overrides/bundle", None, None, &[])
+        .await;
+    assert_eq!(st, StatusCode::OK);
     // The scheme is case-insensitive; other schemes are refused.
     let lower = format!("bearer {}", s.admin);
     let (st, _) = s
