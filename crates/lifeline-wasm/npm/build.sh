@@ -28,7 +28,7 @@ for target in node web; do
 done
 # The CommonJS build lives in a "type": "module" package.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
-cp "$here/index.mjs" "$out/node/index.mjs"
+cp "$here/index.mjs" "$here/file-cache.cjs" "$here/file-cache.mjs" "$here/file-cache.d.ts" "$out/node/"
 cp "$here/package.json" "$out/package.json"
 cp "$here/README.md" "$out/README.md"
 cp LICENSE* "$out/" 2>/dev/null || true

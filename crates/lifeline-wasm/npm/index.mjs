@@ -4,5 +4,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const wasm = require('./lifeline_wasm.js');
 
-export const { Verifier, inspect } = wasm;
+export const { Verifier, Client, inspect } = wasm;
 export default wasm;

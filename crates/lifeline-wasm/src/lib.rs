@@ -14,6 +14,7 @@
 //! signed (`grace_s`). Times in verdicts are unix seconds, like the claims; `nowMs` is in
 //! milliseconds, like `Date.now()`.
 
+mod client;
 mod convert;
 mod js_error;
 mod js_verdict;
@@ -22,6 +23,7 @@ mod verifier;
 
 use wasm_bindgen::prelude::*;
 
+pub use client::{Client, ClientOptionsArg};
 pub use types::{
     Inspection, Jwk, Jwks, LicenseClaims, OverrideInfo, OverridesLoaded, RefusedOverride, Verdict,
     VerifierOptions, VerifierStats,

@@ -282,7 +282,7 @@ impl Verifier {
     }
 }
 
-fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
+pub(crate) fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
     let text = match keys.as_string() {
         Some(text) => text,
         None if keys.is_object() => js_sys::JSON::stringify(keys)

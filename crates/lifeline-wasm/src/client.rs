@@ -1,0 +1,519 @@
+//! `Client`: the validation client for JS runtimes. The core's `Nodes` state machine decides
+//! whom to ask and when; this layer only does the I/O: `fetch` with an `AbortController`
+//! timeout, `setTimeout` for waits, and a pluggable cache for the last signed lease.
+//!
+//! `new Client({ nodes, keys, licenseToken, cache })`, then `await client.check()` → verdict
+//! (`valid`/`grace`/`override`/`offline` usable, `invalid` not). An answer counts only if
+//! its lease verifies and names this license; anything else is a node failure.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Reflect};
+use lifeline_core::{
+    ClientPolicy, KeySet, Lease, Nodes, OfflinePolicy, Outcome, Override, Policy, Step, Trust,
+    UnixTime, Verdict, offline_verdict, online_verdict,
+};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::{convert, js_error, js_verdict};
+
+/// Answers larger than this are a node failure.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+#[wasm_bindgen(typescript_custom_section)]
+const CLIENT_TYPES: &'static str = r#"
+/** Where a Client keeps the last signed lease: sync or async (a file in Node, IndexedDB, a KV store). */
+export interface LeaseCache {
+  get(key: string): string | null | undefined | Promise<string | null | undefined>;
+  set(key: string, value: string): void | Promise<void>;
+}
+/** Options of `new Client(...)`. */
+export interface ClientOptions {
+  /** Validation nodes, e.g. ["https://a.example", "https://b.example"]. */
+  nodes: string[];
+  /** The servers' public key set (JWKS object or JSON text). */
+  keys: Jwks | string;
+  /** The license token to check. */
+  licenseToken: string;
+  /** "memory" (default), "localStorage", or your own LeaseCache. */
+  cache?: "memory" | "localStorage" | LeaseCache;
+  /** The cache key (default "lifeline.lease"). */
+  cacheKey?: string;
+  /** This instance's name, named in leases. */
+  instance?: string;
+  /** Require the license to be for this product. */
+  audience?: string;
+  /** Per-request timeout, ms (default 2000). */
+  timeoutMs?: number;
+  /** Deadline of one check, ms (default 6000). */
+  deadlineMs?: number;
+  /** Offline grace for licenses without `offline_grace_s`, seconds (default 72 h). */
+  offlineGraceSeconds?: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The options object, typed as the `ClientOptions` interface above.
+    #[wasm_bindgen(typescript_type = "ClientOptions")]
+    pub type ClientOptionsArg;
+}
+
+fn bad(message: &str) -> JsValue {
+    js_error::error("invalid_options", message)
+}
+
+fn opt_string(obj: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    let v = Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| bad(&format!("options.{name} must be a string")))
+}
+
+fn opt_ms(obj: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
+    let v = Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if (1.0..=1e12).contains(&n) => Ok(Some(n as u64)),
+        _ => Err(bad(&format!("options.{name} must be a positive number"))),
+    }
+}
+
+/// What the cache keeps (JSON under `cacheKey`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cached {
+    lease: Option<String>,
+    trust: Trust,
+    #[serde(default)]
+    overrides: Vec<String>,
+}
+
+/// Where the cache lives.
+enum Store {
+    Memory(HashMap<String, String>),
+    /// `localStorage` (browsers).
+    Local(JsValue),
+    /// Any object with `get(key)` and `set(key, value)`, sync or async (a file in Node,
+    /// IndexedDB, a KV store at the edge).
+    Custom(JsValue),
+}
+
+struct Inner {
+    nodes: Nodes,
+    urls: Vec<String>,
+    keys: KeySet,
+    policy: Policy,
+    offline: OfflinePolicy,
+    license: String,
+    instance: Option<String>,
+    store: Store,
+    cache_key: String,
+    cached: Option<Cached>,
+    started_ms: f64,
+}
+
+/// The validation client: redundant nodes, circuit breakers, signed leases, offline grace.
+#[wasm_bindgen]
+pub struct Client {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Throws an `Error` with `code` `invalid_options` or a key-set code.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: ClientOptionsArg) -> Result<Client, JsValue> {
+        let raw: JsValue = options.into();
+        if !raw.is_object() {
+            return Err(bad("options must be an object"));
+        }
+        let nodes_value = Reflect::get(&raw, &"nodes".into()).unwrap_or(JsValue::UNDEFINED);
+        let nodes: Vec<String> = if js_sys::Array::is_array(&nodes_value) {
+            js_sys::Array::from(&nodes_value)
+                .iter()
+                .map(|n| n.as_string().filter(|s| !s.is_empty()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("options.nodes must be an array of URLs"))?
+        } else {
+            return Err(bad("options.nodes must be an array of URLs"));
+        };
+        if nodes.is_empty() {
+            return Err(bad("options.nodes must name at least one node"));
+        }
+        let license = opt_string(&raw, "licenseToken")?
+            .ok_or_else(|| bad("options.licenseToken is required"))?;
+        let keys_value = Reflect::get(&raw, &"keys".into()).unwrap_or(JsValue::UNDEFINED);
+        let keys = crate::verifier::key_set(&keys_value)?;
+        let cache_value = Reflect::get(&raw, &"cache".into()).unwrap_or(JsValue::UNDEFINED);
+        let store = if cache_value.is_undefined()
+            || cache_value.as_string().as_deref() == Some("memory")
+        {
+            Store::Memory(HashMap::new())
+        } else if cache_value.as_string().as_deref() == Some("localStorage") {
+            let ls = Reflect::get(&js_sys::global(), &"localStorage".into())
+                .unwrap_or(JsValue::UNDEFINED);
+            if ls.is_undefined() || ls.is_null() {
+                return Err(js_error::error(
+                    "invalid_options",
+                    "cache \"localStorage\": this runtime has no localStorage",
+                ));
+            }
+            Store::Local(ls)
+        } else if cache_value.is_object()
+            && has_fn(&cache_value, "get")
+            && has_fn(&cache_value, "set")
+        {
+            Store::Custom(cache_value)
+        } else {
+            return Err(js_error::error(
+                "invalid_options",
+                "options.cache must be \"memory\", \"localStorage\" or an object with get(key) and set(key, value)",
+            ));
+        };
+        let mut policy = Policy::new();
+        if let Some(aud) = opt_string(&raw, "audience")? {
+            policy = policy.with_audience(aud);
+        }
+        let defaults = ClientPolicy::default();
+        Ok(Client {
+            inner: Rc::new(RefCell::new(Inner {
+                nodes: Nodes::new(
+                    nodes.len(),
+                    ClientPolicy {
+                        request_timeout_ms: opt_ms(&raw, "timeoutMs")?
+                            .unwrap_or(defaults.request_timeout_ms),
+                        deadline_ms: opt_ms(&raw, "deadlineMs")?.unwrap_or(defaults.deadline_ms),
+                        ..defaults
+                    },
+                ),
+                urls: nodes,
+                keys,
+                policy,
+                offline: OfflinePolicy {
+                    default_grace_s: opt_ms(&raw, "offlineGraceSeconds")?
+                        .unwrap_or(OfflinePolicy::default().default_grace_s),
+                    ..OfflinePolicy::default()
+                },
+                license: license.trim().to_owned(),
+                instance: opt_string(&raw, "instance")?,
+                store,
+                cache_key: opt_string(&raw, "cacheKey")?
+                    .unwrap_or_else(|| "lifeline.lease".to_owned()),
+                cached: None,
+                started_ms: now_ms(),
+            })),
+        })
+    }
+
+    /// One check: the nodes, else the cached lease. Resolves to a verdict; rejects only for
+    /// a broken cache adapter or runtime (no `fetch`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Verdict>")]
+    pub fn check(&self) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move { check(inner).await })
+    }
+}
+
+fn has_fn(obj: &JsValue, name: &str) -> bool {
+    Reflect::get(obj, &name.into()).is_ok_and(|f| f.is_function())
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn elapsed(inner: &Rc<RefCell<Inner>>) -> u64 {
+    let started = inner.borrow().started_ms;
+    (now_ms() - started).max(0.0) as u64
+}
+
+async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
+    load_cache(&inner).await?;
+    let now = UnixTime::from_secs((now_ms() / 1000.0) as u64);
+    let (local, license_id) = {
+        let i = inner.borrow();
+        let v = lifeline_core::verify(i.license.as_bytes(), &i.keys, &i.policy, now);
+        let id = v.claims().map(|c| c.jti().to_owned());
+        (v, id)
+    };
+    let Some(license_id) = license_id else {
+        return Ok(js_verdict::from_verdict(&local, &JsValue::NULL));
+    };
+    let mut round = inner.borrow().nodes.start(elapsed(&inner));
+    loop {
+        let step = {
+            let t = elapsed(&inner);
+            inner
+                .borrow_mut()
+                .nodes
+                .next(&mut round, t, js_sys::Math::random())
+        };
+        match step {
+            Step::Send { node, timeout_ms } => {
+                let (outcome, answer) = ask(&inner, node, timeout_ms).await;
+                let accepted = match answer {
+                    Some(a) if outcome.is_success() => {
+                        let mut i = inner.borrow_mut();
+                        let i = &mut *i;
+                        let cached = i.cached.get_or_insert_with(Cached::default);
+                        cached
+                            .trust
+                            .accept(a.lease.as_deref().map(str::as_bytes), &license_id, &i.keys)
+                            .ok()
+                            .map(|lease| (lease, a))
+                    }
+                    _ => None,
+                };
+                let t = elapsed(&inner);
+                let Some((lease, answer)) = accepted else {
+                    let failed = if outcome.is_success() {
+                        Outcome::Invalid
+                    } else {
+                        outcome
+                    };
+                    inner.borrow_mut().nodes.record(&mut round, node, t, failed);
+                    continue;
+                };
+                let verdict = {
+                    let mut i = inner.borrow_mut();
+                    i.nodes.record(&mut round, node, t, Outcome::Answered);
+                    let cached = i.cached.get_or_insert_with(Cached::default);
+                    cached.lease = answer.lease;
+                    cached.overrides = answer.overrides;
+                    let local = local.with_overrides(&overrides(&i, now), now);
+                    online_verdict(local, &lease)
+                };
+                save_cache(&inner).await?;
+                return Ok(js_verdict::from_verdict(&verdict, &claims_js(&verdict)?));
+            }
+            Step::Wait { ms } => sleep(ms).await?,
+            Step::GiveUp => {
+                let verdict = {
+                    let i = inner.borrow();
+                    let empty = Cached::default();
+                    let cached = i.cached.as_ref().unwrap_or(&empty);
+                    let lease = cached
+                        .lease
+                        .as_deref()
+                        .and_then(|t| Lease::verify(t.as_bytes(), &i.keys).ok())
+                        .filter(|l| l.license_id == license_id);
+                    let local = local.with_overrides(&overrides(&i, now), now);
+                    offline_verdict(local, lease.as_ref(), &cached.trust, &i.offline, now)
+                };
+                return Ok(js_verdict::from_verdict(&verdict, &claims_js(&verdict)?));
+            }
+        }
+    }
+}
+
+fn claims_js(verdict: &Verdict) -> Result<JsValue, JsValue> {
+    match verdict.claims() {
+        Some(c) => convert::to_js(c.as_map()),
+        None => Ok(JsValue::NULL),
+    }
+}
+
+fn overrides(i: &Inner, now: UnixTime) -> Vec<Override> {
+    i.cached
+        .iter()
+        .flat_map(|c| c.overrides.iter())
+        .filter_map(|t| Override::verify(t.as_bytes(), &i.keys, now, i.policy.leeway_secs()).ok())
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    lease: Option<String>,
+    #[serde(default)]
+    overrides: Vec<String>,
+}
+
+/// `fetch(node/api/v1/validate)` with a timeout, classified.
+async fn ask(
+    inner: &Rc<RefCell<Inner>>,
+    node: usize,
+    timeout_ms: u64,
+) -> (Outcome, Option<Answer>) {
+    let (url, body) = {
+        let i = inner.borrow();
+        let url = format!(
+            "{}/api/v1/validate",
+            i.urls.get(node).map_or("", |u| u.trim_end_matches('/'))
+        );
+        let body = serde_json::json!({ "token": i.license, "instance": i.instance }).to_string();
+        (url, body)
+    };
+    match fetch_with_timeout(&url, &body, timeout_ms).await {
+        Ok(r) => r,
+        Err(_) => (Outcome::Unreachable, None),
+    }
+}
+
+async fn fetch_with_timeout(
+    url: &str,
+    body: &str,
+    timeout_ms: u64,
+) -> Result<(Outcome, Option<Answer>), JsValue> {
+    let global = js_sys::global();
+    let fetch: Function = Reflect::get(&global, &"fetch".into())?.dyn_into()?;
+    let controller_ctor: Function = Reflect::get(&global, &"AbortController".into())?.dyn_into()?;
+    let controller = Reflect::construct(&controller_ctor, &js_sys::Array::new())?;
+    let signal = Reflect::get(&controller, &"signal".into())?;
+    let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
+    let abort = abort.bind0(&controller);
+    let timer = set_timeout(&abort, timeout_ms)?;
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"method".into(), &"POST".into())?;
+    let headers = js_sys::Object::new();
+    Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
+    Reflect::set(&init, &"headers".into(), &headers)?;
+    Reflect::set(&init, &"body".into(), &body.into())?;
+    Reflect::set(&init, &"signal".into(), &signal)?;
+    let result = async {
+        let response = match JsFuture::from(
+            fetch
+                .call2(&global, &url.into(), &init)?
+                .dyn_into::<Promise>()?,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let aborted = Reflect::get(&e, &"name".into())
+                    .ok()
+                    .and_then(|n| n.as_string());
+                return Ok(if aborted.as_deref() == Some("AbortError") {
+                    (Outcome::TimedOut, None)
+                } else {
+                    (Outcome::Unreachable, None)
+                });
+            }
+        };
+        let status = Reflect::get(&response, &"status".into())?
+            .as_f64()
+            .unwrap_or(0.0) as u16;
+        if status != 200 {
+            let headers = Reflect::get(&response, &"headers".into())?;
+            let get: Function = Reflect::get(&headers, &"get".into())?.dyn_into()?;
+            let retry_after_ms = get
+                .call1(&headers, &"retry-after".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| s.saturating_mul(1000));
+            return Ok((
+                Outcome::Refused {
+                    status,
+                    retry_after_ms,
+                },
+                None,
+            ));
+        }
+        let text_fn: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
+        let text = match JsFuture::from(text_fn.call0(&response)?.dyn_into::<Promise>()?).await {
+            Ok(t) => t.as_string().unwrap_or_default(),
+            Err(_) => return Ok((Outcome::TimedOut, None)),
+        };
+        if text.len() > MAX_ANSWER_BYTES {
+            return Ok((Outcome::Invalid, None));
+        }
+        Ok(match serde_json::from_str::<Answer>(&text) {
+            Ok(a) => (Outcome::Answered, Some(a)),
+            Err(_) => (Outcome::Invalid, None),
+        })
+    }
+    .await;
+    clear_timeout(&timer);
+    result
+}
+
+fn set_timeout(f: &Function, ms: u64) -> Result<JsValue, JsValue> {
+    let global = js_sys::global();
+    let st: Function = Reflect::get(&global, &"setTimeout".into())?.dyn_into()?;
+    st.call2(&global, f, &JsValue::from_f64(ms as f64))
+}
+
+fn clear_timeout(timer: &JsValue) {
+    let global = js_sys::global();
+    if let Ok(ct) =
+        Reflect::get(&global, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>())
+    {
+        let _ = ct.call1(&global, timer);
+    }
+}
+
+async fn sleep(ms: u64) -> Result<(), JsValue> {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = set_timeout(&resolve, ms);
+    });
+    JsFuture::from(promise).await.map(|_| ())
+}
+
+/// Reads the cache once (a corrupted entry is discarded: never trusted).
+async fn load_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+    if inner.borrow().cached.is_some() {
+        return Ok(());
+    }
+    let text = {
+        let i = inner.borrow();
+        match &i.store {
+            Store::Memory(m) => Some(JsValue::from(m.get(&i.cache_key).cloned())),
+            Store::Local(ls) => Some(call_method(ls, "getItem", &[i.cache_key.as_str().into()])?),
+            Store::Custom(obj) => Some(call_method(obj, "get", &[i.cache_key.as_str().into()])?),
+        }
+    };
+    let value = match text {
+        Some(v) => JsFuture::from(Promise::resolve(&v)).await?,
+        None => JsValue::NULL,
+    };
+    let cached = value
+        .as_string()
+        .and_then(|t| serde_json::from_str::<Cached>(&t).ok())
+        .unwrap_or_default();
+    inner.borrow_mut().cached = Some(cached);
+    Ok(())
+}
+
+async fn save_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+    let pending = {
+        let mut i = inner.borrow_mut();
+        let text = serde_json::to_string(i.cached.as_ref().unwrap_or(&Cached::default()))
+            .map_err(|e| js_error::error("internal", &e.to_string()))?;
+        let key = i.cache_key.clone();
+        match &mut i.store {
+            Store::Memory(m) => {
+                m.insert(key, text);
+                JsValue::UNDEFINED
+            }
+            Store::Local(ls) => call_method(ls, "setItem", &[key.into(), text.into()])?,
+            Store::Custom(obj) => call_method(obj, "set", &[key.into(), text.into()])?,
+        }
+    };
+    JsFuture::from(Promise::resolve(&pending)).await.map(|_| ())
+}
+
+fn call_method(obj: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(obj, &name.into())?.dyn_into()?;
+    let array: js_sys::Array = args.iter().collect();
+    f.apply(obj, &array).map_err(|e| {
+        js_error::error(
+            "cache_failed",
+            &format!("cache {name}: {}", e.as_string().unwrap_or_default()),
+        )
+    })
+}
