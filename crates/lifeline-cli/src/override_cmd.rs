@@ -1,13 +1,18 @@
-//! `lifeline override mint`: a temporary override signed with a key file, no server needed
-//! (the emergency path when the server itself is down).
+//! `lifeline override`: temporary overrides. `mint` signs one with a key file, no server
+//! needed (the emergency path when the server itself is down); `create`, `list`, `approve`
+//! and `revoke` work through a license server (`--server`, `--token`).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use lifeline_api::{CreateOverride, OverrideRecord, Problem, RevokeOverride};
 use lifeline_core::LicenseSigner;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::failure::CliError;
 use crate::files;
+use crate::remote::{self, Remote};
 
 /// Overrides longer than this need `--approved-by` (a second person's name, kept in the
 /// token), the same rule the server applies with a second admin's approval.
@@ -23,6 +28,10 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     Mint(MintArgs),
+    Create(CreateArgs),
+    List(ListArgs),
+    Approve(ApproveArgs),
+    Revoke(RevokeArgs),
 }
 
 /// Sign an override with a key file and print the token (no server involved).
@@ -60,10 +69,238 @@ struct MintArgs {
     approved_by: Option<String>,
 }
 
+/// Create an override on a license server and print its record (JSON).
+///
+/// One that lasts at most 72 hours is signed at once (status `active`; the token is in the
+/// record, `--token-only` prints just the token). A longer one (at most 720 hours) waits for
+/// a second admin: `lifeline override approve ID` with another API token. Needs the operator
+/// role.
+#[derive(Debug, clap::Args)]
+struct CreateArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// What it covers: `all`, `license:ID`, `licensee:NAME` or `product:ID`.
+    #[arg(long, value_name = "SCOPE")]
+    scope: String,
+    /// What it does: `valid`, `entitlements:A,B` or `extend-grace:SECONDS`.
+    #[arg(long, value_name = "EFFECT", default_value = "valid")]
+    effect: String,
+    /// How long it lasts, in hours (over 72 waits for a second admin; at most 720).
+    #[arg(long, value_name = "HOURS", default_value_t = 24)]
+    hours: u64,
+    /// Why (required; kept in the token and the audit log).
+    #[arg(long)]
+    reason: String,
+    /// The incident reference, e.g. INC-1234 (required).
+    #[arg(long)]
+    incident: String,
+    /// Print only the signed token (for `lifeline verify --override`); fails when the
+    /// override waits for approval.
+    #[arg(long)]
+    token_only: bool,
+}
+
+/// List a server's overrides, newest first (a JSON array of records). Viewer role.
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Only those in this status.
+    #[arg(long, value_parser = ["active", "pending_approval", "expired", "revoked"])]
+    status: Option<String>,
+    /// At most this many (1-500).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+    limit: u32,
+}
+
+/// Approve an override that waits for a second admin; prints its record, now with its
+/// token. Admin role, and another API token than the one that created it.
+#[derive(Debug, clap::Args)]
+struct ApproveArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The override's id (`ovr-...`).
+    id: String,
+}
+
+/// Revoke an override; prints its record. The server stops applying and publishing it at
+/// once, but a token already handed out verifies offline until it expires. Operator role.
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The override's id (`ovr-...`).
+    id: String,
+    /// Why (required; kept in the audit log).
+    #[arg(long)]
+    reason: String,
+}
+
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     match &args.command {
         Command::Mint(m) => mint(m),
+        Command::Create(c) => create(c),
+        Command::List(l) => list(l),
+        Command::Approve(a) => approve(a),
+        Command::Revoke(r) => revoke(r),
     }
+}
+
+fn create(args: &CreateArgs) -> Result<ExitCode, CliError> {
+    if args.hours == 0 {
+        return Err(CliError::new("--hours must be at least 1"));
+    }
+    if args.reason.trim().is_empty() || args.incident.trim().is_empty() {
+        return Err(CliError::new("--reason and --incident must not be empty"));
+    }
+    let scope = serde_json::from_value(parse_scope(&args.scope)?)
+        .map_err(|e| CliError::new(format!("--scope {:?}: {e}", args.scope)))?;
+    let effect = serde_json::from_value(parse_effect(&args.effect)?)
+        .map_err(|e| CliError::new(format!("--effect {:?}: {e}", args.effect)))?;
+    let req = CreateOverride {
+        scope,
+        effect,
+        expires_at: crate::issue::now_secs()?.saturating_add(args.hours.saturating_mul(3600)),
+        reason: args.reason.trim().to_owned(),
+        incident: args.incident.trim().to_owned(),
+    };
+    let body = serde_json::to_value(&req)
+        .map_err(|e| CliError::new(format!("cannot encode the request: {e}")))?;
+    let record: OverrideRecord = send(&args.remote, "/api/v1/overrides", Some(&body))?;
+    if args.token_only {
+        let Some(token) = &record.token else {
+            return Err(CliError::new(format!(
+                "override {} was created but waits for a second admin's approval: no token yet",
+                record.id
+            ))
+            .hint(format!(
+                "another admin runs `lifeline override approve {}`",
+                record.id
+            )));
+        };
+        println!("{token}");
+    } else {
+        print_json(&record)?;
+    }
+    if record.token.is_none() {
+        eprintln!(
+            "override {} waits for approval: another admin runs `lifeline override approve {}`",
+            record.id, record.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
+    let mut path = format!("/api/v1/overrides?limit={}", args.limit);
+    if let Some(status) = &args.status {
+        path.push_str(&format!("&status={status}"));
+    }
+    let records: Vec<OverrideRecord> = get(&args.remote, &path)?;
+    print_json(&records)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn approve(args: &ApproveArgs) -> Result<ExitCode, CliError> {
+    let path = format!("/api/v1/overrides/{}/approve", path_segment(&args.id)?);
+    let record: OverrideRecord = send(&args.remote, &path, None)?;
+    print_json(&record)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
+    if args.reason.trim().is_empty() {
+        return Err(CliError::new("--reason must not be empty"));
+    }
+    let path = format!("/api/v1/overrides/{}/revoke", path_segment(&args.id)?);
+    let body = serde_json::to_value(RevokeOverride {
+        reason: args.reason.trim().to_owned(),
+    })
+    .map_err(|e| CliError::new(format!("cannot encode the request: {e}")))?;
+    let record: OverrideRecord = send(&args.remote, &path, Some(&body))?;
+    print_json(&record)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An override id as one URL path segment: ids are `ovr-` and hex digits and dashes.
+fn path_segment(id: &str) -> Result<&str, CliError> {
+    if !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        Ok(id)
+    } else {
+        Err(CliError::new(format!("{id:?} is not an override id"))
+            .hint("ids look like ovr-0195e2a0-...; `lifeline override list` shows them"))
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| CliError::new(format!("cannot encode the answer: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `GET path` on the server: the answer as `T`, or an error naming the server's problem.
+fn get<T: DeserializeOwned>(remote: &Remote, path: &str) -> Result<T, CliError> {
+    let url = remote.url(path);
+    let response = remote::agent(Duration::from_secs(30))
+        .get(&url)
+        .header("Authorization", &remote.bearer())
+        .call();
+    answer(&url, response)
+}
+
+/// `POST path` (with a JSON body, or none) on the server.
+fn send<T: DeserializeOwned>(
+    remote: &Remote,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<T, CliError> {
+    let url = remote.url(path);
+    let request = remote::agent(Duration::from_secs(30))
+        .post(&url)
+        .header("Authorization", &remote.bearer());
+    let response = match body {
+        Some(b) => request.send_json(b),
+        None => request.send_empty(),
+    };
+    answer(&url, response)
+}
+
+/// Reads a 2xx answer as `T`; anything else becomes an error with the problem's code and
+/// detail (and a hint for the usual ones).
+fn answer<T: DeserializeOwned>(
+    url: &str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, CliError> {
+    let mut response = response
+        .map_err(|e| CliError::new(format!("cannot reach {url}: {e}")).hint("check --server"))?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| CliError::new(format!("reading the answer of {url}: {e}")))?;
+    if !(200..300).contains(&status) {
+        let Ok(problem) = serde_json::from_str::<Problem>(&text) else {
+            return Err(CliError::new(format!("{url}: HTTP {status}: {text}")));
+        };
+        let error = CliError::new(format!(
+            "the server refused (HTTP {status}, {}): {}",
+            problem.code, problem.detail
+        ));
+        return Err(match problem.code.as_str() {
+            "unauthorized" => error.hint("check --token or $LIFELINE_TOKEN"),
+            "same_person" => error.hint("another admin approves it, with their own API token"),
+            "expiry_too_far" => error.hint("an override lasts at most 720 hours"),
+            _ => error,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| CliError::new(format!("{url}: unexpected answer: {e}")))
 }
 
 fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {

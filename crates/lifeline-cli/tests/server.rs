@@ -36,6 +36,11 @@ impl Node {
 
     /// Starts `lifeline serve` with extra environment variables.
     fn start_with(data: &Path, port: u16, env: &[(&str, &Path)]) -> Self {
+        Self::start_full(data, port, &[], env)
+    }
+
+    /// Starts `lifeline serve` with extra arguments and environment variables.
+    fn start_full(data: &Path, port: u16, args: &[&str], env: &[(&str, &Path)]) -> Self {
         let child = Command::new(BIN)
             .args([
                 "serve",
@@ -44,6 +49,7 @@ impl Node {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(args)
             .env_remove("LIFELINE_ADMIN_TOKEN")
             .env_remove("LIFELINE_CONSOLE_DIR")
             .envs(env.iter().copied())
@@ -475,4 +481,178 @@ fn serve_console_serves_the_app_and_refuses_a_directory_without_index_html() {
         !dir.path().join("data2").exists(),
         "nothing is created before the check"
     );
+}
+
+/// `lifeline override …` (and other commands) with the node's admin token in the environment.
+fn lifeline(token: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("LIFELINE_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn override_create_makes_an_expired_license_usable_offline_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_full(&dir.path().join("data"), free_port(), &["--demo"], &[]);
+    let admin = node.admin();
+    let url = node.url();
+    let (_, page) = node.get("/api/v1/licenses?state=expired", Some(&admin));
+    let expired = &page["items"][0];
+    let id = expired["id"].as_str().unwrap();
+    let license = dir.path().join("license.jwt");
+    std::fs::write(&license, expired["token"].as_str().unwrap()).unwrap();
+    let (_, jwks) = node.get("/.well-known/lifeline/keys.json", None);
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, jwks.to_string()).unwrap();
+    let verify = |overrides: &[&Path]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["verify", "--keys", keys.to_str().unwrap()]);
+        for o in overrides {
+            cmd.arg("--override").arg(o);
+        }
+        let out = cmd.arg(&license).output().unwrap();
+        let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), verdict)
+    };
+    let (code, verdict) = verify(&[]);
+    assert_eq!(
+        (code, verdict["reason"].as_str()),
+        (Some(1), Some("expired"))
+    );
+
+    // A 2-hour override for this license: signed at once, the token alone on stdout.
+    let scope = format!("license:{id}");
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "override",
+            "create",
+            "--server",
+            &url,
+            "--scope",
+            &scope,
+            "--reason",
+            "billing outage",
+            "--incident",
+            "INC-9",
+        ];
+        args.extend_from_slice(extra);
+        lifeline(&admin, &args)
+    };
+    let out = create(&["--hours", "2", "--token-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout).unwrap();
+    let ovr = dir.path().join("override.jwt");
+    std::fs::write(&ovr, token.trim()).unwrap();
+    let (code, verdict) = verify(&[&ovr]);
+    assert_eq!(
+        (code, verdict["state"].as_str()),
+        (Some(0), Some("override")),
+        "{verdict}"
+    );
+
+    // Listed as active; a long one waits for a second admin, who is not the creator.
+    let out = lifeline(
+        &admin,
+        &["override", "list", "--server", &url, "--status", "active"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let active: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(active.as_array().unwrap().len(), 1);
+    assert_eq!(active[0]["token"].as_str().unwrap(), token.trim());
+    let ovr_id = active[0]["id"].as_str().unwrap();
+    let out = create(&["--hours", "100", "--effect", "extend-grace:86400"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pending: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pending["status"], "pending_approval");
+    assert!(stderr(&out).contains("waits for approval"));
+    let pending_id = pending["id"].as_str().unwrap();
+    let out = lifeline(
+        &admin,
+        &["override", "approve", "--server", &url, pending_id],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("same_person"), "{}", stderr(&out));
+
+    // Revoked: listed so, and refused a second time with the server's problem.
+    let revoke = || {
+        lifeline(
+            &admin,
+            &[
+                "override",
+                "revoke",
+                "--server",
+                &url,
+                ovr_id,
+                "--reason",
+                "billing fixed",
+            ],
+        )
+    };
+    let out = revoke();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revoked: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(revoked["status"], "revoked");
+    let out = revoke();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("HTTP 409, conflict"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lifeline(&admin, &["override", "list", "--server", &url]);
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending_approval", "revoked"]);
+
+    // Bad input: exit 2 with a clear message, nothing created.
+    for (extra, message) in [
+        (vec!["--hours", "721"], "expiry_too_far"),
+        (vec!["--hours", "0"], "--hours must be at least 1"),
+        (vec!["--effect", "forever"], "is not an effect"),
+    ] {
+        let out = create(&extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            stderr(&out).contains(message),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = lifeline(
+        &admin,
+        &[
+            "override",
+            "create",
+            "--server",
+            &url,
+            "--scope",
+            "everything",
+            "--reason",
+            "r",
+            "--incident",
+            "i",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a scope"));
+    let out = lifeline("ll_nope", &["override", "list", "--server", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unauthorized"));
+    let out = lifeline(&admin, &["override", "list", "--server", &url]);
+    let after: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 2, "nothing created");
+    let (_, chain) = node.get("/api/v1/audit/verify", Some(&admin));
+    assert_eq!(chain["intact"], true, "{chain}");
 }
