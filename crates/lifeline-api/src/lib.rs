@@ -219,8 +219,10 @@ pub struct ValidateResponse {
     pub verdict: Value,
     /// Whether the server has revoked this license.
     pub revoked: bool,
-    /// A short-lived signed lease (`typ` `lifeline-lease+jwt`) a client may cache and
-    /// verify offline; absent when the license is not usable.
+    /// A short-lived lease (`typ` `lifeline-lease+jwt`) signed by the answering node: `sub`
+    /// (license id), `state`, `reason`, `iat`, `exp`, `seq` (increasing). Permission when
+    /// the state is usable, a signed refusal otherwise; clients cache it and verify it
+    /// offline. Absent only when the token itself is not authentic.
     pub lease: Option<String>,
     /// When the lease expires.
     pub lease_expires_at: Option<u64>,

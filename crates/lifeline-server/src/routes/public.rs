@@ -119,28 +119,40 @@ pub(crate) async fn validate(
         }
     }
     let usable = verdict.is_usable() && !revoked;
+    // Every answer about an authentic license carries a lease signed by this node: permission
+    // when usable, a signed refusal otherwise. Clients trust nothing else, so a forged or
+    // garbled answer is a node failure to them, never a refusal.
     let (lease, lease_expires_at) = match verdict.claims() {
-        Some(claims) if usable => {
-            let exp = now
-                .saturating_add(LEASE_TTL_SECS)
-                .min(usable_until(&verdict, claims));
-            let header =
-                json!({ "alg": "EdDSA", "typ": "lifeline-lease+jwt", "kid": ring.active.kid() });
+        Some(claims) => {
+            let exp = if usable {
+                now.saturating_add(LEASE_TTL_SECS)
+                    .min(usable_until(&verdict, claims))
+            } else {
+                now.saturating_add(LEASE_TTL_SECS)
+            };
+            let (state_name, reason) = if revoked {
+                ("invalid", Some("revoked"))
+            } else {
+                (
+                    verdict.state().as_str(),
+                    verdict.reason().map(|r| r.as_str()),
+                )
+            };
             let mut payload = json!({
                 "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
-                "instance": req.instance, "state": verdict.state().as_str(),
+                "instance": req.instance, "state": state_name, "reason": reason,
                 "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
+                "seq": lease_seq(),
             });
             if let (Some(o), Some(obj)) = (verdict.applied_override(), payload.as_object_mut()) {
                 obj.insert("override".into(), o.id.clone().into());
             }
-            let lease = ring.active.sign_jws(
-                header.to_string().as_bytes(),
-                payload.to_string().as_bytes(),
-            );
-            (Some(lease), Some(exp))
+            match payload {
+                Value::Object(map) => (ring.active.sign_lease(&map).ok(), Some(exp)),
+                _ => (None, None),
+            }
         }
-        _ => (None, None),
+        None => (None, None),
     };
     let (result, reason) = if revoked {
         ("invalid", Some("revoked"))
@@ -160,6 +172,18 @@ pub(crate) async fn validate(
         lease_expires_at,
         overrides,
     }))
+}
+
+/// A lease's sequence: this node's clock in milliseconds, never lower than the last one it
+/// gave (clients refuse an answer older than one they have seen).
+fn lease_seq() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let prev = LAST.fetch_max(ms, Ordering::Relaxed);
+    prev.max(ms)
 }
 
 /// Until when a usable verdict stays usable (a lease never outlives it): the end of the

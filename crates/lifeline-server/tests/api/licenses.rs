@@ -147,6 +147,11 @@ pub(crate) async fn revocation_shows_in_records_validation_and_audit(s: Server) 
     let key = keys.get(header["kid"].as_str().unwrap()).unwrap();
     let sig: [u8; 64] = b64.decode(parts[2]).unwrap().try_into().unwrap();
     assert!(key.verify_strict(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig));
+    let granted = lifeline_core::Lease::verify(lease.as_bytes(), &keys).unwrap();
+    assert_eq!(
+        (granted.state.as_str(), granted.reason.as_deref()),
+        ("valid", None)
+    );
 
     let (st, revoked) = s
         .admin(
@@ -173,7 +178,15 @@ pub(crate) async fn revocation_shows_in_records_validation_and_audit(s: Server) 
     assert_eq!(after["verdict"]["state"], "invalid");
     assert_eq!(after["verdict"]["reason"], "revoked");
     assert_eq!(after["revoked"], true);
-    assert!(after["lease"].is_null(), "no lease for a revoked license");
+    // The refusal is signed too (clients trust nothing unsigned), and newer than the grant.
+    let refusal =
+        lifeline_core::Lease::verify(after["lease"].as_str().unwrap().as_bytes(), &keys).unwrap();
+    assert_eq!(refusal.license_id, id);
+    assert_eq!(
+        (refusal.state.as_str(), refusal.reason.as_deref()),
+        ("invalid", Some("revoked"))
+    );
+    assert!(refusal.seq > granted.seq, "lease sequences increase");
 
     let (_, log) = s.admin("GET", "/api/v1/audit", None).await;
     let actions: Vec<&str> = log["items"]

@@ -1,0 +1,392 @@
+//! The validation client (`lifeline check`) against real `lifeline serve` processes on
+//! 127.0.0.1 sharing one store: nodes killed, hanging, answering garbage or forged leases;
+//! the lease cache corrupted; the clock set back; a revocation made during an outage.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// A `lifeline serve` process over the shared SQLite store; SIGKILLed when dropped.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Node {
+    fn start(db: &Path, data: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display()))
+            .env("LIFELINE_ADMIN_TOKEN", ADMIN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let node = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while agent()
+            .get(&format!("{}/readyz", node.url))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+            != 200
+        {
+            assert!(Instant::now() < deadline, "node did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        node
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut r = agent()
+            .post(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {ADMIN}"))
+            .send_json(body)
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const ADMIN: &str = "ll_failover-test-admin-token-0123456789abcdef";
+
+/// `count` nodes over one store, a product, one license; the key set and license in files.
+struct Setup {
+    dir: tempfile::TempDir,
+    nodes: Vec<Node>,
+    license_id: String,
+}
+
+impl Setup {
+    fn new(count: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("shared.db");
+        let mut nodes = Vec::new();
+        for i in 0..count {
+            let data = dir.path().join(format!("node{i}"));
+            nodes.push(Node::start(&db, &data));
+        }
+        let first = &nodes[0];
+        let (s, _) = first.post("/api/v1/products", &json!({"id": "app", "name": "App"}));
+        assert_eq!(s, 201);
+        let (s, license) = first.post(
+            "/api/v1/licenses",
+            &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "entitlements": ["pro"]}),
+        );
+        assert_eq!(s, 201, "{license}");
+        std::fs::write(
+            dir.path().join("license.jwt"),
+            license["token"].as_str().unwrap(),
+        )
+        .unwrap();
+        let keys = agent()
+            .get(&format!("{}/.well-known/lifeline/keys.json", first.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        std::fs::write(dir.path().join("keys.json"), keys).unwrap();
+        Self {
+            license_id: license["id"].as_str().unwrap().to_owned(),
+            dir,
+            nodes,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `lifeline check` with these node URLs and extra arguments.
+    fn check_cmd(&self, urls: &[String], extra: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["check", "--nodes", &urls.join(",")])
+            .arg("--keys")
+            .arg(self.path("keys.json"))
+            .arg("--cache")
+            .arg(self.path("cache.json"))
+            .args(extra)
+            .arg(self.path("license.jwt"));
+        cmd
+    }
+
+    fn check(&self, urls: &[String], extra: &[&str]) -> (Value, Output) {
+        let out = self.check_cmd(urls, extra).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text.lines().last().unwrap_or_else(|| {
+            panic!(
+                "no verdict; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (serde_json::from_str(last).unwrap(), out)
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+}
+
+fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+#[test]
+fn killing_one_of_three_nodes_under_a_steady_stream_fails_no_check() {
+    let mut setup = Setup::new(3);
+    let mut child = setup
+        .check_cmd(
+            &setup.urls(),
+            &["--count", "40", "--every-ms", "40", "--timeout-ms", "1000"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut states = Vec::new();
+    for line in stdout.lines() {
+        let verdict: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        states.push(verdict["state"].as_str().unwrap().to_owned());
+        if states.len() == 10 {
+            // The node the client prefers (the first) dies mid-stream.
+            setup.nodes[0].kill();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(states.len(), 40);
+    assert!(states.iter().all(|s| s == "valid"), "{states:?}");
+}
+
+#[test]
+fn with_every_node_down_the_cached_lease_carries_the_grace_then_it_runs_out() {
+    let mut setup = Setup::new(1);
+    let urls = setup.urls();
+    let grace = [
+        "--offline-grace",
+        "3",
+        "--timeout-ms",
+        "300",
+        "--deadline-ms",
+        "1000",
+    ];
+    let (online, _) = setup.check(&urls, &grace);
+    assert_eq!(online["state"], "valid");
+    setup.nodes[0].kill();
+    let (offline, out) = setup.check(&urls, &grace);
+    assert_eq!(offline["state"], "offline", "{offline}");
+    assert_eq!(offline["reason"], "offline");
+    assert!(out.status.success(), "offline is usable");
+    assert!(offline["offline_until"].as_u64().is_some());
+    std::thread::sleep(Duration::from_millis(3_200));
+    let (gone, out) = setup.check(&urls, &grace);
+    assert_eq!(gone["state"], "invalid");
+    assert_eq!(gone["reason"], "offline_grace_exhausted");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Accepts connections and never answers.
+fn hanging_node() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(8) {
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    (url, handle)
+}
+
+/// Answers every request with `body` (status 200).
+fn fake_node(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let _ = stream.read(&mut buf);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_hanging_node_times_out_and_the_check_fails_over_within_the_deadline() {
+    let setup = Setup::new(1);
+    let (hang, _h) = hanging_node();
+    let started = Instant::now();
+    let (verdict, _) = setup.check(
+        &[hang, setup.nodes[0].url.clone()],
+        &["--timeout-ms", "400", "--deadline-ms", "3000"],
+    );
+    assert_eq!(verdict["state"], "valid");
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn garbage_and_forged_answers_are_node_failures_never_verdicts() {
+    let setup = Setup::new(1);
+    let garbage = fake_node(
+        "{\"verdict\": {\"state\": \"invalid\", \"reason\": \"revoked\"}, nonsense".to_owned(),
+    );
+    // Well-formed, says revoked, but signed by a key that is not the server's.
+    let forger = lifeline_core::LicenseSigner::from_seed("forger", &[66; 32]);
+    let lease = forger
+        .sign_lease(
+            json!({"sub": setup.license_id, "state": "invalid", "reason": "revoked", "iat": 1, "exp": 2, "seq": u64::MAX})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+    let forged = fake_node(
+        json!({"verdict": {"state": "invalid", "reason": "revoked"}, "revoked": true, "lease": lease, "lease_expires_at": 2})
+            .to_string(),
+    );
+    let unsigned = fake_node(json!({"verdict": {"state": "invalid", "reason": "revoked"}, "revoked": true, "lease": null}).to_string());
+    let real = setup.nodes[0].url.clone();
+    let (verdict, out) = setup.check(
+        &[garbage.clone(), forged.clone(), unsigned.clone(), real],
+        &[],
+    );
+    assert_eq!(verdict["state"], "valid", "{verdict}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not verify") && stderr.contains("no signed lease"),
+        "{stderr}"
+    );
+    // Only liars reachable: offline from the good lease just cached, never "revoked".
+    let (verdict, _) = setup.check(&[garbage, forged, unsigned], &["--deadline-ms", "1500"]);
+    assert_eq!(verdict["state"], "offline", "{verdict}");
+}
+
+#[test]
+fn a_corrupted_lease_cache_is_discarded_refetched_and_never_trusted() {
+    let setup = Setup::new(1);
+    let urls = setup.urls();
+    let (v, _) = setup.check(&urls, &[]);
+    assert_eq!(v["state"], "valid");
+    // Flip a character of the cached lease's signature.
+    let cache_path = setup.path("cache.json");
+    let mut cache: Value = serde_json::from_slice(&std::fs::read(&cache_path).unwrap()).unwrap();
+    let mut lease = cache["lease"].as_str().unwrap().as_bytes().to_vec();
+    let i = lease.len() - 3;
+    lease[i] = if lease[i] == b'A' { b'B' } else { b'A' };
+    cache["lease"] = String::from_utf8(lease).unwrap().into();
+    std::fs::write(&cache_path, cache.to_string()).unwrap();
+    let down = ["--deadline-ms", "800", "--timeout-ms", "200"];
+    let (v, _) = setup.check(&[dead_url()], &down);
+    assert_eq!(
+        v["reason"], "offline_grace_exhausted",
+        "a forged lease is not trusted: {v}"
+    );
+    // A node answers again: the lease is refetched and the cache repaired.
+    let (v, _) = setup.check(&urls, &[]);
+    assert_eq!(v["state"], "valid");
+    let (v, _) = setup.check(&[dead_url()], &down);
+    assert_eq!(v["state"], "offline");
+    // A cache that is not even JSON: discarded with a warning, rebuilt at the next answer.
+    std::fs::write(&cache_path, b"\x00garbage").unwrap();
+    let (v, out) = setup.check(&urls, &[]);
+    assert_eq!(v["state"], "valid");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("corrupted"));
+}
+
+#[test]
+fn a_clock_set_back_behind_a_signed_lease_is_refused_offline() {
+    let setup = Setup::new(1);
+    let (v, _) = setup.check(&setup.urls(), &[]);
+    assert_eq!(v["state"], "valid");
+    // As if a lease had proven a time a day ahead of this clock.
+    let cache_path = setup.path("cache.json");
+    let mut cache: Value = serde_json::from_slice(&std::fs::read(&cache_path).unwrap()).unwrap();
+    cache["trust"]["high_water"] = (cache["trust"]["high_water"].as_u64().unwrap() + 86_400).into();
+    std::fs::write(&cache_path, cache.to_string()).unwrap();
+    let (v, _) = setup.check(&[dead_url()], &["--deadline-ms", "800"]);
+    assert_eq!(v["reason"], "clock_rollback", "{v}");
+}
+
+#[test]
+fn a_revocation_made_during_an_outage_applies_at_the_first_successful_check() {
+    let setup = Setup::new(1);
+    let urls = setup.urls();
+    let (v, _) = setup.check(&urls, &[]);
+    assert_eq!(v["state"], "valid");
+    // The client cannot reach the server (its network is down) ...
+    let (v, _) = setup.check(&[dead_url()], &["--deadline-ms", "800"]);
+    assert_eq!(v["state"], "offline");
+    // ... while an operator revokes the license.
+    let (s, _) = setup.nodes[0].post(
+        &format!("/api/v1/licenses/{}/revoke", setup.license_id),
+        &json!({"reason": "chargeback"}),
+    );
+    assert_eq!(s, 200);
+    let (v, out) = setup.check(&urls, &[]);
+    assert_eq!(v["state"], "invalid", "{v}");
+    assert_eq!(v["reason"], "revoked");
+    assert_eq!(out.status.code(), Some(1));
+    // And offline afterwards it stays revoked: the cached lease says so.
+    let (v, _) = setup.check(&[dead_url()], &["--deadline-ms", "800"]);
+    assert_eq!(v["reason"], "revoked");
+}
