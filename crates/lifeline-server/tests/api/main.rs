@@ -274,6 +274,7 @@ on_every_backend!(
     overrides::bad_override_input_is_refused_and_writes_nothing,
     overrides::overrides_rescue_covered_licenses_until_revoked,
     overrides::a_revoked_license_stays_revoked_under_an_override,
+    overrides::overrides_keep_working_across_a_key_rotation,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

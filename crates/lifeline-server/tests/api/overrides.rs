@@ -570,3 +570,43 @@ pub(crate) async fn a_revoked_license_stays_revoked_under_an_override(s: Server)
     );
     chain_intact(&s).await;
 }
+
+pub(crate) async fn overrides_keep_working_across_a_key_rotation(s: Server) {
+    assert!(lifeline_server::demo::seed(&s.state).await.unwrap());
+    let expired = demo_license(&s, "umbrella").await;
+    let (st, before) = create(
+        &s,
+        &s.admin,
+        valid_for(json!({"type": "license", "value": expired["id"]}), HOUR),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = s.admin("POST", "/api/v1/keys/rotate", None).await;
+    assert_eq!(st, StatusCode::OK);
+    // Signed by the new key; creating it re-reads this node's active overrides.
+    let (st, after) = create(
+        &s,
+        &s.admin,
+        valid_for(json!({"type": "licensee", "value": "nobody"}), HOUR),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let kid = |rec: &Value| {
+        let header = rec["token"].as_str().unwrap().split('.').next().unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["kid"].clone()
+    };
+    assert_ne!(kid(&before), kid(&after), "the rotation changed the signer");
+    // The one signed by the retired key still verifies inside its window, and still applies.
+    let keys = s.jwks().await;
+    verified(&keys, &before["token"]);
+    let v = s.validate(&expired["token"]).await;
+    assert_eq!(v["verdict"]["state"], "override", "{v}");
+    assert_eq!(v["overrides"], json!([before["token"]]));
+    let mut ids = vec![before["id"].clone(), after["id"].clone()];
+    ids.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(json!(bundle_ids(&s).await), json!(ids));
+    chain_intact(&s).await;
+}
