@@ -79,7 +79,8 @@ npm:
 # The package as users load it: require, import, edge-style initSync, browser module script,
 # module worker and a webpack bundle in headless Chromium.
 npm-test: npm
-	node --test tests/npm/
+	$(CARGO) build --locked -q -p lifeline-cli
+	LIFELINE_BIN=$(LIFELINE) node --test tests/npm/
 
 # Verify speed: the npm package against Node crypto.verify, @noble/ed25519 and tweetnacl
 # (one Node process, interleaved rounds, medians), then the native core against raw

@@ -1,0 +1,141 @@
+// The npm package's validation Client against real `lifeline serve` processes on 127.0.0.1
+// (three nodes over one SQLite store): a node SIGKILLed under a stream of checks, every node
+// down (offline, then the grace runs out), a node answering garbage, a corrupted file cache.
+// Needs `make npm` and the lifeline binary (LIFELINE_BIN); `make npm-test` provides both.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { installPackage, repo } from './harness.mjs';
+
+const bin = process.env.LIFELINE_BIN || path.join(repo, 'target/debug/lifeline');
+const admin = 'll_npm-client-test-admin-token-0123456789abcdef';
+let lib;
+let fileCache;
+let dir;
+const nodes = [];
+let keys;
+let license;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNode(i) {
+  const port = await freePort();
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(dir, `node${i}`),
+    '--db', `sqlite://${path.join(dir, 'shared.db')}`], { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let t = 0; t < 600; t++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url };
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`node ${i} did not start`);
+}
+
+async function api(url, route, body) {
+  const r = await fetch(`${url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return [r.status, await r.json()];
+}
+
+before(async () => {
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: cargo build -p lifeline-cli`);
+  const project = installPackage();
+  const require = createRequire(path.join(project, 'index.js'));
+  lib = require('@lifeline/verifier');
+  ({ fileCache } = require('@lifeline/verifier/file-cache'));
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-client-'));
+  for (let i = 0; i < 3; i++) nodes.push(await startNode(i));
+  assert.equal((await api(nodes[0].url, '/api/v1/products', { id: 'app', name: 'App' }))[0], 201);
+  const [status, issued] = await api(nodes[0].url, '/api/v1/licenses', { product: 'app', licensee: 'acme', expires_at: 4102444800, entitlements: ['pro'] });
+  assert.equal(status, 201);
+  license = issued;
+  keys = await (await fetch(`${nodes[0].url}/.well-known/lifeline/keys.json`)).json();
+});
+
+after(() => {
+  for (const n of nodes) n.child.kill('SIGKILL');
+});
+
+function client(urls, extra = {}) {
+  return new lib.Client({ nodes: urls, keys, licenseToken: license.token, timeoutMs: 500, deadlineMs: 2000, ...extra });
+}
+
+test('bad options throw coded errors', () => {
+  for (const bad of [{}, { nodes: [], keys, licenseToken: 'x' }, { nodes: ['http://x'], keys, licenseToken: 'x', cache: 42 },
+    { nodes: ['http://x'], keys: { keys: 'no' }, licenseToken: 'x' }, { nodes: ['http://x'], keys, licenseToken: 'x', timeoutMs: -1 }]) {
+    assert.throws(() => new lib.Client(bad), (e) => typeof e.code === 'string', JSON.stringify(bad));
+  }
+});
+
+test('a node SIGKILLed under a steady stream of checks fails no check', async () => {
+  const c = client(nodes.map((n) => n.url), { cache: fileCache(path.join(dir, 'stream.json')) });
+  const states = [];
+  for (let i = 0; i < 30; i++) {
+    if (i === 10) nodes[0].child.kill('SIGKILL');
+    states.push((await c.check()).state);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual([...new Set(states)], ['valid']);
+});
+
+test('a node answering garbage is a node failure, never a verdict', async () => {
+  const garbage = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"verdict":{"state":"invalid","reason":"revoked"},'); });
+  await new Promise((r) => garbage.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${garbage.address().port}`;
+  try {
+    const v = await client([url, nodes[1].url]).check();
+    assert.equal(v.state, 'valid');
+  } finally {
+    garbage.close();
+  }
+});
+
+test('every node down: offline from the cached lease, then the grace runs out', async () => {
+  const cacheFile = path.join(dir, 'offline.json');
+  const urls = [nodes[1].url, nodes[2].url];
+  assert.equal((await client(urls, { cache: fileCache(cacheFile) }).check()).state, 'valid');
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const c = client([dead], { cache: fileCache(cacheFile), offlineGraceSeconds: 2, deadlineMs: 600 });
+  const offline = await c.check();
+  assert.equal(offline.state, 'offline');
+  assert.equal(offline.reason, 'offline');
+  await new Promise((r) => setTimeout(r, 2200));
+  const gone = await c.check();
+  assert.equal(gone.state, 'invalid');
+  assert.equal(gone.reason, 'offline_grace_exhausted');
+});
+
+test('a corrupted file cache is discarded, never trusted, and rebuilt', async () => {
+  const cacheFile = path.join(dir, 'corrupt.json');
+  fs.writeFileSync(cacheFile, '{"lifeline.lease": "{\\"lease\\": \\"not.a.lease\\", \\"trust\\": {\\"high_water\\": 0, \\"last_seq\\": 0}}"}');
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const offline = await client([dead], { cache: fileCache(cacheFile), deadlineMs: 600 }).check();
+  assert.equal(offline.reason, 'offline_grace_exhausted');
+  fs.writeFileSync(cacheFile, '\u0000garbage');
+  const v = await client([nodes[2].url], { cache: fileCache(cacheFile) }).check();
+  assert.equal(v.state, 'valid');
+  const stored = JSON.parse(JSON.parse(fs.readFileSync(cacheFile, 'utf8'))['lifeline.lease']);
+  assert.match(stored.lease, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+  assert.equal((fs.statSync(cacheFile).mode & 0o777), 0o600);
+});
+
+test('the package types declare Client, ClientOptions and LeaseCache', () => {
+  const dts = fs.readFileSync(path.join(repo, 'dist/npm/node/lifeline_wasm.d.ts'), 'utf8');
+  assert.match(dts, /export class Client/);
+  assert.match(dts, /export interface ClientOptions/);
+  assert.match(dts, /export interface LeaseCache/);
+  assert.match(dts, /check\(\): Promise<Verdict>/);
+});
