@@ -7,8 +7,9 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use lifeline_api::{
-    AuditIntegrity, AuditPage, ExtendLicense, IssueLicense, License, LicensePage, LicenseState,
-    Overview, Problem, Product, RevokeLicense, SessionInfo, SigningKeyInfo,
+    AuditIntegrity, AuditPage, CreateOverride, ExtendLicense, IssueLicense, License, LicensePage,
+    LicenseState, OverrideRecord, OverrideStatus, Overview, Problem, Product, RevokeLicense,
+    RevokeOverride, SessionInfo, SigningKeyInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -168,6 +169,53 @@ pub async fn public_key_set() -> Result<String, ApiError> {
         .text()
         .await
         .map_err(|e| ApiError::Decode(e.to_string()))
+}
+
+/// `GET /api/v1/overrides`, newest first, optionally of one status.
+pub async fn overrides(
+    auth: Auth,
+    status: Option<OverrideStatus>,
+) -> Result<Vec<OverrideRecord>, ApiError> {
+    let mut params = vec![("limit", "500".to_owned())];
+    if let Some(s) = status.and_then(|s| serde_json::to_value(s).ok()) {
+        params.push(("status", s.as_str().unwrap_or_default().to_owned()));
+    }
+    get(auth, Request::get("/api/v1/overrides").query(params)).await
+}
+
+/// `POST /api/v1/overrides` (active at once up to 72 h, else pending a second admin).
+pub async fn create_override(
+    auth: Auth,
+    body: &CreateOverride,
+) -> Result<OverrideRecord, ApiError> {
+    post(auth, "/api/v1/overrides", body).await
+}
+
+/// `POST /api/v1/overrides/{id}/approve`.
+pub async fn approve_override(auth: Auth, id: &str) -> Result<OverrideRecord, ApiError> {
+    post(
+        auth,
+        &format!("/api/v1/overrides/{}/approve", encode(id)),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// `POST /api/v1/overrides/{id}/revoke`.
+pub async fn revoke_override(
+    auth: Auth,
+    id: &str,
+    reason: &str,
+) -> Result<OverrideRecord, ApiError> {
+    let body = RevokeOverride {
+        reason: reason.to_owned(),
+    };
+    post(
+        auth,
+        &format!("/api/v1/overrides/{}/revoke", encode(id)),
+        &body,
+    )
+    .await
 }
 
 /// `GET /api/v1/audit`, newest first.

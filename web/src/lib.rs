@@ -67,6 +67,7 @@ fn Shell() -> impl IntoView {
             <nav aria-label="Main">
                 <A href="/" exact=true>"Overview"</A>
                 <A href="/licenses">"Licenses"</A>
+                <A href="/overrides">"Overrides"</A>
                 <A href="/keys">"Keys"</A>
                 <A href="/audit">"Audit"</A>
             </nav>
@@ -82,6 +83,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/") view=pages::overview::OverviewPage/>
                 <Route path=path!("/licenses") view=pages::licenses::LicensesPage/>
                 <Route path=path!("/licenses/:id") view=pages::license_detail::LicenseDetailPage/>
+                <Route path=path!("/overrides") view=pages::overrides::OverridesPage/>
                 <Route path=path!("/keys") view=pages::keys::KeysPage/>
                 <Route path=path!("/audit") view=pages::audit::AuditPage/>
             </Routes>

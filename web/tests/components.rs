@@ -395,7 +395,10 @@ async fn a_session_survives_a_reload_and_sign_out_forgets_it() {
     settle().await;
     assert_eq!(text(&one(&root, "[data-testid=who]")), "on-call (viewer)");
     let links: Vec<String> = all(&root, "header nav a").iter().map(text).collect();
-    assert_eq!(links, ["Overview", "Licenses", "Keys", "Audit"]);
+    assert_eq!(
+        links,
+        ["Overview", "Licenses", "Overrides", "Keys", "Audit"]
+    );
 
     let sign_out = all(&root, "header button")
         .into_iter()
@@ -426,4 +429,74 @@ fn roles_decide_what_the_console_offers() {
     auth.sign_out(Some("expired"));
     assert!(!auth.is_signed_in());
     assert_eq!(auth.notice.get_untracked().as_deref(), Some("expired"));
+}
+
+#[wasm_bindgen_test]
+fn overrides_show_their_status_and_only_the_actions_the_role_allows() {
+    use lifeline_api::{OverrideEffect, OverrideRecord, OverrideScope, OverrideStatus};
+    use lifeline_console::pages::overrides::OverrideTable;
+    let record = |id: &str, status| OverrideRecord {
+        id: id.to_owned(),
+        scope: OverrideScope::Licensee("acme".into()),
+        effect: OverrideEffect::Entitlements {
+            add: vec!["sso".into()],
+        },
+        reason: "billing outage".into(),
+        incident: "INC-9".into(),
+        created_at: NOW - 60,
+        created_by: "token:t1 (ops)".into(),
+        expires_at: NOW + 3600,
+        approved_by: None,
+        revoked_at: None,
+        status,
+        token: None,
+    };
+    let items = move || {
+        vec![
+            record("ovr-a", OverrideStatus::Active),
+            record("ovr-p", OverrideStatus::PendingApproval),
+            record("ovr-r", OverrideStatus::Revoked),
+        ]
+    };
+    let revoked = RwSignal::new(Vec::<String>::new());
+    let approved = RwSignal::new(Vec::<String>::new());
+    let root = mount(move || {
+        view! {
+            <OverrideTable items=items() now=NOW can_revoke=true can_approve=true
+                on_revoke=Callback::new(move |id| revoked.update(|v| v.push(id)))
+                on_approve=Callback::new(move |id| approved.update(|v| v.push(id)))/>
+        }
+    });
+    let row = |id: &str| one(&root, &format!("[data-override={id}]"));
+    assert_eq!(
+        row("ovr-p").get_attribute("data-status").as_deref(),
+        Some("pending approval")
+    );
+    assert!(text(&row("ovr-a")).contains("licensee acme") && text(&row("ovr-a")).contains("+ sso"));
+    assert!(text(&row("ovr-a")).contains("incident INC-9"));
+    let buttons = |id: &str| all(&row(id), "button").iter().map(text).collect::<Vec<_>>();
+    assert_eq!(buttons("ovr-a"), ["Revoke…"]);
+    assert_eq!(buttons("ovr-p"), ["Approve", "Revoke…"]);
+    assert!(
+        buttons("ovr-r").is_empty(),
+        "nothing to do with a revoked one"
+    );
+    all(&row("ovr-p"), "button")[0]
+        .clone()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    all(&row("ovr-a"), "button")[0]
+        .clone()
+        .unchecked_into::<HtmlElement>()
+        .click();
+    assert_eq!(approved.get_untracked(), ["ovr-p"]);
+    assert_eq!(revoked.get_untracked(), ["ovr-a"]);
+    // A viewer sees the list and no actions.
+    let root = mount(move || {
+        view! {
+            <OverrideTable items=items() now=NOW can_revoke=false can_approve=false
+                on_revoke=Callback::new(|_| ()) on_approve=Callback::new(|_| ())/>
+        }
+    });
+    assert!(all(&root, "button").is_empty());
 }

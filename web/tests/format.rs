@@ -130,3 +130,64 @@ fn chart_series_place_minutes_before_now_and_skip_empty_percentiles() {
     );
     assert_eq!(latency[2].points, [(-1.0, 2.5)]);
 }
+
+#[wasm_bindgen_test]
+fn the_override_form_says_what_to_fix() {
+    use lifeline_api::{OverrideEffect, OverrideScope};
+    use lifeline_console::pages::overrides::{OverrideForm, override_request};
+    let form = |f: &dyn Fn(&mut OverrideForm)| {
+        let mut form = OverrideForm {
+            scope_kind: "licensee".into(),
+            scope_value: " acme ".into(),
+            effect_kind: "valid".into(),
+            effect_value: String::new(),
+            hours: "24".into(),
+            reason: "key window closed".into(),
+            incident: "INC-7".into(),
+        };
+        f(&mut form);
+        form
+    };
+    let ok = override_request(&form(&|_| {}), 1_000).unwrap();
+    assert_eq!(ok.scope, OverrideScope::Licensee("acme".into()));
+    assert_eq!(ok.effect, OverrideEffect::Valid);
+    assert_eq!(ok.expires_at, 1_000 + 24 * 3600);
+    let all = override_request(
+        &form(&|f| {
+            f.scope_kind = "all".into();
+            f.scope_value.clear();
+            f.effect_kind = "extend_grace".into();
+            f.effect_value = "48".into();
+        }),
+        0,
+    )
+    .unwrap();
+    assert_eq!(all.scope, OverrideScope::All);
+    assert_eq!(all.effect, OverrideEffect::ExtendGrace { secs: 48 * 3600 });
+    for (change, says) in [
+        (
+            &(|f: &mut OverrideForm| f.scope_value = " ".into()) as &dyn Fn(&mut OverrideForm),
+            "covers",
+        ),
+        (
+            &|f: &mut OverrideForm| f.effect_kind = "entitlements".into(),
+            "entitlements",
+        ),
+        (
+            &|f: &mut OverrideForm| {
+                f.effect_kind = "extend_grace".into();
+                f.effect_value = "0".into();
+            },
+            "grace",
+        ),
+        (&|f: &mut OverrideForm| f.hours = "0".into(), "1 to 720"),
+        (&|f: &mut OverrideForm| f.hours = "721".into(), "1 to 720"),
+        (
+            &|f: &mut OverrideForm| f.incident = String::new(),
+            "incident",
+        ),
+    ] {
+        let err = override_request(&form(change), 0).unwrap_err();
+        assert!(err.contains(says), "{err}");
+    }
+}

@@ -354,6 +354,82 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .unwrap();
     wait_for_text(&browser, "table.licenses tbody", "E2E Corp").await;
 
+    // Overrides: one for the licensee, active at once; one too long to go without a second
+    // admin, which this same admin cannot approve; revoke the first.
+    nav(&browser, "Overrides").await;
+    wait_for(&browser, "#ovr-scope")
+        .await
+        .select_by_value("licensee")
+        .await
+        .unwrap();
+    wait_for(&browser, "#ovr-scope-value")
+        .await
+        .send_keys("E2E Corp")
+        .await
+        .unwrap();
+    wait_for(&browser, "#ovr-reason")
+        .await
+        .send_keys("billing outage")
+        .await
+        .unwrap();
+    wait_for(&browser, "#ovr-incident")
+        .await
+        .send_keys("INC-42")
+        .await
+        .unwrap();
+    wait_for(
+        &browser,
+        "form[aria-label='Create an override'] button[type=submit]",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_for_text(&browser, ".notice", "is active").await;
+    wait_for(&browser, "tr[data-status=active]").await;
+    let hours = wait_for(&browser, "#ovr-hours").await;
+    hours.clear().await.unwrap();
+    hours.send_keys("100").await.unwrap();
+    wait_for_text(&browser, ".notice", "second admin").await;
+    wait_for(
+        &browser,
+        "form[aria-label='Create an override'] button[type=submit]",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_for_text(&browser, ".notice", "waits for a second admin").await;
+    let pending = wait_for(&browser, "tr[data-status='pending approval']").await;
+    pending
+        .find(Locator::XPath(".//button[normalize-space()='Approve']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "[role=alert]", "403").await;
+    shots.take(&browser, "overrides").await;
+    wait_for(&browser, "tr[data-status=active]")
+        .await
+        .find(Locator::XPath(".//button[normalize-space()='Revoke…']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "[role=dialog] textarea")
+        .await
+        .send_keys("incident over")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-testid=confirm]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "tr[data-status=revoked]").await;
+
     // Keys and audit.
     nav(&browser, "Keys").await;
     wait_for_text(&browser, "table.keys", "signs now").await;

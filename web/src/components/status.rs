@@ -22,7 +22,9 @@ pub fn Notice(#[prop(into)] kind: String, #[prop(into)] text: String) -> impl In
 pub fn ErrorNotice(error: ApiError) -> impl IntoView {
     let hint = match &error {
         ApiError::Network(_) => " Check that the server is running; this page retries on refresh.",
-        ApiError::Problem(p) if p.status == 403 => " Your token's role does not allow this.",
+        ApiError::Problem(p) if p.status == 403 && p.code == "forbidden" => {
+            " Your token's role does not allow this."
+        }
         _ => "",
     };
     view! { <Notice kind="error" text=format!("{error}{hint}")/> }

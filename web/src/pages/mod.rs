@@ -5,5 +5,6 @@ pub mod audit;
 pub mod keys;
 pub mod license_detail;
 pub mod licenses;
+pub mod overrides;
 pub mod overview;
 pub mod sign_in;
