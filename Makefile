@@ -41,11 +41,12 @@ unit:
 	$(CARGO) test --workspace --exclude lifeline-console --locked
 
 # The server's API tests again on PostgreSQL (a throwaway cluster on 127.0.0.1), plus two
-# server nodes sharing one database. `cargo test` alone runs them on SQLite only.
+# server nodes sharing one database, and the failover tests with their nodes on it. `cargo test` alone runs them on SQLite only.
 # The cluster lives under /tmp: the postgres user must reach it wherever the checkout is.
 pg-test:
 	@dir=$$(mktemp -d /tmp/lifeline-pg.XXXXXX); url=$$(bash .ci/pg start $$dir) && echo "PostgreSQL at $$url"; \
-	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test api -- --ignored; rc=$$?; \
+	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test api -- --ignored && \
+	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-cli --test failover; rc=$$?; \
 	bash .ci/pg stop $$dir; rm -rf $$dir; exit $$rc
 
 # The core must build for browsers, edge workers and Node.

@@ -258,6 +258,7 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
             grace: 3,
             expired: 2,
             revoked: 1,
+            overridden: 2,
         },
         expiring_window_s: 30 * 86_400,
         expiring_soon_total: 1,

@@ -86,6 +86,11 @@ pub struct IssueLicense {
     /// Seats, if limited.
     #[serde(default)]
     pub seats: Option<u32>,
+    /// How long the license works with no validation node reachable, counted from the last
+    /// signed lease (claim `offline_grace_s`; 0 = the product fails closed). Absent: the
+    /// client's default (72 h). At most a year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_grace_s: Option<u64>,
     /// Free-form metadata kept with the record (not signed into the token).
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -344,6 +349,10 @@ pub struct StateCounts {
     pub expired: u64,
     /// Revoked.
     pub revoked: u64,
+    /// Past expiry (in grace or expired, not revoked) and covered by an active override
+    /// that can keep them usable (effect `valid` or `extend_grace`).
+    #[serde(default)]
+    pub overridden: u64,
 }
 
 /// One minute of this node's `validate` traffic.

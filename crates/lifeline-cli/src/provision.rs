@@ -280,6 +280,7 @@ fn parse_csv(text: &str) -> Result<Vec<IssueLicense>, (usize, String)> {
         ));
     };
     let (entitlements, grace, seats) = (find("entitlements"), find("grace_s"), find("seats"));
+    let offline = find("offline_grace_s");
     lines
         .map(|(i, line)| {
             let n = i + 1;
@@ -318,6 +319,7 @@ fn parse_csv(text: &str) -> Result<Vec<IssueLicense>, (usize, String)> {
                 seats: number(seats, "seats")?
                     .map(|s| u32::try_from(s).map_err(|_| (n, "seats is too large".to_owned())))
                     .transpose()?,
+                offline_grace_s: number(offline, "offline_grace_s")?,
                 metadata: Map::<String, Value>::new(),
             })
         })

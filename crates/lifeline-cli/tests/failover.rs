@@ -1,6 +1,9 @@
 //! The validation client (`lifeline check`) against real `lifeline serve` processes on
 //! 127.0.0.1 sharing one store: nodes killed, hanging, answering garbage or forged leases;
 //! the lease cache corrupted; the clock set back; a revocation made during an outage.
+//!
+//! The nodes share one SQLite file, or the PostgreSQL database named by `LIFELINE_TEST_PG`
+//! (`make pg-test` runs them that way too).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,14 +44,14 @@ struct Node {
 }
 
 impl Node {
-    fn start(db: &Path, data: &Path) -> Self {
+    fn start(db: &str, data: &Path) -> Self {
         let port = free_port();
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data)
             .arg("--db")
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(db)
             .env("LIFELINE_ADMIN_TOKEN", ADMIN)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -108,15 +111,17 @@ struct Setup {
 impl Setup {
     fn new(count: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("shared.db");
+        let db = std::env::var("LIFELINE_TEST_PG")
+            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("shared.db").display()));
         let mut nodes = Vec::new();
         for i in 0..count {
             let data = dir.path().join(format!("node{i}"));
             nodes.push(Node::start(&db, &data));
         }
         let first = &nodes[0];
+        // 409: another test made it already (a shared PostgreSQL database).
         let (s, _) = first.post("/api/v1/products", &json!({"id": "app", "name": "App"}));
-        assert_eq!(s, 201);
+        assert!(s == 201 || s == 409, "{s}");
         let (s, license) = first.post(
             "/api/v1/licenses",
             &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "entitlements": ["pro"]}),
@@ -389,4 +394,31 @@ fn a_revocation_made_during_an_outage_applies_at_the_first_successful_check() {
     // And offline afterwards it stays revoked: the cached lease says so.
     let (v, _) = setup.check(&[dead_url()], &["--deadline-ms", "800"]);
     assert_eq!(v["reason"], "revoked");
+}
+
+#[test]
+fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
+    let setup = Setup::new(1);
+    let (s, closed) = setup.nodes[0].post(
+        "/api/v1/licenses",
+        &json!({"product": "app", "licensee": "bank", "expires_at": 4_102_444_800u64, "offline_grace_s": 0}),
+    );
+    assert_eq!(s, 201, "{closed}");
+    std::fs::write(setup.path("license.jwt"), closed["token"].as_str().unwrap()).unwrap();
+    let (v, _) = setup.check(&setup.urls(), &[]);
+    assert_eq!(v["state"], "valid");
+    assert_eq!(v["claims"]["offline_grace_s"], 0);
+    let (v, _) = setup.check(&[dead_url()], &["--deadline-ms", "800"]);
+    assert_eq!(v["reason"], "offline_grace_exhausted", "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("fails closed"));
+    // More than a year is refused when issuing.
+    let (s, problem) = setup.nodes[0].post(
+        "/api/v1/licenses",
+        &json!({"product": "app", "licensee": "bank", "expires_at": 4_102_444_800u64, "offline_grace_s": 40_000_000u64}),
+    );
+    assert_eq!(
+        (s, problem["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{problem}"
+    );
 }

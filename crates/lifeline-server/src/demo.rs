@@ -60,6 +60,7 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
                 expires_at,
                 grace_s,
                 seats,
+                offline_grace_s: None,
                 metadata: Map::new(),
             }
         };

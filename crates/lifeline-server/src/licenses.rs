@@ -97,6 +97,11 @@ pub(crate) fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError
             "entitlements: at most 256, each 1 to 128 characters",
         ));
     }
+    if req.offline_grace_s.is_some_and(|s| s > 365 * 86_400) {
+        return Err(AppError::invalid(
+            "offline_grace_s: at most a year (31536000 seconds)",
+        ));
+    }
     if serde_json::to_vec(&req.metadata).map_or(usize::MAX, |v| v.len()) > 16 * 1024 {
         return Err(AppError::invalid("metadata is larger than 16 KiB"));
     }
@@ -153,6 +158,9 @@ pub(crate) fn sign(
         }
         if let Some(seats) = req.seats {
             obj.insert("seats".into(), seats.into());
+        }
+        if let Some(offline) = req.offline_grace_s {
+            obj.insert("offline_grace_s".into(), offline.into());
         }
         if let Some((idx, uri)) = status {
             obj.insert(
@@ -541,6 +549,43 @@ pub(crate) async fn list(
 
 /// Licenses by state at `now`, and how many expire within each of `windows` seconds:
 /// counted by the database (one scan, no rows loaded).
+/// How many licenses past expiry (not revoked) fall under at least one of `scopes`.
+pub(crate) async fn count_overridden(
+    store: &Store,
+    now: u64,
+    scopes: &[&lifeline_core::Scope],
+) -> Result<u64, StoreError> {
+    use lifeline_core::Scope;
+    if scopes.is_empty() {
+        return Ok(0);
+    }
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    for scope in scopes {
+        let (column, value) = match scope {
+            Scope::License(id) => ("id", id),
+            Scope::Licensee(l) => ("licensee", l),
+            Scope::Product(p) => ("product", p),
+            _ => {
+                conditions.push("1 = 1".to_owned());
+                continue;
+            }
+        };
+        binds.push(value.clone());
+        conditions.push(format!("{column} = ${}", binds.len() + 1));
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM licenses WHERE revoked_at IS NULL AND expires_at <= $1 AND ({})",
+        conditions.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql).bind(db(now));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let row = query.fetch_one(store.pool()).await?;
+    Ok(secs(row.try_get::<i64, _>("n")?))
+}
+
 pub(crate) async fn census(
     store: &Store,
     now: u64,
@@ -584,6 +629,7 @@ pub(crate) async fn census(
         grace: count("s1".into())?,
         expired: count("s2".into())?,
         revoked: count("s3".into())?,
+        overridden: 0,
     };
     let expiring = (0..windows.len())
         .map(|i| count(format!("w{i}")))

@@ -498,6 +498,22 @@ pub(crate) struct ActiveOverrides {
 }
 
 impl ActiveOverrides {
+    /// The scopes of those that can keep a license past its expiry usable (effect `valid`
+    /// or `extend_grace`) and have not ended at `now`.
+    pub(crate) fn rescuing_scopes(&self, now: UnixTime) -> Vec<&lifeline_core::Scope> {
+        self.items
+            .iter()
+            .filter(|a| {
+                now < a.verified.expires_at
+                    && !matches!(
+                        a.verified.effect,
+                        lifeline_core::Effect::Entitlements { .. }
+                    )
+            })
+            .map(|a| &a.verified.scope)
+            .collect()
+    }
+
     /// Those that cover a license with these claims and have not ended at `now`.
     pub(crate) fn covering(&self, claims: &Claims, now: UnixTime) -> Vec<&Active> {
         self.items

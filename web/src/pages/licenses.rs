@@ -280,6 +280,7 @@ pub fn issue_request(
         expires_at,
         grace_s: grace_days * 86_400,
         seats,
+        offline_grace_s: None,
         metadata: serde_json::Map::new(),
     })
 }

@@ -115,6 +115,10 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                     {card("grace", "in grace", counts.grace)}
                     {card("expired", "expired", counts.expired)}
                     {card("revoked", "revoked", counts.revoked)}
+                    <a class="card state-override" href="/overrides" data-count="overridden">
+                        <span class="count">{counts.overridden}</span>
+                        <span class="label">"kept usable by an override"</span>
+                    </a>
                 </div>
             </section>
             <section aria-labelledby="traffic-h">

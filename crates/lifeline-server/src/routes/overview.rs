@@ -20,8 +20,11 @@ pub(crate) async fn overview(
 ) -> Result<Json<Overview>, AppError> {
     caller.require(Role::Viewer)?;
     let now = crate::clock::now();
-    let (licenses, expiring) =
+    let (mut licenses, expiring) =
         crate::licenses::census(state.store(), now, &[EXPIRING_WINDOW_SECS]).await?;
+    let active = state.active_overrides().await?;
+    let scopes = active.rescuing_scopes(lifeline_core::UnixTime::from_secs(now));
+    licenses.overridden = crate::licenses::count_overridden(state.store(), now, &scopes).await?;
     let expiring_soon =
         crate::licenses::expiring_soon(state.store(), now, EXPIRING_WINDOW_SECS, EXPIRING_LISTED)
             .await?;

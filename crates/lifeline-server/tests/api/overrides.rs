@@ -468,6 +468,9 @@ pub(crate) async fn overrides_rescue_covered_licenses_until_revoked(s: Server) {
     let lease = payload(v["lease"].as_str().unwrap());
     assert_eq!(lease["state"], "override");
     assert_eq!(lease["override"], rec["id"]);
+    // The overview counts it as overridden (the override for a valid license does not count).
+    let (_, overview) = s.admin("GET", "/api/v1/overview", None).await;
+    assert_eq!(overview["licenses"]["overridden"], 1, "{overview}");
     // The valid license the first override covers lists it, and stays `valid`.
     let v = s.validate(&other["token"]).await;
     assert_eq!(v["verdict"]["state"], "valid");

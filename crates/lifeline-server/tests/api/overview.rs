@@ -54,6 +54,7 @@ pub(crate) async fn overview_counts_states_and_shows_the_last_hour(s: Server) {
         ),
         (3 + 12 + 1, 1, 1, 2)
     );
+    assert_eq!(o.licenses.overridden, 0, "no override yet");
     // The counts are the list filters' states.
     for (state, n) in [
         ("valid", o.licenses.valid),
