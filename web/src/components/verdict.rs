@@ -88,6 +88,14 @@ pub fn VerdictView(
                 "Grace period".to_owned(),
                 format::duration(claims.grace_s()),
             ),
+            (
+                "Offline grace".to_owned(),
+                match claims.offline_grace_s() {
+                    Some(0) => "none: fails closed when no node answers".to_owned(),
+                    Some(s) => format::duration(s),
+                    None => "the client's default".to_owned(),
+                },
+            ),
         ]);
     }
     let state = verdict.state().as_str();
