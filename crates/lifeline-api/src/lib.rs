@@ -401,6 +401,267 @@ pub struct Overview {
     pub validation: Vec<MinuteStats>,
     /// Unusable verdicts by reason over the last hour, most frequent first.
     pub failures_by_reason: Vec<ReasonCount>,
+    /// Field verifiers' verdicts as this node received them through `POST
+    /// /api/v1/telemetry`, one entry per minute over the last hour, oldest first:
+    /// `requests` = verdicts, `failures` = `invalid` ones, `errors` = 0.
+    #[serde(default)]
+    pub edge: Vec<MinuteStats>,
+    /// The field verifiers' unusable verdicts by reason over the last hour, most frequent
+    /// first.
+    #[serde(default)]
+    pub edge_failures_by_reason: Vec<ReasonCount>,
+    /// The services whose verifiers reported telemetry to this node in the last hour.
+    #[serde(default)]
+    pub services: Vec<ServiceSeen>,
+    /// Incidents not yet resolved (open or acknowledged).
+    #[serde(default)]
+    pub open_incidents: u64,
+}
+
+/// `POST /api/v1/telemetry`: what one verifier instance saw over a window (the shape of
+/// `lifeline_core::VerifyStats`, as `verifier.stats()` returns it; camelCase names are
+/// accepted too).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryReport {
+    /// The service embedding the verifier: 1–128 of `A-Z a-z 0-9 . _ - : /`.
+    pub service: String,
+    /// The instance (machine, pod, browser session): same charset.
+    pub instance: String,
+    /// Start of the window the counts cover, unix seconds.
+    #[serde(alias = "windowStart")]
+    pub window_start: u64,
+    /// End of the window, unix seconds (not before `window_start`).
+    #[serde(alias = "windowEnd")]
+    pub window_end: u64,
+    /// Verdicts by state (`valid`, `grace`, `invalid`, `override`, `offline`).
+    #[serde(alias = "byState")]
+    pub by_state: std::collections::BTreeMap<String, u64>,
+    /// Verdicts by reason code (at most 64 codes).
+    #[serde(default, alias = "byReason")]
+    pub by_reason: std::collections::BTreeMap<String, u64>,
+    /// Cumulative counts per latency bucket, then `+Inf` (= `count`).
+    #[serde(alias = "latencyBuckets")]
+    pub latency_buckets: Vec<u64>,
+    /// The buckets' upper bounds in seconds: exactly `lifeline_core::LATENCY_BUCKETS_SECS`.
+    #[serde(alias = "latencyBoundsSeconds", alias = "latency_bounds_secs")]
+    pub latency_bounds_seconds: Vec<f64>,
+    /// Sum of the measured durations, seconds (informational).
+    #[serde(
+        default,
+        alias = "latencySumSeconds",
+        alias = "latency_sum_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency_sum_seconds: Option<f64>,
+    /// Verdicts recorded.
+    pub count: u64,
+    /// The counts are totals since the verifier started (as `verifier.stats()` keeps them)
+    /// rather than this window's: the server counts only what grew since the same instance's
+    /// previous report with the same `window_start`.
+    #[serde(default)]
+    pub cumulative: bool,
+    /// Ignored (the WASM verifier's cache figures).
+    #[serde(default, alias = "cacheHits", skip_serializing_if = "Option::is_none")]
+    pub cache_hits: Option<u64>,
+    /// Ignored.
+    #[serde(
+        default,
+        alias = "cachedTokens",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cached_tokens: Option<u64>,
+}
+
+/// Response of `POST /api/v1/telemetry` (202).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TelemetryAccepted {
+    /// Verdicts the report added (for a cumulative report: what grew since the previous).
+    pub counted: u64,
+}
+
+/// A service seen through telemetry (`GET /api/v1/overview`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSeen {
+    /// The service's name.
+    pub service: String,
+    /// Distinct instances that reported in the last hour.
+    pub instances: u64,
+    /// The latest report, unix seconds.
+    pub last_seen: u64,
+}
+
+/// A server node sharing the store (`GET /api/v1/nodes`); each registers a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Generated when the node starts.
+    pub id: String,
+    /// Where clients reach it (its public URL).
+    pub url: String,
+    /// When it started.
+    pub started_at: u64,
+    /// Its latest heartbeat.
+    pub last_seen: u64,
+    /// Whether the heartbeat is recent (the `node_unreachable` rule's window).
+    pub reachable: bool,
+}
+
+/// How urgent an incident is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Someone should look today.
+    Warning,
+    /// Users are or will soon be affected: page.
+    Critical,
+}
+
+/// Where an incident stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    /// Firing, nobody has acknowledged it.
+    Open,
+    /// Firing, someone is on it.
+    Acknowledged,
+    /// The condition cleared.
+    Resolved,
+}
+
+/// An incident opened by a rule (`GET /api/v1/incidents`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Its id.
+    pub id: String,
+    /// The rule that opened it (`validation_failure_ratio`, `node_unreachable`, ...).
+    pub rule: String,
+    /// What it is about (`node:ID`, `service:NAME`, `key:KID`, ...): one unresolved
+    /// incident per rule and subject.
+    pub subject: String,
+    /// One line for people.
+    pub title: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// Where it stands.
+    pub status: IncidentStatus,
+    /// When it opened.
+    pub opened_at: u64,
+    /// When it was acknowledged.
+    pub acknowledged_at: Option<u64>,
+    /// Who acknowledged it (API token id and name).
+    pub acknowledged_by: Option<String>,
+    /// When it resolved.
+    pub resolved_at: Option<u64>,
+    /// What it affects, when known: `products`, `licensees`, `services`, `nodes`, `keys`.
+    pub affected: Value,
+    /// The figures that made the rule fire (the latest snapshot).
+    pub evidence: Value,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    /// When.
+    pub at: u64,
+    /// `opened`, `evidence`, `acknowledged`, `note` or `resolved`.
+    pub kind: String,
+    /// Who: `system` (the rules engine) or an API token.
+    pub actor: String,
+    /// What happened, for people.
+    pub text: String,
+}
+
+/// `GET /api/v1/incidents/{id}`: an incident with its timeline, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: Incident,
+    /// Its timeline.
+    pub timeline: Vec<IncidentEvent>,
+}
+
+/// `POST /api/v1/incidents/{id}/notes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentNote {
+    /// The note: 1–4096 characters.
+    pub text: String,
+}
+
+/// What a webhook endpoint is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum WebhookEventType {
+    /// A rule opened an incident.
+    #[serde(rename = "incident.opened")]
+    IncidentOpened,
+    /// An incident's condition cleared.
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved,
+    /// A license was revoked.
+    #[serde(rename = "license.revoked")]
+    LicenseRevoked,
+    /// An override became active (signed at creation or on approval).
+    #[serde(rename = "override.issued")]
+    OverrideIssued,
+}
+
+impl WebhookEventType {
+    /// Every event type.
+    pub const ALL: [Self; 4] = [
+        Self::IncidentOpened,
+        Self::IncidentResolved,
+        Self::LicenseRevoked,
+        Self::OverrideIssued,
+    ];
+
+    /// The name as in JSON and in the message's `type`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::IncidentOpened => "incident.opened",
+            Self::IncidentResolved => "incident.resolved",
+            Self::LicenseRevoked => "license.revoked",
+            Self::OverrideIssued => "override.issued",
+        }
+    }
+}
+
+/// `POST /api/v1/webhooks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// Where to POST: an `http` or `https` URL.
+    pub url: String,
+    /// The events to send (at least one).
+    pub events: Vec<WebhookEventType>,
+}
+
+/// A webhook endpoint as listed (never with its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Its id.
+    pub id: String,
+    /// Where messages go.
+    pub url: String,
+    /// What it is sent.
+    pub events: Vec<WebhookEventType>,
+    /// When it was created.
+    pub created_at: u64,
+    /// Messages that exhausted their retries in a row (reset by a delivery).
+    pub consecutive_failures: u64,
+    /// When it was disabled after too many failed messages (nothing more is sent).
+    pub disabled_at: Option<u64>,
+}
+
+/// A created webhook endpoint: the signing secret is shown once, here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookCreated {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// The Standard Webhooks signing secret (`whsec_<base64>`): verify `webhook-signature`
+    /// with it. Store it now: it cannot be shown again.
+    pub secret: String,
 }
 
 /// Which licenses an override covers (the same shape as the override token's `scope`).
