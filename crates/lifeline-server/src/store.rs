@@ -67,6 +67,10 @@ const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
         "0004_overrides",
         include_str!("../migrations/sqlite/0004_overrides.sql"),
     ),
+    (
+        "0005_incidents",
+        include_str!("../migrations/sqlite/0005_incidents.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
@@ -84,6 +88,10 @@ const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
         "0004_overrides",
         include_str!("../migrations/postgres/0004_overrides.sql"),
+    ),
+    (
+        "0005_incidents",
+        include_str!("../migrations/postgres/0005_incidents.sql"),
     ),
 ];
 
