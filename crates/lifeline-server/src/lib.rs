@@ -25,23 +25,32 @@ use tokio::sync::RwLock;
 
 mod audit;
 mod auth;
+mod background;
 mod clock;
 mod console;
+mod deliver;
 pub mod demo;
+mod incidents;
 mod keys;
 mod licenses;
 mod limits;
 mod listen;
 mod metrics;
+mod nodes;
 mod overrides;
 mod problem;
 mod routes;
+mod rules;
 mod series;
 mod store;
+mod telemetry;
+mod webhooks;
 
 pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use console::{ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, with_console};
+pub use deliver::{DeliveryConfig, DeliveryReport};
+pub use incidents::Evaluation;
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
@@ -55,7 +64,11 @@ pub use problem::AppError;
 pub use routes::licenses::MAX_BULK;
 pub use routes::overview::EXPIRING_WINDOW_SECS;
 pub use routes::public::{LEASE_TTL_SECS, STATUS_LIST_TTL_SECS};
+pub use rules::{RULES, RulesConfig};
+pub use series::VALIDATE_LATENCY_BOUNDS_SECS;
 pub use store::{AuditFilter, Backend, Store, StoreError};
+pub use telemetry::{MAX_INSTANCES, MAX_REASONS, MAX_SERVICES};
+pub use webhooks::{SECRET_PREFIX as WEBHOOK_SECRET_PREFIX, sign as sign_webhook};
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -82,7 +95,12 @@ struct Inner {
     metrics: Metrics,
     public_url: String,
     validate_limit: Limiter,
+    telemetry_limit: Limiter,
     auth_failure_limit: Limiter,
+    node_id: String,
+    started_at: u64,
+    rules: std::sync::RwLock<Arc<RulesConfig>>,
+    delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
 }
 
 /// Rate limits per client address.
@@ -92,6 +110,8 @@ pub struct Limits {
     pub validate: Rate,
     /// Failed authentications; once spent, that address's admin requests get 429 for a while.
     pub auth_failures: Rate,
+    /// `POST /api/v1/telemetry`.
+    pub telemetry: Rate,
 }
 
 impl Default for Limits {
@@ -104,6 +124,10 @@ impl Default for Limits {
             auth_failures: Rate {
                 per_sec: 0.2,
                 burst: 20.0,
+            },
+            telemetry: Rate {
+                per_sec: 50.0,
+                burst: 200.0,
             },
         }
     }
@@ -124,6 +148,7 @@ impl AppState {
     ) -> Result<Self, StoreError> {
         let ring = keys::load_or_init(&store).await?;
         let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
+        let node_id = format!("node-{}", &licenses::new_id()?);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -133,9 +158,88 @@ impl AppState {
                 metrics: Metrics::default(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 validate_limit: Limiter::new(limits.validate),
+                telemetry_limit: Limiter::new(limits.telemetry),
                 auth_failure_limit: Limiter::new(limits.auth_failures),
+                node_id,
+                started_at: clock::now(),
+                rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
+                delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
             }),
         })
+    }
+
+    /// This node's id, generated when the state was created (`GET /api/v1/nodes`).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The incident rules in force.
+    pub fn rules(&self) -> Arc<RulesConfig> {
+        self.inner
+            .rules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the incident rules (checked: see [`RulesConfig::check`]).
+    pub fn set_rules(&self, rules: RulesConfig) -> Result<(), String> {
+        rules.check()?;
+        *self
+            .inner
+            .rules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rules);
+        Ok(())
+    }
+
+    /// How webhook messages are delivered.
+    pub fn delivery(&self) -> Arc<DeliveryConfig> {
+        self.inner
+            .delivery
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the webhook delivery settings.
+    pub fn set_delivery(&self, delivery: DeliveryConfig) {
+        *self
+            .inner
+            .delivery
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(delivery);
+    }
+
+    /// Registers this node in the store, or refreshes its heartbeat, as of `now` (unix
+    /// seconds). `serve` does it every `heartbeat_every_s`.
+    pub async fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
+        nodes::heartbeat(
+            &self.inner.store,
+            &self.inner.node_id,
+            &self.inner.public_url,
+            self.inner.started_at,
+            now,
+        )
+        .await
+    }
+
+    /// Removes this node's heartbeat row (it stops cleanly: not "unreachable").
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        nodes::remove(&self.inner.store, &self.inner.node_id).await
+    }
+
+    /// Evaluates the incident rules on this node's figures as of `now` (unix seconds): opens
+    /// an incident per new finding, resolves those whose condition cleared. `serve` does it
+    /// every `evaluate_every_s`; tests and drills call it with the `now` they need.
+    pub async fn evaluate_rules(&self, now: u64) -> Result<Evaluation, StoreError> {
+        incidents::evaluate(self, &self.rules(), now).await
+    }
+
+    /// One webhook delivery pass: sends the messages due at `now` (unix seconds; the
+    /// attempt's `webhook-timestamp`). `serve` runs one every `every_ms`.
+    pub async fn deliver_webhooks(&self, now: u64) -> Result<DeliveryReport, StoreError> {
+        deliver::deliver(&self.inner.store, &self.delivery(), now).await
     }
 
     /// The store.
@@ -229,6 +333,10 @@ impl AppState {
         &self.inner.validate_limit
     }
 
+    pub(crate) fn telemetry_limit(&self) -> &Limiter {
+        &self.inner.telemetry_limit
+    }
+
     pub(crate) fn auth_failure_limit(&self) -> &Limiter {
         &self.inner.auth_failure_limit
     }
@@ -237,7 +345,7 @@ impl AppState {
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
 /// how to serve the console; see [`with_console`]).
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, licenses, overrides, overview, public};
+    use routes::{admin, incidents, licenses, overrides, overview, public, telemetry, webhooks};
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(metrics::scrape))
@@ -252,6 +360,13 @@ pub fn app(state: AppState) -> Router {
             )),
         )
         .route("/api/v1/status-list", get(public::status_list))
+        .route(
+            "/api/v1/telemetry",
+            post(telemetry::report).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                telemetry::telemetry_rate,
+            )),
+        )
         .route(
             "/api/v1/products",
             post(admin::create_product).get(admin::list_products),
@@ -275,6 +390,22 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/overrides/{id}", get(overrides::get))
         .route("/api/v1/overrides/{id}/approve", post(overrides::approve))
         .route("/api/v1/overrides/{id}/revoke", post(overrides::revoke))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route(
+            "/api/v1/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route("/api/v1/incidents/{id}/notes", post(incidents::note))
+        .route("/api/v1/nodes", get(incidents::nodes))
+        .route(
+            "/api/v1/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::delete),
+        )
         .route("/api/v1/session", get(admin::session))
         .route("/api/v1/overview", get(overview::overview))
         .route("/api/v1/keys", get(admin::list_keys))
@@ -362,6 +493,10 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// A built console (Trunk's `dist`) to serve next to the API (see [`with_console`]).
     pub console_dir: Option<PathBuf>,
+    /// The incident rules (`--rules FILE.json`), evaluated every `evaluate_every_s`.
+    pub rules: RulesConfig,
+    /// Webhook delivery (retries, timeout, when an endpoint is disabled).
+    pub delivery: DeliveryConfig,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -462,6 +597,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
     let state = AppState::with_limits(store, &public_url, config.limits).await?;
+    state.set_rules(config.rules.clone())?;
+    state.set_delivery(config.delivery.clone());
     if config.demo
         && demo::seed(&state)
             .await
@@ -477,13 +614,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let router = match console {
         Some(console) => {
             eprintln!("lifeline: console at http://{local}/");
-            console.mount(app(state))
+            console.mount(app(state.clone()))
         }
-        None => app(state),
+        None => app(state.clone()),
     };
+    let background = background::start(&state).await;
     listen::run(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    background.stop(&state).await;
     Ok(())
 }

@@ -696,6 +696,17 @@ pub(crate) async fn revoke(
         Some(&json!({"state": "revoked", "revoked_at": now, "reason": reason})),
     )
     .await?;
+    let data = json!({
+        "id": id, "product": after.product, "licensee": after.licensee,
+        "revoked_at": now, "reason": reason,
+    });
+    crate::webhooks::enqueue(
+        &mut w,
+        lifeline_api::WebhookEventType::LicenseRevoked,
+        &data,
+        now,
+    )
+    .await?;
     w.commit().await?;
     Ok(after)
 }

@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::series::VALIDATE_LATENCY_BOUNDS_SECS;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use lifeline_core::LATENCY_BUCKETS_SECS;
 
 use crate::{AppError, AppState};
 
@@ -29,6 +29,9 @@ pub struct Metrics {
     latency: Mutex<(Vec<u64>, f64, u64)>,
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
     series: crate::series::Series,
+    edge: crate::telemetry::Edge,
+    publish_failures: Mutex<BTreeMap<&'static str, u64>>,
+    publish_series: crate::series::Series,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -36,8 +39,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// Records one `validate` verdict, answered at `now` (unix seconds) in `secs`.
-    pub(crate) fn validation(
+    /// Records one `validate` verdict (`result`: its state), answered at `now` (unix
+    /// seconds) in `secs`. The `validate` route calls it; drills and tests may add synthetic
+    /// traffic through it.
+    pub fn validation(
         &self,
         now: u64,
         result: &'static str,
@@ -51,9 +56,9 @@ impl Metrics {
         self.series.verdict(now, unusable, secs);
         let mut h = lock(&self.latency);
         if h.0.is_empty() {
-            h.0 = vec![0; LATENCY_BUCKETS_SECS.len()];
+            h.0 = vec![0; VALIDATE_LATENCY_BOUNDS_SECS.len()];
         }
-        for (bound, n) in LATENCY_BUCKETS_SECS.iter().zip(h.0.iter_mut()) {
+        for (bound, n) in VALIDATE_LATENCY_BOUNDS_SECS.iter().zip(h.0.iter_mut()) {
             if secs <= *bound {
                 *n += 1;
             }
@@ -70,6 +75,24 @@ impl Metrics {
     /// The per-minute series of `validate` traffic.
     pub(crate) fn series(&self) -> &crate::series::Series {
         &self.series
+    }
+
+    /// The field verifiers' telemetry received by this node.
+    pub(crate) fn edge(&self) -> &crate::telemetry::Edge {
+        &self.edge
+    }
+
+    /// Records a failure to publish signed state at `now`: `what` is `status_list`,
+    /// `override_bundle` or `lease` (a 5xx answer where a signed document was due, or a
+    /// signing error). The `publication_failures` rule watches these.
+    pub fn publish_failure(&self, now: u64, what: &'static str) {
+        *lock(&self.publish_failures).entry(what).or_default() += 1;
+        self.publish_series.verdict(now, Some(what), 0.0);
+    }
+
+    /// Publication failures by what failed over the last `secs` seconds up to `now`.
+    pub(crate) fn recent_publish_failures(&self, now: u64, secs: u64) -> BTreeMap<String, u64> {
+        self.publish_series.recent(now, secs).reasons
     }
 
     fn render(&self, out: &mut String) {
@@ -92,7 +115,7 @@ impl Metrics {
             "histogram",
             "Time to answer a validation.",
         );
-        for (i, bound) in LATENCY_BUCKETS_SECS.iter().enumerate() {
+        for (i, bound) in VALIDATE_LATENCY_BOUNDS_SECS.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "lifeline_validation_duration_seconds_bucket{{le=\"{bound}\"}} {}",
@@ -119,6 +142,33 @@ impl Metrics {
                 "lifeline_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
             );
         }
+        family(
+            out,
+            "lifeline_publish_failures_total",
+            "counter",
+            "Failures to publish signed state (status list, override bundle, lease).",
+        );
+        let failures = lock(&self.publish_failures);
+        for what in ["status_list", "override_bundle", "lease"] {
+            let n = failures.get(what).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "lifeline_publish_failures_total{{what=\"{what}\"}} {n}"
+            );
+        }
+        drop(failures);
+        family(
+            out,
+            "lifeline_edge_verdicts_total",
+            "counter",
+            "Field verifiers' verdicts reported through telemetry, by service and state.",
+        );
+        for (service, state, n) in self.edge.totals() {
+            let _ = writeln!(
+                out,
+                "lifeline_edge_verdicts_total{{service=\"{service}\",state=\"{state}\"}} {n}"
+            );
+        }
     }
 }
 
@@ -136,6 +186,16 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
+    if response.status().is_server_error() {
+        let what = match route.as_str() {
+            "/api/v1/status-list" => Some("status_list"),
+            "/api/v1/overrides/bundle" => Some("override_bundle"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            state.metrics().publish_failure(crate::clock::now(), what);
+        }
+    }
     *lock(&state.metrics().http)
         .entry((route, method, response.status().as_u16()))
         .or_default() += 1;

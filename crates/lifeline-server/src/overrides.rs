@@ -307,8 +307,28 @@ pub(crate) async fn create(
         Some(&after),
     )
     .await?;
+    if immediate {
+        issued(&mut w, &record, now).await?;
+    }
     w.commit().await?;
     Ok(record)
+}
+
+/// The `override.issued` webhook message (the override is active from now on), in `w`.
+async fn issued(w: &mut WriteTx, r: &OverrideRecord, now: u64) -> Result<(), StoreError> {
+    let mut data = summary(r, None);
+    if let Value::Object(map) = &mut data {
+        map.insert("id".into(), r.id.clone().into());
+        map.insert("created_by".into(), r.created_by.clone().into());
+        map.insert("approved_by".into(), json!(r.approved_by));
+    }
+    crate::webhooks::enqueue(
+        w,
+        lifeline_api::WebhookEventType::OverrideIssued,
+        &data,
+        now,
+    )
+    .await
 }
 
 async fn fetch(w: &mut WriteTx, id: &str, now: u64) -> Result<Stored, AppError> {
@@ -385,6 +405,7 @@ pub(crate) async fn approve(
         Some(&json!({ "status": "active", "approved_by": approver, "kid": keys.active.kid() })),
     )
     .await?;
+    issued(&mut w, &after, now).await?;
     w.commit().await?;
     Ok(after)
 }

@@ -29,6 +29,8 @@ pub(crate) async fn overview(
         crate::licenses::expiring_soon(state.store(), now, EXPIRING_WINDOW_SECS, EXPIRING_LISTED)
             .await?;
     let series = state.metrics().series();
+    let edge = state.metrics().edge();
+    let open_incidents = crate::incidents::count_unresolved(state.store()).await?;
     Ok(Json(Overview {
         now,
         licenses,
@@ -37,5 +39,9 @@ pub(crate) async fn overview(
         expiring_soon,
         validation: series.minutes(now),
         failures_by_reason: series.reasons(now),
+        edge: edge.minutes(now),
+        edge_failures_by_reason: edge.reasons(now),
+        services: edge.services(now),
+        open_incidents,
     }))
 }

@@ -148,7 +148,14 @@ pub(crate) async fn validate(
                 obj.insert("override".into(), o.id.clone().into());
             }
             match payload {
-                Value::Object(map) => (ring.active.sign_lease(&map).ok(), Some(exp)),
+                Value::Object(map) => match ring.active.sign_lease(&map) {
+                    Ok(lease) => (Some(lease), Some(exp)),
+                    Err(e) => {
+                        eprintln!("lifeline-server: signing a lease: {e}");
+                        state.metrics().publish_failure(now, "lease");
+                        (None, None)
+                    }
+                },
                 _ => (None, None),
             }
         }

@@ -93,6 +93,10 @@ pub(crate) async fn node(url: &str, dir: tempfile::TempDir) -> Server {
             per_sec: 10_000.0,
             burst: 10_000.0,
         },
+        telemetry: Rate {
+            per_sec: 10_000.0,
+            burst: 10_000.0,
+        },
     };
     let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await

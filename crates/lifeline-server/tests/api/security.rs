@@ -383,6 +383,10 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
             per_sec: 0.1,
             burst: 3.0,
         },
+        telemetry: Rate {
+            per_sec: 1.0,
+            burst: 2.0,
+        },
     };
     let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await

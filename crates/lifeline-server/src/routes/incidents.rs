@@ -1,0 +1,93 @@
+//! `/api/v1/incidents` (list and read: viewer; acknowledge and notes: operator) and
+//! `GET /api/v1/nodes` (viewer).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use lifeline_api::{Incident, IncidentDetail, IncidentNote, IncidentStatus, NodeInfo, Role};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::incidents;
+use crate::problem::{AppError, JsonBody};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    status: Option<IncidentStatus>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/incidents?status=&limit=`: newest first.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Incident>>, AppError> {
+    caller.require(Role::Viewer)?;
+    let Query(q) = query.map_err(|e| AppError::invalid(e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("limit must be 1 to 500"));
+    }
+    Ok(Json(incidents::list(state.store(), q.status, limit).await?))
+}
+
+/// `GET /api/v1/incidents/{id}`: with its timeline.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, AppError> {
+    caller.require(Role::Viewer)?;
+    detail(&state, &id).await
+}
+
+async fn detail(state: &AppState, id: &str) -> Result<Json<IncidentDetail>, AppError> {
+    incidents::get(state.store(), id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::not_found(format!("no incident {id:?}")))
+}
+
+/// `POST /api/v1/incidents/{id}/acknowledge` (operator).
+pub(crate) async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, AppError> {
+    caller.require(Role::Operator)?;
+    incidents::acknowledge(state.store(), &caller.actor(), &id, crate::clock::now()).await?;
+    detail(&state, &id).await
+}
+
+/// `POST /api/v1/incidents/{id}/notes` `{text}` (operator).
+pub(crate) async fn note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<IncidentNote>,
+) -> Result<Json<IncidentDetail>, AppError> {
+    caller.require(Role::Operator)?;
+    incidents::note(
+        state.store(),
+        &caller.actor(),
+        &id,
+        &req.text,
+        crate::clock::now(),
+    )
+    .await?;
+    detail(&state, &id).await
+}
+
+/// `GET /api/v1/nodes`: the nodes sharing the store, with their heartbeats.
+pub(crate) async fn nodes(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<NodeInfo>>, AppError> {
+    caller.require(Role::Viewer)?;
+    let unreachable_after = state.rules().node_unreachable_after_s;
+    Ok(Json(
+        crate::nodes::list(state.store(), crate::clock::now(), unreachable_after).await?,
+    ))
+}

@@ -1,0 +1,43 @@
+//! `/api/v1/webhooks` (admin): create (the secret is shown once), list (never the secrets),
+//! delete.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use lifeline_api::{CreateWebhook, Role, Webhook, WebhookCreated};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::{AppError, JsonBody};
+
+/// `POST /api/v1/webhooks`: 201.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateWebhook>,
+) -> Result<(StatusCode, Json<WebhookCreated>), AppError> {
+    caller.require(Role::Admin)?;
+    let created =
+        crate::webhooks::create(state.store(), &caller.actor(), &req, crate::clock::now()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `GET /api/v1/webhooks`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Webhook>>, AppError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(crate::webhooks::list(state.store()).await?))
+}
+
+/// `DELETE /api/v1/webhooks/{id}`: 204.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    caller.require(Role::Admin)?;
+    crate::webhooks::delete(state.store(), &caller.actor(), &id, crate::clock::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
