@@ -34,6 +34,34 @@ pub(crate) struct Args {
     /// .js/.wasm/.css files) at every path the API does not own.
     #[arg(long, env = "LIFELINE_CONSOLE_DIR", value_name = "DIR")]
     console: Option<PathBuf>,
+    /// Incident rules: a JSON object overriding any of the defaults (thresholds, window,
+    /// intervals, `disabled` rules); see the server's RulesConfig.
+    #[arg(long, value_name = "FILE.json")]
+    rules: Option<PathBuf>,
+    /// How often this node evaluates the incident rules, seconds (overrides the rules file;
+    /// default 10).
+    #[arg(long, value_name = "SECS")]
+    evaluate_every: Option<u64>,
+}
+
+/// The rules: the file's, else the defaults; `--evaluate-every` wins over both.
+fn rules(args: &Args) -> Result<lifeline_server::RulesConfig, CliError> {
+    let mut rules = match &args.rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| CliError::new(format!("{}: not a rules file: {e}", path.display())))?
+        }
+        None => lifeline_server::RulesConfig::default(),
+    };
+    if let Some(secs) = args.evaluate_every {
+        rules.evaluate_every_s = secs;
+    }
+    rules
+        .check()
+        .map_err(|e| CliError::new(format!("rules: {e}")))?;
+    Ok(rules)
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
@@ -44,6 +72,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         return Err(CliError::new("LIFELINE_ADMIN_TOKEN is too short")
             .hint("use at least 24 random characters"));
     }
+    let rules = rules(args)?;
     let config = lifeline_server::ServeConfig {
         listen: args.listen,
         db: args.db.clone(),
@@ -59,6 +88,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
             },
             ..lifeline_server::Limits::default()
         },
+        rules,
+        delivery: lifeline_server::DeliveryConfig::default(),
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
