@@ -83,7 +83,7 @@ pub(crate) async fn deliver(
          FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
          WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= $1 \
          AND w.disabled_at IS NULL AND w.deleted_at IS NULL \
-         ORDER BY o.next_attempt_at, o.created_at LIMIT {}",
+         ORDER BY o.next_attempt_at, o.created_at, o.msg_id LIMIT {}",
         config.batch.max(1)
     ))
     .bind(db(now))

@@ -231,12 +231,14 @@ pub(crate) async fn count(s: &Server) -> usize {
 
 mod audit;
 mod console;
+mod incidents;
 mod licenses;
 mod nodes;
 mod overrides;
 mod overview;
 mod public;
 mod security;
+mod webhooks;
 
 /// Declares each shared test twice: on SQLite, and on PostgreSQL (ignored unless
 /// `LIFELINE_TEST_PG` is set: `make pg-test`).
@@ -273,6 +275,12 @@ on_every_backend!(
     licenses::search_matches_id_prefixes_and_licensee_substrings,
     audit::audit_filters_and_pages_both_ways,
     overview::overview_counts_states_and_shows_the_last_hour,
+    incidents::telemetry_is_checked_aggregated_and_exported,
+    incidents::each_rule_opens_one_incident_and_resolves_when_clear,
+    incidents::incidents_are_acknowledged_and_annotated,
+    incidents::nodes_evaluating_together_open_one_incident,
+    webhooks::webhooks_are_signed_retried_and_disabled,
+    webhooks::the_outbox_survives_a_restart,
     overrides::short_overrides_are_signed_at_once_and_verify_offline,
     overrides::long_overrides_wait_for_a_second_admin,
     overrides::bad_override_input_is_refused_and_writes_nothing,

@@ -53,6 +53,14 @@ pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
         "/api/v1/overrides/{id}",
         "/api/v1/overrides/{id}/approve",
         "/api/v1/overrides/{id}/revoke",
+        "/api/v1/telemetry",
+        "/api/v1/nodes",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}",
+        "/api/v1/incidents/{id}/acknowledge",
+        "/api/v1/incidents/{id}/notes",
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{id}",
     ] {
         assert!(
             doc["paths"][path].is_object(),

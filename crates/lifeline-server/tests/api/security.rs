@@ -109,6 +109,35 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             Some(json!({"reason": "r"})),
             "operator",
         ),
+        (
+            "POST",
+            "/api/v1/telemetry",
+            Some(crate::incidents::report("svc", &[("valid", 1)], &[])),
+            "viewer",
+        ),
+        ("GET", "/api/v1/nodes", None, "viewer"),
+        ("GET", "/api/v1/incidents", None, "viewer"),
+        ("GET", "/api/v1/incidents/inc-x", None, "viewer"),
+        (
+            "POST",
+            "/api/v1/incidents/inc-x/acknowledge",
+            None,
+            "operator",
+        ),
+        (
+            "POST",
+            "/api/v1/incidents/inc-x/notes",
+            Some(json!({"text": "n"})),
+            "operator",
+        ),
+        ("GET", "/api/v1/webhooks", None, "admin"),
+        (
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/x", "events": ["license.revoked"]})),
+            "admin",
+        ),
+        ("DELETE", "/api/v1/webhooks/wh-x", None, "admin"),
     ];
     let rank = |r: &str| {
         ["viewer", "operator", "admin"]
@@ -473,4 +502,13 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
         6,
         "the verdicts on \"x\" are malformed"
     );
+    // Telemetry has its own budget per address, spent before the token is even looked at.
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let res = send([10, 0, 0, 5], "/api/v1/telemetry", Some(&admin), Some("{}"))
+            .await
+            .unwrap();
+        reports.push(res.status().as_u16());
+    }
+    assert_eq!(reports, [422, 422, 429]);
 }
