@@ -10,7 +10,7 @@ DEMO_DIR ?= target/demo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LIFELINE := $(TARGET_DIR)/debug/lifeline
 
-.PHONY: console console-test console-e2e bench-provision pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
 
 run: setup demo console serve-demo
 
@@ -93,9 +93,19 @@ bench-verify: setup npm
 	node tests/npm/bench-verify.mjs $(if $(QUICK),--quick,)
 	$(CARGO) bench --locked -q -p lifeline-core --bench verify -- $(if $(QUICK),--quick,)
 
-# 100,000 licenses end to end through the bulk API on SQLite (release build). N=... to change.
-bench-provision: setup
-	bash tests/bench/provision.sh
+# Every benchmark in one go (a few minutes): verify (WASM and native), provisioning 100,000
+# licenses, validate under load (wrk) against a bare axum handler, the console's size and
+# first render. Writes tests/bench/results/latest.{json,md}. QUICK=1: a smoke run (CI).
+bench: setup
+	$(MAKE) bench-verify QUICK=$(QUICK)
+	$(CARGO) build --locked -q --release -p lifeline-cli
+	$(CARGO) build --locked -q --release -p lifeline-server --example bare
+	$(if $(QUICK),,$(MAKE) console-e2e)
+	node tests/bench/bench.mjs $(if $(QUICK),--quick,)
+
+# What CI asserts about `make bench QUICK=1`: well-formed results, not speed.
+bench-check:
+	node tests/bench/check.mjs
 
 # Also part of `cargo test` (crates/lifeline-cli/tests/interop.rs).
 interop:

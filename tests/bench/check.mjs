@@ -1,0 +1,25 @@
+// CI's check of `make bench QUICK=1`: the results file is complete and every figure is a
+// finite number (speed is not judged: a smoke run on a shared machine proves nothing).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'results/latest.json');
+const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+const finite = (x, what) => assert.ok(Number.isFinite(x) && x >= 0, `${what}: ${x}`);
+assert.ok(!Number.isNaN(Date.parse(r.date)), 'date');
+assert.ok(Object.keys(r.verify.cases_us).length >= 5, 'verify cases');
+for (const [n, c] of Object.entries(r.verify.cases_us)) finite(c.median, `verify ${n}`);
+assert.ok(r.native.cases.length >= 4, 'native cases');
+for (const c of r.native.cases) finite(c.median_us, `native ${c.name}`);
+finite(r.provisioning.secs.median, 'provisioning');
+for (const k of ['bare', 'distinct', 'repeated']) {
+  for (const f of ['rps', 'p50_ms', 'p99_ms']) finite(r.validation[k][f].median, `validation ${k} ${f}`);
+  finite(r.validation[k].vs_bare, `validation ${k} ratio`);
+}
+finite(r.console.wasm_gzip_bytes, 'console wasm');
+assert.ok(r.table.length >= 15, 'table rows');
+const md = fs.readFileSync(path.join(path.dirname(file), 'latest.md'), 'utf8');
+assert.match(md, /\| area \| figure \| median/);
+console.log(`bench results well-formed: ${r.table.length} rows (${r.quick ? 'quick' : 'full'} run of ${r.date})`);
