@@ -169,6 +169,18 @@ impl Metrics {
                 "lifeline_edge_verdicts_total{{service=\"{service}\",state=\"{state}\"}} {n}"
             );
         }
+        family(
+            out,
+            "lifeline_edge_reasons_total",
+            "counter",
+            "Field verifiers' verdicts reported through telemetry, by service and reason code.",
+        );
+        for (service, reason, n) in self.edge.reason_totals() {
+            let _ = writeln!(
+                out,
+                "lifeline_edge_reasons_total{{service=\"{service}\",reason=\"{reason}\"}} {n}"
+            );
+        }
     }
 }
 

@@ -222,6 +222,8 @@ struct Service {
     instances: HashMap<String, Instance>,
     last_seen: u64,
     totals: [u64; 5],
+    /// Since start, for the core's reason codes only (a bounded label set).
+    reason_totals: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -298,6 +300,16 @@ impl Edge {
         service.last_seen = now;
         for (total, n) in service.totals.iter_mut().zip(added.states) {
             *total = total.saturating_add(n);
+        }
+        for (reason, n) in &added.reasons {
+            if let Some(known) = lifeline_core::Reason::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .find(|r| r == reason)
+            {
+                let total = service.reason_totals.entry(known).or_default();
+                *total = total.saturating_add(*n);
+            }
         }
         if service.ring.is_empty() {
             service.ring.resize_with(MINUTES, Bucket::default);
@@ -405,6 +417,18 @@ impl Edge {
                         reasons: c.reasons,
                     },
                 );
+            }
+        }
+        out
+    }
+
+    /// Verdicts since start by service and reason (the core's reason codes seen so far).
+    pub(crate) fn reason_totals(&self) -> Vec<(String, &'static str, u64)> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for (name, s) in &inner.services {
+            for (reason, n) in &s.reason_totals {
+                out.push((name.clone(), *reason, *n));
             }
         }
         out
@@ -560,6 +584,9 @@ mod tests {
         let totals = edge.totals();
         assert!(totals.contains(&("shop".into(), "valid", 8)));
         assert!(totals.contains(&("cli".into(), "offline", 4)));
+        let reasons = edge.reason_totals();
+        assert!(reasons.contains(&("shop".into(), "bad_signature", 2)));
+        assert!(reasons.contains(&("shop".into(), "grace_period", 1)));
     }
 
     #[test]

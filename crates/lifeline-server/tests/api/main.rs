@@ -229,6 +229,7 @@ pub(crate) async fn count(s: &Server) -> usize {
     page["items"].as_array().unwrap().len()
 }
 
+mod alerts;
 mod audit;
 mod console;
 mod incidents;
