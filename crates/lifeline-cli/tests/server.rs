@@ -656,3 +656,67 @@ fn override_create_makes_an_expired_license_usable_offline_until_revoked() {
     let (_, chain) = node.get("/api/v1/audit/verify", Some(&admin));
     assert_eq!(chain["intact"], true, "{chain}");
 }
+
+/// `serve --rules FILE --evaluate-every 1`: the node registers itself, evaluates the rules on
+/// its own every second and opens an incident; a bad rules file stops the start.
+#[test]
+fn serve_evaluates_the_rules_from_a_file_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"{"min_requests": 3, "disabled": ["reason_surge"]}"#,
+    )
+    .unwrap();
+    let node = Node::start_full(
+        &dir.path().join("data"),
+        free_port(),
+        &["--rules", rules.to_str().unwrap(), "--evaluate-every", "1"],
+        &[],
+    );
+    let admin = node.admin();
+    let (status, nodes) = node.get("/api/v1/nodes", Some(&admin));
+    assert_eq!(status, 200);
+    assert_eq!(nodes.as_array().unwrap().len(), 1, "{nodes}");
+    assert_eq!(nodes[0]["reachable"], true);
+    for _ in 0..3 {
+        let (status, _) = Node::agent()
+            .post(&format!("{}/api/v1/validate", node.url()))
+            .send_json(json!({"token": "garbage"}))
+            .map(|r| (r.status().as_u16(), ()))
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let incidents = loop {
+        let (_, list) = node.get("/api/v1/incidents", Some(&admin));
+        if list.as_array().is_some_and(|l| !l.is_empty()) {
+            break list;
+        }
+        assert!(Instant::now() < deadline, "no incident opened");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
+    assert_eq!(incidents[0]["rule"], "validation_failure_ratio");
+    assert_eq!(incidents[0]["evidence"]["verdicts"], 3);
+    drop(node);
+
+    // A rules file with a typo or a nonsensical value: the start fails, saying why.
+    for (text, says) in [
+        (r#"{"min_request": 3}"#, "unknown field"),
+        (r#"{"failure_ratio": 2}"#, "failure_ratio"),
+    ] {
+        std::fs::write(&rules, text).unwrap();
+        let out = Command::new(BIN)
+            .args(["serve", "--data-dir"])
+            .arg(dir.path().join("data3"))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .arg("--rules")
+            .arg(&rules)
+            .env_remove("LIFELINE_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+}
