@@ -385,7 +385,7 @@ pub struct ReasonCount {
 }
 
 /// `GET /api/v1/overview`: what an on-call engineer needs first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
     /// The server's clock, unix seconds.
     pub now: u64,
