@@ -322,15 +322,32 @@ pub(crate) async fn count_unresolved(store: &Store) -> Result<u64, StoreError> {
     Ok(secs(n))
 }
 
-/// Incidents, newest first, optionally in one status.
+/// Which incidents to list.
+#[derive(Debug, Default)]
+pub(crate) struct ListFilter {
+    /// Only in this status.
+    pub(crate) status: Option<IncidentStatus>,
+    /// Only of this rule.
+    pub(crate) rule: Option<String>,
+    /// Only opened at or after this time.
+    pub(crate) since: Option<u64>,
+}
+
+/// Incidents, newest first.
 pub(crate) async fn list(
     store: &Store,
-    status: Option<IncidentStatus>,
+    filter: &ListFilter,
     limit: u32,
 ) -> Result<Vec<Incident>, StoreError> {
     let mut f = Filter::default();
-    if let Some(s) = status {
+    if let Some(s) = filter.status {
         f.add("status = ?", Bind::Text(status_name(s).to_owned()));
+    }
+    if let Some(rule) = &filter.rule {
+        f.add("rule = ?", Bind::Text(rule.clone()));
+    }
+    if let Some(since) = filter.since {
+        f.add("opened_at >= ?", Bind::Int(db(since)));
     }
     let sql = format!(
         "SELECT {COLUMNS} FROM incidents {} ORDER BY opened_at DESC, id DESC LIMIT {limit}",

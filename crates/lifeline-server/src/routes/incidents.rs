@@ -15,10 +15,13 @@ use crate::problem::{AppError, JsonBody};
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     status: Option<IncidentStatus>,
+    rule: Option<String>,
+    since: Option<u64>,
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/incidents?status=&limit=`: newest first.
+/// `GET /api/v1/incidents?status=&rule=&since=&limit=`: newest first (`since`: opened at or
+/// after, unix seconds).
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -30,7 +33,12 @@ pub(crate) async fn list(
     if !(1..=500).contains(&limit) {
         return Err(AppError::invalid("limit must be 1 to 500"));
     }
-    Ok(Json(incidents::list(state.store(), q.status, limit).await?))
+    let filter = incidents::ListFilter {
+        status: q.status,
+        rule: q.rule,
+        since: q.since,
+    };
+    Ok(Json(incidents::list(state.store(), &filter, limit).await?))
 }
 
 /// `GET /api/v1/incidents/{id}`: with its timeline.

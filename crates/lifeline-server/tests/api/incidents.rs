@@ -71,12 +71,14 @@ async fn unresolved(s: &Server) -> Vec<(String, String)> {
 
 /// The one incident for `rule`, with its timeline.
 async fn incident(s: &Server, rule: &str) -> IncidentDetail {
-    let (_, list) = s.admin("GET", "/api/v1/incidents?limit=500", None).await;
+    let (_, list) = s
+        .admin("GET", &format!("/api/v1/incidents?rule={rule}"), None)
+        .await;
     let ids: Vec<&str> = list
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["rule"] == rule)
+        .inspect(|i| assert_eq!(i["rule"], rule))
         .map(|i| i["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 1, "exactly one {rule} incident: {list}");
@@ -540,6 +542,27 @@ pub(crate) async fn incidents_are_acknowledged_and_annotated(s: Server) {
         .call("GET", "/api/v1/incidents?status=bogus", Some(&viewer), None)
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{list}");
+    // How a drill waits for detection: this rule, opened since it started.
+    for (query, n) in [
+        (
+            format!("rule=validation_failure_ratio&since={t}&status=open"),
+            0,
+        ),
+        (format!("rule=validation_failure_ratio&since={t}"), 1),
+        (format!("rule=validation_failure_ratio&since={}", t + 1), 0),
+        ("rule=node_unreachable".to_owned(), 0),
+    ] {
+        let (st, list) = s
+            .call(
+                "GET",
+                &format!("/api/v1/incidents?{query}"),
+                Some(&viewer),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(list.as_array().unwrap().len(), n, "{query}");
+    }
     // Acknowledged incidents still resolve when the condition clears; notes may follow.
     assert_eq!(
         s.state
