@@ -282,6 +282,8 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
                 count: 10,
             },
         ],
+        open_incidents: 4,
+        ..Overview::default()
     };
     let root = mount(move || view! { <OverviewView overview=overview/> });
     settle().await;
@@ -304,8 +306,11 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
     assert_eq!(text(&one(&root, "[data-testid=requests]")), "200");
     assert_eq!(text(&one(&root, "[data-testid=error-rate]")), "10.0%");
     assert_eq!(text(&one(&root, "[data-testid=failure-rate]")), "20.0%");
+    assert_eq!(text(&one(&root, "[data-count=incidents] .count")), "4");
+    // Three charts of this node's traffic (the fourth is the edge's, empty here).
     let charts = all(&root, "figure.chart");
-    assert_eq!(charts.len(), 3);
+    assert_eq!(charts.len(), 4);
+    assert!(text(&root).contains("No verifier has reported telemetry yet"));
     for chart in &charts {
         let canvas: web_sys::HtmlCanvasElement = one(chart, "canvas").unchecked_into();
         assert!(canvas.get_attribute("aria-label").is_some());
@@ -322,7 +327,10 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
         latency.contains("p99") && latency.contains('8'),
         "{latency}"
     );
-    let reasons = all(&root, "table.reasons tbody tr");
+    let reasons = all(
+        &root,
+        "section[aria-labelledby=reasons-h] table.reasons tbody tr",
+    );
     assert_eq!(reasons.len(), 2);
     assert!(text(&reasons[0]).contains("expired") && text(&reasons[0]).contains("75.0%"));
     assert!(text(&root).contains("Initech"));

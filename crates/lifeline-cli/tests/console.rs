@@ -212,6 +212,33 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         }
     }
 
+    // Telemetry from an edge verifier (the core's Verifier and its stats, as the npm package
+    // and the CLI keep them), posted the way a service does: the overview shows it.
+    let keys_text = agent()
+        .get(&format!("{base}/.well-known/lifeline/keys.json"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let keys = lifeline_core::KeySet::from_jwks_json(keys_text.as_bytes()).unwrap();
+    let mut edge = lifeline_core::Verifier::new(keys, lifeline_core::Policy::new());
+    let mut stats = lifeline_core::VerifyStats::new();
+    let at = lifeline_core::UnixTime::from_secs(now());
+    for license in page["items"].as_array().unwrap() {
+        let token = license["token"].as_str().unwrap();
+        stats.record(&edge.verify(token.as_bytes(), at), 0.000_05);
+        stats.record(&edge.verify(b"not-a-license", at), 0.000_01);
+    }
+    let report = json!({
+        "service": "checkout-web", "instance": "edge-1", "window_start": now() - 60,
+        "window_end": now(), "by_state": stats.by_state, "by_reason": stats.by_reason,
+        "latency_buckets": stats.latency_buckets, "latency_bounds_seconds": stats.latency_bounds_secs,
+        "latency_sum_seconds": stats.latency_sum_secs, "count": stats.count,
+    });
+    let (status, body) = api(&base, "POST", "/api/v1/telemetry", &admin, Some(report));
+    assert_eq!(status, 202, "{body}");
+
     // A real headless Chromium.
     let driver_port = free_port();
     let _driver = Process(
@@ -278,6 +305,12 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     let requests = text_of(&browser, "[data-testid=requests]").await;
     assert!(requests.parse::<u64>().unwrap() >= 2, "{requests}");
     wait_for_text(&browser, "table.reasons", "bad_signature").await;
+    wait_for_text(&browser, "table.services", "checkout-web").await;
+    let edge_verdicts = text_of(&browser, "[data-testid=edge-verdicts]").await;
+    assert!(
+        edge_verdicts.parse::<u64>().unwrap() >= 2,
+        "{edge_verdicts}"
+    );
     shots.take(&browser, "overview").await;
 
     // Licenses: issue one through the form, find it in the table.

@@ -61,7 +61,34 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
         expiring_soon,
         validation,
         failures_by_reason,
+        edge,
+        edge_failures_by_reason,
+        services,
+        open_incidents,
     } = overview;
+    let (edge_rate, _, _) = validation_series(&edge, now);
+    let edge_total: u64 = edge.iter().map(|m| m.requests).sum();
+    let edge_failures: u64 = edge.iter().map(|m| m.failures).sum();
+    let edge_reasons = reason_table(
+        edge_failures_by_reason,
+        edge_failures,
+        "No unusable verdicts reported by verifiers in the last hour.",
+    );
+    let services_view = if services.is_empty() {
+        view! { <Empty text="No verifier has reported telemetry yet (POST /api/v1/telemetry)."/> }
+            .into_any()
+    } else {
+        view! {
+            <table class="services">
+                <thead><tr><th scope="col">"Service"</th><th scope="col">"Instances"</th><th scope="col">"Last report"</th></tr></thead>
+                <tbody>
+                    {services.into_iter().map(|s| view! {
+                        <tr><th scope="row">{s.service}</th><td>{s.instances}</td><td>{format::relative(s.last_seen, now)}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }.into_any()
+    };
     let (rate, ratio, latency) = validation_series(&validation, now);
     let total: u64 = validation.iter().map(|m| m.requests).sum();
     let errors: u64 = validation.iter().map(|m| m.errors).sum();
@@ -74,32 +101,11 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
             </a>
         }
     };
-    let reasons = if failures_by_reason.is_empty() {
-        view! { <Empty text="No unusable verdicts in the last hour."/> }.into_any()
-    } else {
-        let top = failures_by_reason.first().map_or(1, |r| r.count.max(1));
-        view! {
-            <table class="reasons">
-                <thead><tr><th scope="col">"Reason"</th><th scope="col">"Verdicts"</th><th scope="col">"Share"</th></tr></thead>
-                <tbody>
-                    {failures_by_reason
-                        .into_iter()
-                        .map(|r| {
-                            let width = format!("width: {}%", r.count * 100 / top);
-                            view! {
-                                <tr>
-                                    <th scope="row"><code>{r.reason}</code></th>
-                                    <td>{r.count}<span class="bar" style=width aria-hidden="true"></span></td>
-                                    <td>{format::percent(r.count, failures)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        }
-        .into_any()
-    };
+    let reasons = reason_table(
+        failures_by_reason,
+        failures,
+        "No unusable verdicts in the last hour.",
+    );
     let expiring = if expiring_soon.is_empty() {
         view! { <Empty text="Nothing expires in this window."/> }.into_any()
     } else {
@@ -115,6 +121,10 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                     {card("grace", "in grace", counts.grace)}
                     {card("expired", "expired", counts.expired)}
                     {card("revoked", "revoked", counts.revoked)}
+                    <div class="card state-invalid" data-count="incidents">
+                        <span class="count">{open_incidents}</span>
+                        <span class="label">"open incidents"</span>
+                    </div>
                     <a class="card state-override" href="/overrides" data-count="overridden">
                         <span class="count">{counts.overridden}</span>
                         <span class="label">"kept usable by an override"</span>
@@ -134,6 +144,18 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                     <LineChart title="Errors and unusable verdicts" unit="% of requests" series=Signal::stored(ratio)/>
                     <LineChart title="Latency" unit="ms" series=Signal::stored(latency)/>
                 </div>
+            </section>
+            <section aria-labelledby="edge-h">
+                <h2 id="edge-h">"At the edge, last hour (verifier telemetry)"</h2>
+                <dl class="totals">
+                    <dt>"Verdicts"</dt><dd data-testid="edge-verdicts">{edge_total}</dd>
+                    <dt>"Unusable"</dt><dd>{format::percent(edge_failures, edge_total)}</dd>
+                </dl>
+                <div class="charts">
+                    <LineChart title="Verdicts at the edge per minute" unit="verdicts" series=Signal::stored(edge_rate)/>
+                </div>
+                {edge_reasons}
+                {services_view}
             </section>
             <section aria-labelledby="reasons-h">
                 <h2 id="reasons-h">"Unusable verdicts by reason, last hour"</h2>
@@ -181,4 +203,33 @@ pub fn validation_series(
         line("p99", (220, 38, 38), &|m| m.p99_ms),
     ];
     (rate, ratio, latency)
+}
+
+/// Unusable verdicts by reason, as a table with a share column (or a sentence when none).
+fn reason_table(rows: Vec<lifeline_api::ReasonCount>, total: u64, empty: &'static str) -> AnyView {
+    if rows.is_empty() {
+        return view! { <Empty text=empty/> }.into_any();
+    }
+    let top = rows.first().map_or(1, |r| r.count.max(1));
+    view! {
+        <table class="reasons">
+            <thead><tr><th scope="col">"Reason"</th><th scope="col">"Verdicts"</th><th scope="col">"Share"</th></tr></thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|r| {
+                        let width = format!("width: {}%", r.count * 100 / top);
+                        view! {
+                            <tr>
+                                <th scope="row"><code>{r.reason}</code></th>
+                                <td>{r.count}<span class="bar" style=width aria-hidden="true"></span></td>
+                                <td>{format::percent(r.count, total)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
