@@ -30,6 +30,7 @@ mod clock;
 mod console;
 mod deliver;
 pub mod demo;
+mod hot;
 mod incidents;
 mod keys;
 mod licenses;
@@ -50,6 +51,7 @@ pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use console::{ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, with_console};
 pub use deliver::{DeliveryConfig, DeliveryReport};
+pub use hot::{LEASE_REUSE, REVOCATION_REFRESH};
 pub use incidents::Evaluation;
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
@@ -91,6 +93,7 @@ struct Inner {
     store: Store,
     keys: RwLock<(Instant, Arc<KeyRing>)>,
     overrides: RwLock<(Instant, Arc<overrides::ActiveOverrides>)>,
+    hot: hot::HotPath,
     failed_auth: AtomicU64,
     metrics: Metrics,
     public_url: String,
@@ -154,6 +157,7 @@ impl AppState {
                 store,
                 keys: RwLock::new((Instant::now(), ring)),
                 overrides: RwLock::new((Instant::now(), Arc::new(active))),
+                hot: hot::HotPath::new(),
                 failed_auth: AtomicU64::new(0),
                 metrics: Metrics::default(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
@@ -312,6 +316,11 @@ impl AppState {
     /// The URI of the status list, as licenses name it.
     pub fn status_list_uri(&self) -> String {
         format!("{}/api/v1/status-list", self.inner.public_url)
+    }
+
+    /// The validate hot path's caches.
+    pub(crate) fn hot(&self) -> &hot::HotPath {
+        &self.inner.hot
     }
 
     /// This node's counters.

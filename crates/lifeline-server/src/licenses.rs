@@ -422,27 +422,6 @@ pub(crate) async fn get(store: &Store, id: &str, now: u64) -> Result<Option<Lice
     row.map(|r| from_row(&r, now)).transpose()
 }
 
-/// Whether (and when, why) a license id is revoked.
-pub(crate) async fn revocation(
-    store: &Store,
-    id: &str,
-) -> Result<Option<(u64, String)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT revoked_at, revoke_reason FROM licenses WHERE id = $1 AND revoked_at IS NOT NULL",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?;
-    match row {
-        Some(r) => Ok(Some((
-            secs(r.try_get("revoked_at")?),
-            r.try_get::<Option<String>, _>("revoke_reason")?
-                .unwrap_or_default(),
-        ))),
-        None => Ok(None),
-    }
-}
-
 /// Filters for listing.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

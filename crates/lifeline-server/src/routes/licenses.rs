@@ -93,6 +93,7 @@ pub(crate) async fn revoke(
         crate::clock::now(),
     )
     .await?;
+    state.hot().invalidate_revocations();
     Ok(Json(license))
 }
 

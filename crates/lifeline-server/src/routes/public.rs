@@ -84,14 +84,20 @@ pub(crate) async fn validate(
     let mut ring = state.keys().await?;
     let now = crate::clock::now();
     let at = UnixTime::from_secs(now);
-    let mut verdict = lifeline_core::verify(req.token.as_bytes(), &ring.set, &Policy::new(), at);
-    if verdict.reason() == Some(lifeline_core::Reason::UnknownKey) {
+    let hot = state.hot();
+    let token = req.token.as_bytes();
+    let mut signed = hot.authenticate(token, &ring.set);
+    if matches!(signed, Err(lifeline_core::VerifyError::UnknownKey { .. })) {
         // Another node may have rotated since this one last read the keys.
         ring = state.reload_keys().await?;
-        verdict = lifeline_core::verify(req.token.as_bytes(), &ring.set, &Policy::new(), at);
+        signed = hot.authenticate(token, &ring.set);
     }
+    let mut verdict = match &signed {
+        Ok(license) => license.evaluate(&ring.set, &Policy::new(), at),
+        Err(error) => lifeline_core::Verdict::from_error(error.clone()),
+    };
     let revocation = match verdict.claims() {
-        Some(claims) => crate::licenses::revocation(state.store(), claims.jti()).await?,
+        Some(claims) => hot.revocation(state.store(), claims.jti()).await?,
         None => None,
     };
     // Active overrides covering the license, applied by the core: never to a revoked license
@@ -138,25 +144,35 @@ pub(crate) async fn validate(
                     verdict.reason().map(|r| r.as_str()),
                 )
             };
-            let mut payload = json!({
-                "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
-                "instance": req.instance, "state": state_name, "reason": reason,
-                "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
-                "seq": lease_seq(),
-            });
-            if let (Some(o), Some(obj)) = (verdict.applied_override(), payload.as_object_mut()) {
-                obj.insert("override".into(), o.id.clone().into());
-            }
-            match payload {
-                Value::Object(map) => match ring.active.sign_lease(&map) {
-                    Ok(lease) => (Some(lease), Some(exp)),
-                    Err(e) => {
-                        eprintln!("lifeline-server: signing a lease: {e}");
-                        state.metrics().publish_failure(now, "lease");
-                        (None, None)
-                    }
-                },
-                _ => (None, None),
+            let override_id = verdict.applied_override().map(|o| o.id.clone());
+            let summary = format!("{state_name}/{reason:?}/{override_id:?}");
+            let instance = req.instance.as_deref();
+            if let Some(cached) = hot.reusable_lease(token, instance, &summary) {
+                (Some(cached.lease), Some(cached.expires_at))
+            } else {
+                let mut payload = json!({
+                    "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
+                    "instance": req.instance, "state": state_name, "reason": reason,
+                    "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
+                    "seq": lease_seq(),
+                });
+                if let (Some(id), Some(obj)) = (override_id, payload.as_object_mut()) {
+                    obj.insert("override".into(), id.into());
+                }
+                match payload {
+                    Value::Object(map) => match ring.active.sign_lease(&map) {
+                        Ok(lease) => {
+                            hot.remember_lease(token, instance, summary, lease.clone(), exp);
+                            (Some(lease), Some(exp))
+                        }
+                        Err(e) => {
+                            eprintln!("lifeline-server: signing a lease: {e}");
+                            state.metrics().publish_failure(now, "lease");
+                            (None, None)
+                        }
+                    },
+                    _ => (None, None),
+                }
             }
         }
         None => (None, None),

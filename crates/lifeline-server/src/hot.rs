@@ -1,0 +1,182 @@
+//! What `validate` keeps in memory so that an answer costs no store query and, for a token
+//! seen before, no signature check and no new signature:
+//!
+//! - authenticated licenses per exact token (the core's `TokenCache`): key status, audience
+//!   and time are still evaluated on every answer, so expiry and key changes apply at once;
+//! - the revoked licenses, re-read from the store every [`REVOCATION_REFRESH`] (at once on the
+//!   node that revoked): another node's revocation applies here within that time;
+//! - the last lease per (token, instance) for [`LEASE_REUSE`]: an identical answer repeated
+//!   within a second reuses it (same `seq`, which clients accept) instead of signing again.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use lifeline_core::{KeySet, SignedLicense, TokenCache, UnverifiedLicense, VerifyError};
+use sqlx::Row;
+
+use crate::store::{Store, StoreError};
+
+/// Other nodes' revocations reach this node's answers within this long.
+pub const REVOCATION_REFRESH: Duration = Duration::from_secs(1);
+/// An identical answer within this long reuses the lease already signed.
+pub const LEASE_REUSE: Duration = Duration::from_secs(1);
+/// Authenticated tokens remembered.
+const SIGNED_ENTRIES: usize = 4096;
+/// Leases remembered (cleared when full).
+const LEASE_ENTRIES: usize = 16_384;
+
+type Revoked = HashMap<String, (u64, String)>;
+
+/// A lease already signed, and what it said.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedLease {
+    pub(crate) lease: String,
+    pub(crate) expires_at: u64,
+    /// State, reason and override of the answer it was signed for.
+    pub(crate) summary: String,
+    signed: Instant,
+}
+
+/// The validate hot path's memory (one per node).
+pub(crate) struct HotPath {
+    signed: Mutex<TokenCache<Arc<SignedLicense>>>,
+    revoked: RwLock<Option<(Instant, Arc<Revoked>)>>,
+    leases: Mutex<HashMap<(u64, Option<String>), CachedLease>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl std::fmt::Debug for HotPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotPath").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl HotPath {
+    pub(crate) fn new() -> Self {
+        Self {
+            signed: Mutex::new(TokenCache::new(SIGNED_ENTRIES)),
+            revoked: RwLock::new(None),
+            leases: Mutex::new(HashMap::new()),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// The authenticated license for `token`, from the cache or by parsing and checking the
+    /// signature (then remembered). Refusals are not cached.
+    pub(crate) fn authenticate(
+        &self,
+        token: &[u8],
+        keys: &KeySet,
+    ) -> Result<Arc<SignedLicense>, VerifyError> {
+        let token = token.trim_ascii();
+        if let Some(hit) = lock(&self.signed).get(token) {
+            return Ok(hit.clone());
+        }
+        let signed = Arc::new(UnverifiedLicense::parse(token)?.authenticate(keys)?);
+        lock(&self.signed).insert(token, signed.clone());
+        Ok(signed)
+    }
+
+    /// When and why `id` was revoked, from a snapshot at most [`REVOCATION_REFRESH`] old.
+    pub(crate) async fn revocation(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<(u64, String)>, StoreError> {
+        let fresh = {
+            let guard = self.revoked.read().unwrap_or_else(PoisonError::into_inner);
+            guard
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < REVOCATION_REFRESH)
+                .map(|(_, set)| set.clone())
+        };
+        let set = match fresh {
+            Some(set) => set,
+            None => {
+                let set = Arc::new(load_revoked(store).await?);
+                *self.revoked.write().unwrap_or_else(PoisonError::into_inner) =
+                    Some((Instant::now(), set.clone()));
+                set
+            }
+        };
+        Ok(set.get(id).cloned())
+    }
+
+    /// Makes the next answer re-read revocations (this node just revoked one).
+    pub(crate) fn invalidate_revocations(&self) {
+        *self.revoked.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn lease_key(&self, token: &[u8], instance: Option<&str>) -> (u64, Option<String>) {
+        (
+            self.hasher.hash_one(token.trim_ascii()),
+            instance.map(str::to_owned),
+        )
+    }
+
+    /// A lease signed for the same token, instance and answer less than [`LEASE_REUSE`] ago.
+    pub(crate) fn reusable_lease(
+        &self,
+        token: &[u8],
+        instance: Option<&str>,
+        summary: &str,
+    ) -> Option<CachedLease> {
+        let key = self.lease_key(token, instance);
+        lock(&self.leases)
+            .get(&key)
+            .filter(|l| l.summary == summary && l.signed.elapsed() < LEASE_REUSE)
+            .cloned()
+    }
+
+    /// Remembers a lease just signed.
+    pub(crate) fn remember_lease(
+        &self,
+        token: &[u8],
+        instance: Option<&str>,
+        summary: String,
+        lease: String,
+        expires_at: u64,
+    ) {
+        let key = self.lease_key(token, instance);
+        let mut leases = lock(&self.leases);
+        if leases.len() >= LEASE_ENTRIES {
+            leases.clear();
+        }
+        leases.insert(
+            key,
+            CachedLease {
+                lease,
+                expires_at,
+                summary,
+                signed: Instant::now(),
+            },
+        );
+    }
+}
+
+async fn load_revoked(store: &Store) -> Result<Revoked, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, revoked_at, revoke_reason FROM licenses WHERE revoked_at IS NOT NULL",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("id")?,
+                (
+                    u64::try_from(r.try_get::<i64, _>("revoked_at")?).unwrap_or(0),
+                    r.try_get::<Option<String>, _>("revoke_reason")?
+                        .unwrap_or_default(),
+                ),
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
