@@ -120,11 +120,10 @@ async function validation() {
   const seconds = quick ? 1 : 5;
   const distinct = quick ? 1_000 : 10_000;
   const server = await startServer('validate');
-  const bareChild = spawn(release('examples/bare'), [`127.0.0.1:${await freePort()}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const bareUrl = await new Promise((resolve, reject) => {
-    bareChild.stderr.on('data', (d) => { const m = /serving on (\S+)/.exec(String(d)); if (m) resolve(m[1]); });
-    bareChild.on('exit', () => reject(new Error('bare example exited')));
-  });
+  const barePort = await freePort();
+  const bareChild = spawn(release('examples/bare'), [`127.0.0.1:${barePort}`], { stdio: 'ignore' });
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+  await waitUp(bareUrl, '/api/v1/validate');
   try {
     await api(server.url, '/api/v1/products', { id: 'photo-pro', name: 'Photo Pro' });
     const tokens = [];

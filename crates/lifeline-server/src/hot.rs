@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,8 @@ pub(crate) struct CachedLease {
 pub(crate) struct HotPath {
     signed: Mutex<TokenCache<Arc<SignedLicense>>>,
     revoked: RwLock<Option<(Instant, Arc<Revoked>)>>,
+    /// One request re-reads the revoked set while the others use the previous one.
+    revoked_refreshing: AtomicBool,
     leases: Mutex<HashMap<(u64, Option<String>), CachedLease>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -62,6 +65,7 @@ impl HotPath {
         Self {
             signed: Mutex::new(TokenCache::new(SIGNED_ENTRIES)),
             revoked: RwLock::new(None),
+            revoked_refreshing: AtomicBool::new(false),
             leases: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -89,17 +93,21 @@ impl HotPath {
         store: &Store,
         id: &str,
     ) -> Result<Option<(u64, String)>, StoreError> {
-        let fresh = {
-            let guard = self.revoked.read().unwrap_or_else(PoisonError::into_inner);
-            guard
-                .as_ref()
-                .filter(|(at, _)| at.elapsed() < REVOCATION_REFRESH)
-                .map(|(_, set)| set.clone())
-        };
-        let set = match fresh {
-            Some(set) => set,
-            None => {
-                let set = Arc::new(load_revoked(store).await?);
+        let snapshot = self
+            .revoked
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let set = match snapshot {
+            Some((at, set)) if at.elapsed() < REVOCATION_REFRESH => set,
+            // Stale, and another request is re-reading it: the previous set, at most a
+            // moment older.
+            Some((_, set)) if self.revoked_refreshing.swap(true, Ordering::AcqRel) => set,
+            // Stale (this request re-reads it), or never read (every request must wait).
+            _ => {
+                let loaded = load_revoked(store).await;
+                self.revoked_refreshing.store(false, Ordering::Release);
+                let set = Arc::new(loaded?);
                 *self.revoked.write().unwrap_or_else(PoisonError::into_inner) =
                     Some((Instant::now(), set.clone()));
                 set

@@ -94,6 +94,10 @@ struct Inner {
     keys: RwLock<(Instant, Arc<KeyRing>)>,
     overrides: RwLock<(Instant, Arc<overrides::ActiveOverrides>)>,
     hot: hot::HotPath,
+    /// Single-flight refreshes: while one request re-reads the keys or the overrides, the
+    /// others answer from the previous snapshot instead of all querying the store at once.
+    keys_refreshing: std::sync::atomic::AtomicBool,
+    overrides_refreshing: std::sync::atomic::AtomicBool,
     failed_auth: AtomicU64,
     metrics: Metrics,
     public_url: String,
@@ -158,6 +162,8 @@ impl AppState {
                 keys: RwLock::new((Instant::now(), ring)),
                 overrides: RwLock::new((Instant::now(), Arc::new(active))),
                 hot: hot::HotPath::new(),
+                keys_refreshing: std::sync::atomic::AtomicBool::new(false),
+                overrides_refreshing: std::sync::atomic::AtomicBool::new(false),
                 failed_auth: AtomicU64::new(0),
                 metrics: Metrics::default(),
                 public_url: public_url.trim_end_matches('/').to_owned(),
@@ -253,13 +259,19 @@ impl AppState {
 
     /// The key ring, re-read from the store when older than a few seconds.
     pub async fn keys(&self) -> Result<Arc<KeyRing>, StoreError> {
-        {
+        let stale = {
             let (loaded, ring) = &*self.inner.keys.read().await;
             if loaded.elapsed() < KEY_REFRESH {
                 return Ok(ring.clone());
             }
+            ring.clone()
+        };
+        if self.inner.keys_refreshing.swap(true, Ordering::AcqRel) {
+            return Ok(stale);
         }
-        self.reload_keys().await
+        let fresh = self.reload_keys().await;
+        self.inner.keys_refreshing.store(false, Ordering::Release);
+        fresh
     }
 
     /// Re-reads the key ring now.
@@ -274,13 +286,21 @@ impl AppState {
     pub(crate) async fn active_overrides(
         &self,
     ) -> Result<Arc<overrides::ActiveOverrides>, StoreError> {
-        {
+        let stale = {
             let (loaded, active) = &*self.inner.overrides.read().await;
             if loaded.elapsed() < OVERRIDE_REFRESH {
                 return Ok(active.clone());
             }
+            active.clone()
+        };
+        if self.inner.overrides_refreshing.swap(true, Ordering::AcqRel) {
+            return Ok(stale);
         }
-        self.reload_overrides().await
+        let fresh = self.reload_overrides().await;
+        self.inner
+            .overrides_refreshing
+            .store(false, Ordering::Release);
+        fresh
     }
 
     /// Re-reads the active overrides now (after a change on this node, so that it applies
