@@ -5,8 +5,9 @@
 //!   and time are still evaluated on every answer, so expiry and key changes apply at once;
 //! - the revoked licenses, re-read from the store every [`REVOCATION_REFRESH`] (at once on the
 //!   node that revoked): another node's revocation applies here within that time;
-//! - the last lease per (token, instance) for [`LEASE_REUSE`]: an identical answer repeated
-//!   within a second reuses it (same `seq`, which clients accept) instead of signing again.
+//! - the last answer per (token, instance) for [`LEASE_REUSE`]: an identical answer within a
+//!   second is the same bytes, lease included (same `seq`, which clients accept), instead of
+//!   a new signature and serialization.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -30,13 +31,12 @@ const LEASE_ENTRIES: usize = 16_384;
 
 type Revoked = HashMap<String, (u64, String)>;
 
-/// A lease already signed, and what it said.
+/// An answer already sent (its signed lease included).
 #[derive(Clone, Debug)]
-pub(crate) struct CachedLease {
-    pub(crate) lease: String,
-    pub(crate) expires_at: u64,
-    /// State, reason and override of the answer it was signed for.
-    pub(crate) summary: String,
+struct CachedAnswer {
+    body: String,
+    /// State, reason and override of the answer.
+    summary: String,
     signed: Instant,
 }
 
@@ -46,7 +46,7 @@ pub(crate) struct HotPath {
     revoked: RwLock<Option<(Instant, Arc<Revoked>)>>,
     /// One request re-reads the revoked set while the others use the previous one.
     revoked_refreshing: AtomicBool,
-    leases: Mutex<HashMap<(u64, Option<String>), CachedLease>>,
+    answers: Mutex<HashMap<(u64, Option<String>), CachedAnswer>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -66,7 +66,7 @@ impl HotPath {
             signed: Mutex::new(TokenCache::new(SIGNED_ENTRIES)),
             revoked: RwLock::new(None),
             revoked_refreshing: AtomicBool::new(false),
-            leases: Mutex::new(HashMap::new()),
+            answers: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
     }
@@ -128,39 +128,38 @@ impl HotPath {
         )
     }
 
-    /// A lease signed for the same token, instance and answer less than [`LEASE_REUSE`] ago.
-    pub(crate) fn reusable_lease(
+    /// The answer sent for the same token, instance and outcome less than [`LEASE_REUSE`]
+    /// ago.
+    pub(crate) fn reusable_answer(
         &self,
         token: &[u8],
         instance: Option<&str>,
         summary: &str,
-    ) -> Option<CachedLease> {
+    ) -> Option<String> {
         let key = self.lease_key(token, instance);
-        lock(&self.leases)
+        lock(&self.answers)
             .get(&key)
-            .filter(|l| l.summary == summary && l.signed.elapsed() < LEASE_REUSE)
-            .cloned()
+            .filter(|a| a.summary == summary && a.signed.elapsed() < LEASE_REUSE)
+            .map(|a| a.body.clone())
     }
 
-    /// Remembers a lease just signed.
-    pub(crate) fn remember_lease(
+    /// Remembers an answer just sent.
+    pub(crate) fn remember_answer(
         &self,
         token: &[u8],
         instance: Option<&str>,
         summary: String,
-        lease: String,
-        expires_at: u64,
+        body: String,
     ) {
         let key = self.lease_key(token, instance);
-        let mut leases = lock(&self.leases);
-        if leases.len() >= LEASE_ENTRIES {
-            leases.clear();
+        let mut answers = lock(&self.answers);
+        if answers.len() >= LEASE_ENTRIES {
+            answers.clear();
         }
-        leases.insert(
+        answers.insert(
             key,
-            CachedLease {
-                lease,
-                expires_at,
+            CachedAnswer {
+                body,
                 summary,
                 signed: Instant::now(),
             },

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use lifeline_api::{ValidateRequest, ValidateResponse};
 use lifeline_core::{Effect, Policy, UnixTime};
 use serde_json::{Value, json};
@@ -69,7 +69,7 @@ pub(crate) async fn validate_rate(
 pub(crate) async fn validate(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ValidateRequest>,
-) -> Result<Json<ValidateResponse>, AppError> {
+) -> Result<Response, AppError> {
     if req.token.len() > lifeline_core::MAX_TOKEN_BYTES + 1024 {
         return Err(AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,18 +111,40 @@ pub(crate) async fn validate(
         overrides = covering.iter().map(|a| a.token.clone()).collect();
         verdict = verdict.with_overrides(covering.iter().map(|a| &a.verified), at);
     }
+    let revoked = revocation.is_some();
+    let (state_name, reason) = if revoked {
+        ("invalid", Some("revoked"))
+    } else {
+        (
+            verdict.state().as_str(),
+            verdict.reason().map(|r| r.as_str()),
+        )
+    };
+    let override_id = verdict.applied_override().map(|o| o.id.clone());
+    let summary = format!("{state_name}/{reason:?}/{override_id:?}");
+    let instance = req.instance.as_deref();
+    let record = |state: &AppState| {
+        state
+            .metrics()
+            .validation(now, state_name, reason, started.elapsed().as_secs_f64());
+    };
+    // The same answer for the same token and instance within a second: the bytes already sent.
+    if verdict.claims().is_some()
+        && let Some(cached) = hot.reusable_answer(token, instance, &summary)
+    {
+        record(&state);
+        return Ok(json_answer(cached));
+    }
     let mut verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
-    let mut revoked = false;
-    if let Some((at, reason)) = revocation {
-        revoked = true;
-        if let Some(obj) = verdict_json.as_object_mut() {
-            obj.insert("state".into(), "invalid".into());
-            obj.insert("reason".into(), "revoked".into());
-            obj.insert(
-                "detail".into(),
-                format!("license revoked at {at}: {reason}").into(),
-            );
-        }
+    if let Some((at, why)) = &revocation
+        && let Some(obj) = verdict_json.as_object_mut()
+    {
+        obj.insert("state".into(), "invalid".into());
+        obj.insert("reason".into(), "revoked".into());
+        obj.insert(
+            "detail".into(),
+            format!("license revoked at {at}: {why}").into(),
+        );
     }
     let usable = verdict.is_usable() && !revoked;
     // Every answer about an authentic license carries a lease signed by this node: permission
@@ -136,65 +158,53 @@ pub(crate) async fn validate(
             } else {
                 now.saturating_add(LEASE_TTL_SECS)
             };
-            let (state_name, reason) = if revoked {
-                ("invalid", Some("revoked"))
-            } else {
-                (
-                    verdict.state().as_str(),
-                    verdict.reason().map(|r| r.as_str()),
-                )
-            };
-            let override_id = verdict.applied_override().map(|o| o.id.clone());
-            let summary = format!("{state_name}/{reason:?}/{override_id:?}");
-            let instance = req.instance.as_deref();
-            if let Some(cached) = hot.reusable_lease(token, instance, &summary) {
-                (Some(cached.lease), Some(cached.expires_at))
-            } else {
-                let mut payload = json!({
-                    "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
-                    "instance": req.instance, "state": state_name, "reason": reason,
-                    "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
-                    "seq": lease_seq(),
-                });
-                if let (Some(id), Some(obj)) = (override_id, payload.as_object_mut()) {
-                    obj.insert("override".into(), id.into());
-                }
-                match payload {
-                    Value::Object(map) => match ring.active.sign_lease(&map) {
-                        Ok(lease) => {
-                            hot.remember_lease(token, instance, summary, lease.clone(), exp);
-                            (Some(lease), Some(exp))
-                        }
-                        Err(e) => {
-                            eprintln!("lifeline-server: signing a lease: {e}");
-                            state.metrics().publish_failure(now, "lease");
-                            (None, None)
-                        }
-                    },
-                    _ => (None, None),
-                }
+            let mut payload = json!({
+                "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
+                "instance": req.instance, "state": state_name, "reason": reason,
+                "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
+                "seq": lease_seq(),
+            });
+            if let (Some(id), Some(obj)) = (override_id, payload.as_object_mut()) {
+                obj.insert("override".into(), id.into());
+            }
+            match payload {
+                Value::Object(map) => match ring.active.sign_lease(&map) {
+                    Ok(lease) => (Some(lease), Some(exp)),
+                    Err(e) => {
+                        eprintln!("lifeline-server: signing a lease: {e}");
+                        state.metrics().publish_failure(now, "lease");
+                        (None, None)
+                    }
+                },
+                _ => (None, None),
             }
         }
         None => (None, None),
     };
-    let (result, reason) = if revoked {
-        ("invalid", Some("revoked"))
-    } else {
-        (
-            verdict.state().as_str(),
-            verdict.reason().map(|r| r.as_str()),
-        )
-    };
-    state
-        .metrics()
-        .validation(now, result, reason, started.elapsed().as_secs_f64());
-    Ok(Json(ValidateResponse {
+    let signed = lease.is_some();
+    let body = serde_json::to_string(&ValidateResponse {
         verdict: verdict_json,
         revoked,
         lease,
         lease_expires_at,
         overrides,
-    }))
+    })
+    .map_err(|e| {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("cannot encode the answer: {e}"),
+        )
+    })?;
+    if signed {
+        hot.remember_answer(token, instance, summary, body.clone());
+    }
+    record(&state);
+    Ok(json_answer(body))
+}
+
+fn json_answer(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// A lease's sequence: this node's clock in milliseconds, never lower than the last one it
