@@ -98,8 +98,8 @@ bench-verify: setup npm
 # first render. Writes tests/bench/results/latest.{json,md}. QUICK=1: a smoke run (CI).
 bench: setup
 	$(MAKE) bench-verify QUICK=$(QUICK)
-	$(CARGO) build --locked -q --release -p lifeline-cli
-	$(CARGO) build --locked -q --release -p lifeline-server --example bare
+	$(CARGO) build --locked -q $(if $(QUICK),,--release) -p lifeline-cli
+	$(CARGO) build --locked -q $(if $(QUICK),,--release) -p lifeline-server --example bare
 	$(if $(QUICK),,$(MAKE) console-e2e)
 	node tests/bench/bench.mjs $(if $(QUICK),--quick,)
 

@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const quick = process.argv.includes('--quick');
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
-const release = (name) => path.join(targetDir, 'release', name);
+// A QUICK run only checks the harness: it uses the debug builds the tests already made.
+const profileDir = quick ? 'debug' : 'release';
+const release = (name) => path.join(targetDir, profileDir, name);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-bench-'));
 const say = (m) => process.stderr.write(`bench: ${m}\n`);
 

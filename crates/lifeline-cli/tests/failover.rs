@@ -113,6 +113,12 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let db = std::env::var("LIFELINE_TEST_PG")
             .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("shared.db").display()));
+        // Nodes of parallel tests sharing one PostgreSQL database start one at a time, so
+        // their first-start migrations never race.
+        static START: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = START
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut nodes = Vec::new();
         for i in 0..count {
             let data = dir.path().join(format!("node{i}"));

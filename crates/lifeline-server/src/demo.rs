@@ -103,6 +103,9 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
     licenses::revoke(store, "demo", &hooli, "demo: chargeback", now).await?;
     keys::rotate(store, "demo").await?;
     let ring = state.reload_keys().await?;
+    // Signed by the new key: inside its window, which opened at the rotation (a second or
+    // more after `now` on a busy machine).
+    let after = crate::clock::now().max(now);
     let mut w = store.write().await?;
     for req in [
         license("photo-pro", "globex", now + 3 * DAY, 7 * DAY, Some(10)),
@@ -114,7 +117,7 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
             &state.status_list_uri(),
             "demo",
             &req,
-            now,
+            after,
             None,
         )
         .await?;
