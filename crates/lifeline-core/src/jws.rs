@@ -183,6 +183,36 @@ impl From<Malformed> for VerifyError {
     }
 }
 
+/// A compact JWS of type `typ`, authenticated: the key its `kid` named checked the signature
+/// (`verify_strict`), and the payload is a strict JSON object. Overrides, bundles and leases
+/// start here; key status (revoked, window, purpose) is the caller's next check.
+pub(crate) struct Authenticated<'k> {
+    pub(crate) kid: String,
+    pub(crate) key: &'k crate::PublicKey,
+    pub(crate) payload: Map<String, Value>,
+}
+
+/// Parses `token` as a JWS of type `typ` and authenticates it with `keys`.
+pub(crate) fn authenticate<'k>(
+    token: &[u8],
+    typ: &'static str,
+    keys: &'k crate::KeySet,
+) -> Result<Authenticated<'k>, VerifyError> {
+    let jws = parse(token, typ)?;
+    let kid = jws.header.kid;
+    let key = keys
+        .get(&kid)
+        .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+    if !key.verify_strict(jws.signing_input, &jws.signature) {
+        return Err(VerifyError::BadSignature);
+    }
+    let payload = json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
+        segment: Segment::Payload,
+        detail,
+    })?;
+    Ok(Authenticated { kid, key, payload })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::claims::{missing, string, time, wrong};
-use crate::error::{Malformed, Segment, VerifyError};
+use crate::error::VerifyError;
 use crate::{KeySet, Reason, UnixTime, Verdict, jws};
 
 /// The `typ` of a lease.
@@ -52,24 +52,17 @@ pub struct Lease {
 impl Lease {
     /// Authenticates a lease with the server's public keys and reads its claims.
     pub fn verify(token: &[u8], keys: &KeySet) -> Result<Self, VerifyError> {
-        let jws = jws::parse(token, LEASE_TYP)?;
-        let kid = jws.header.kid.clone();
-        let key = keys
-            .get(&kid)
-            .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
+        let jws::Authenticated {
+            kid,
+            key,
+            payload: raw,
+        } = jws::authenticate(token, LEASE_TYP, keys)?;
         if key.is_for_overrides_only() {
             return Err(VerifyError::KeyNotForLicenses { kid });
-        }
-        if !key.verify_strict(jws.signing_input, &jws.signature) {
-            return Err(VerifyError::BadSignature);
         }
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
         }
-        let raw = crate::json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
-            segment: Segment::Payload,
-            detail,
-        })?;
         Self::from_claims(kid, &raw)
     }
 

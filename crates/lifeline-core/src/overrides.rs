@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::claims::{missing, string, time, wrong};
-use crate::error::{Malformed, Segment, VerifyError};
+use crate::error::VerifyError;
 use crate::{Claims, KeySet, UnixTime, jws};
 
 /// The `typ` of an override token.
@@ -104,18 +104,11 @@ impl Override {
         now: UnixTime,
         leeway: u64,
     ) -> Result<Self, VerifyError> {
-        let jws = jws::parse(token, OVERRIDE_TYP)?;
-        let kid = jws.header.kid.clone();
-        let key = keys
-            .get(&kid)
-            .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
-        if !key.verify_strict(jws.signing_input, &jws.signature) {
-            return Err(VerifyError::BadSignature);
-        }
-        let raw = crate::json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
-            segment: Segment::Payload,
-            detail,
-        })?;
+        let jws::Authenticated {
+            kid,
+            key,
+            payload: raw,
+        } = jws::authenticate(token, OVERRIDE_TYP, keys)?;
         let ovr = Self::from_claims(kid.clone(), &raw)?;
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
@@ -248,21 +241,14 @@ impl OverrideBundle {
         now: UnixTime,
         leeway: u64,
     ) -> Result<Self, VerifyError> {
-        let jws = jws::parse(token, OVERRIDE_BUNDLE_TYP)?;
-        let kid = jws.header.kid.clone();
-        let key = keys
-            .get(&kid)
-            .ok_or_else(|| VerifyError::UnknownKey { kid: kid.clone() })?;
-        if !key.verify_strict(jws.signing_input, &jws.signature) {
-            return Err(VerifyError::BadSignature);
-        }
+        let jws::Authenticated {
+            kid,
+            key,
+            payload: raw,
+        } = jws::authenticate(token, OVERRIDE_BUNDLE_TYP, keys)?;
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
         }
-        let raw = crate::json::parse_object(&jws.payload).map_err(|detail| Malformed::Json {
-            segment: Segment::Payload,
-            detail,
-        })?;
         let issued_at = time(&raw, "iat")?.ok_or_else(|| missing("iat"))?;
         let expires_at = time(&raw, "exp")?.ok_or_else(|| missing("exp"))?;
         let tokens = match raw.get("overrides") {
