@@ -37,6 +37,7 @@ mod reason;
 #[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
 mod sign;
 mod stats;
+mod telemetry;
 mod time;
 mod verdict;
 mod verifier;
@@ -57,6 +58,10 @@ pub use reason::Reason;
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};
 pub use stats::{LATENCY_BUCKETS_SECS, VerifyStats};
+pub use telemetry::{
+    MAX_TELEMETRY_NAME, TelemetryBatch, TelemetryError, TelemetryReport, telemetry_name,
+    telemetry_name_ok,
+};
 pub use time::UnixTime;
 pub use verdict::{State, Verdict};
 pub use verifier::{DEFAULT_CACHE_ENTRIES, MAX_CACHE_BYTES, TokenCache, Verifier};

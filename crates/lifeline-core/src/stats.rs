@@ -82,6 +82,19 @@ impl VerifyStats {
         self.count += 1;
     }
 
+    /// Records an outcome whose duration is unknown but beyond every bound (e.g. +∞): the
+    /// `+Inf` bucket only, nothing added to the sum.
+    pub(crate) fn record_unbounded(&mut self, state: State, reason: Option<Reason>) {
+        *self.by_state.entry(state.as_str()).or_default() += 1;
+        if let Some(reason) = reason {
+            *self.by_reason.entry(reason.as_str()).or_default() += 1;
+        }
+        if let Some(inf) = self.latency_buckets.last_mut() {
+            *inf += 1;
+        }
+        self.count += 1;
+    }
+
     /// The statistics in the Prometheus text exposition format, metric names starting with
     /// `prefix` (e.g. `lifeline_verifier`).
     pub fn to_prometheus(&self, prefix: &str) -> String {
