@@ -38,6 +38,16 @@ pub(crate) struct Args {
     /// intervals, `disabled` rules); see the server's RulesConfig.
     #[arg(long, value_name = "FILE.json")]
     rules: Option<PathBuf>,
+    /// The dependency map's owners and declarations (GET /api/v1/map): a JSON object with
+    /// `owners` (component id or kind → owner), `default_owner`, `store_replica` and
+    /// `override_keys` (the offline emergency keys: `[{"kid": …, "not_after": …}]`).
+    #[arg(long, value_name = "FILE.json")]
+    owners: Option<PathBuf>,
+    /// A replica of the store the nodes can fail over to (declared for the dependency map;
+    /// overrides the owners file's `store_replica`). With it and a second node, the store is
+    /// no longer a single point of failure.
+    #[arg(long, value_name = "URL")]
+    store_replica: Option<String>,
     /// How often this node evaluates the incident rules, seconds (overrides the rules file;
     /// default 10).
     #[arg(long, value_name = "SECS")]
@@ -64,6 +74,27 @@ fn rules(args: &Args) -> Result<lifeline_server::RulesConfig, CliError> {
     Ok(rules)
 }
 
+/// The dependency map's settings: the owners file's, `--store-replica` winning.
+fn map_config(args: &Args) -> Result<lifeline_server::MapConfig, CliError> {
+    let mut config = match &args.owners {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str(&text).map_err(|e| {
+                CliError::new(format!("{}: not an owners file: {e}", path.display()))
+            })?
+        }
+        None => lifeline_server::MapConfig::default(),
+    };
+    if let Some(url) = &args.store_replica {
+        config.store_replica = Some(url.clone());
+    }
+    config
+        .check()
+        .map_err(|e| CliError::new(format!("owners: {e}")))?;
+    Ok(config)
+}
+
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let admin_token = std::env::var("LIFELINE_ADMIN_TOKEN")
         .ok()
@@ -73,6 +104,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
             .hint("use at least 24 random characters"));
     }
     let rules = rules(args)?;
+    let map = map_config(args)?;
     let config = lifeline_server::ServeConfig {
         listen: args.listen,
         db: args.db.clone(),
@@ -90,6 +122,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         },
         rules,
         delivery: lifeline_server::DeliveryConfig::default(),
+        map,
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

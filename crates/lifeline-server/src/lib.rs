@@ -36,6 +36,7 @@ mod keys;
 mod licenses;
 mod limits;
 mod listen;
+mod map;
 mod metrics;
 mod nodes;
 mod overrides;
@@ -57,6 +58,7 @@ pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
 pub use limits::{Limiter, Rate};
 pub use listen::HEADER_READ_TIMEOUT;
+pub use map::{DeclaredKey, MapConfig, UNASSIGNED};
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
 pub use overrides::{
     MAX_OVERRIDE_SECS, MAX_UNAPPROVED_OVERRIDE_SECS, OVERRIDE_BUNDLE_MEDIA_TYPE,
@@ -108,6 +110,7 @@ struct Inner {
     started_at: u64,
     rules: std::sync::RwLock<Arc<RulesConfig>>,
     delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
+    map: std::sync::RwLock<Arc<MapConfig>>,
 }
 
 /// Rate limits per client address.
@@ -174,6 +177,7 @@ impl AppState {
                 started_at: clock::now(),
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
+                map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
             }),
         })
     }
@@ -219,6 +223,27 @@ impl AppState {
             .delivery
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(delivery);
+    }
+
+    /// The dependency map's owners and declarations (`serve --owners`, `--store-replica`).
+    pub fn map_config(&self) -> Arc<MapConfig> {
+        self.inner
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the dependency map's owners and declarations (checked: see
+    /// [`MapConfig::check`]).
+    pub fn set_map_config(&self, config: MapConfig) -> Result<(), String> {
+        config.check()?;
+        *self
+            .inner
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
+        Ok(())
     }
 
     /// Registers this node in the store, or refreshes its heartbeat, as of `now` (unix
@@ -374,7 +399,9 @@ impl AppState {
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
 /// how to serve the console; see [`with_console`]).
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, incidents, licenses, overrides, overview, public, telemetry, webhooks};
+    use routes::{
+        admin, incidents, licenses, map, overrides, overview, public, telemetry, webhooks,
+    };
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(metrics::scrape))
@@ -427,6 +454,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/incidents/{id}/notes", post(incidents::note))
         .route("/api/v1/nodes", get(incidents::nodes))
+        .route("/api/v1/map", get(map::map))
         .route(
             "/api/v1/webhooks",
             post(webhooks::create).get(webhooks::list),
@@ -526,6 +554,9 @@ pub struct ServeConfig {
     pub rules: RulesConfig,
     /// Webhook delivery (retries, timeout, when an endpoint is disabled).
     pub delivery: DeliveryConfig,
+    /// The dependency map's owners and declarations (`--owners FILE.json`,
+    /// `--store-replica URL`).
+    pub map: MapConfig,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -628,6 +659,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     let state = AppState::with_limits(store, &public_url, config.limits).await?;
     state.set_rules(config.rules.clone())?;
     state.set_delivery(config.delivery.clone());
+    state.set_map_config(config.map.clone())?;
     if config.demo
         && demo::seed(&state)
             .await

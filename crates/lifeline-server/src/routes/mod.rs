@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod incidents;
 pub(crate) mod licenses;
+pub(crate) mod map;
 pub(crate) mod overrides;
 pub(crate) mod overview;
 pub(crate) mod public;

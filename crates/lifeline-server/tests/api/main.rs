@@ -234,6 +234,7 @@ mod audit;
 mod console;
 mod incidents;
 mod licenses;
+mod map;
 mod nodes;
 mod overrides;
 mod overview;
@@ -280,6 +281,8 @@ on_every_backend!(
     incidents::each_rule_opens_one_incident_and_resolves_when_clear,
     incidents::incidents_are_acknowledged_and_annotated,
     incidents::nodes_evaluating_together_open_one_incident,
+    map::the_store_is_a_single_point_of_failure_until_a_second_node_and_a_replica,
+    map::the_map_shows_owners_key_health_and_services_from_telemetry,
     webhooks::webhooks_are_signed_retried_and_disabled,
     webhooks::the_outbox_survives_a_restart,
     overrides::short_overrides_are_signed_at_once_and_verify_offline,

@@ -116,6 +116,7 @@ pub(crate) async fn every_admin_route_denies_by_default_and_checks_roles(s: Serv
             "viewer",
         ),
         ("GET", "/api/v1/nodes", None, "viewer"),
+        ("GET", "/api/v1/map", None, "viewer"),
         ("GET", "/api/v1/incidents", None, "viewer"),
         ("GET", "/api/v1/incidents/inc-x", None, "viewer"),
         (
