@@ -1,6 +1,9 @@
 //! `lifeline check`: the validation client. Asks redundant nodes (the core's `Nodes` state
 //! machine decides whom and when), trusts an answer only through its signed lease, keeps the
-//! last lease in a cache file, and falls back to it offline.
+//! last lease in a cache file, and falls back to it offline. With `--telemetry`, posts the
+//! verdicts it gave to the server (`check/telemetry.rs`).
+
+mod telemetry;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,7 +40,8 @@ pub(crate) struct Args {
     /// The lease cache (created; a corrupted one is discarded, never trusted).
     #[arg(long, value_name = "FILE")]
     cache: PathBuf,
-    /// This client instance's name (named in leases).
+    /// This client instance's name (named in leases and in telemetry, where it defaults to
+    /// HOSTNAME:PID).
     #[arg(long)]
     instance: Option<String>,
     /// Require the license to be for this product.
@@ -61,6 +65,12 @@ pub(crate) struct Args {
     /// License token file; `-` reads standard input.
     #[arg(value_name = "FILE|-", default_value = "-")]
     file: String,
+    /// Drills only (`lifeline drill run clock-set-back`): this client's clock reads SECONDS
+    /// off (negative: behind).
+    #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true, value_name = "SECONDS")]
+    clock_offset_s: i64,
+    #[command(flatten)]
+    telemetry: telemetry::TelemetryArgs,
 }
 
 /// What the cache file keeps between runs.
@@ -110,27 +120,64 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         cache: load_cache(&args.cache),
         instance: args.instance.clone(),
         started: Instant::now(),
+        clock_offset_s: args.clock_offset_s,
     };
+    let mut reporter = telemetry::Reporter::new(
+        &args.telemetry,
+        &args.nodes,
+        args.instance.as_deref(),
+        args.timeout_ms,
+    );
+    let checked = run_checks(args, &mut client, &token, reporter.as_mut());
+    if let Some(reporter) = &mut reporter {
+        reporter.flush(wall_now());
+    }
+    Ok(if checked? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The checks `--count` asks for; whether the last verdict is usable.
+fn run_checks(
+    args: &Args,
+    client: &mut Client,
+    token: &str,
+    mut reporter: Option<&mut telemetry::Reporter>,
+) -> Result<bool, CliError> {
     let mut usable = false;
     for i in 0..args.count.max(1) {
         if i > 0 {
             std::thread::sleep(Duration::from_millis(args.every_ms));
         }
-        let verdict = client.check(&token)?;
+        let started = Instant::now();
+        let verdict = client.check(token)?;
+        let took = started.elapsed();
         usable = verdict.is_usable();
         save_cache(&args.cache, &client.cache)?;
         let line = serde_json::to_string(&verdict)
             .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .map_err(|e| CliError::new(format!("cannot write the verdict: {e}")))?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| CliError::new(format!("cannot write the verdict: {e}")))?;
+        }
+        if let Some(reporter) = reporter.as_deref_mut() {
+            let now = wall_now();
+            reporter.record(&verdict, took, now);
+            if i + 1 < args.count {
+                reporter.tick(now);
+            }
+        }
     }
-    Ok(if usable {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(usable)
+}
+
+/// The wall clock for telemetry windows (0 before 1970: the check itself refuses that).
+fn wall_now() -> UnixTime {
+    UnixTime::from_secs(crate::issue::now_secs().unwrap_or_default())
 }
 
 struct Client {
@@ -142,6 +189,7 @@ struct Client {
     cache: Cache,
     instance: Option<String>,
     started: Instant,
+    clock_offset_s: i64,
 }
 
 impl Client {
@@ -151,7 +199,7 @@ impl Client {
 
     /// One check: ask nodes as the state machine says, or decide offline.
     fn check(&mut self, token: &str) -> Result<Verdict, CliError> {
-        let wall = crate::issue::now_secs()?;
+        let wall = crate::issue::now_secs()?.saturating_add_signed(self.clock_offset_s);
         let now = UnixTime::from_secs(wall);
         let local = lifeline_core::verify(token.as_bytes(), &self.keys, &self.policy, now);
         let Some(license_id) = local.claims().map(|c| c.jti().to_owned()) else {
@@ -169,6 +217,7 @@ impl Client {
                                 answer.lease.as_deref().map(str::as_bytes),
                                 &license_id,
                                 &self.keys,
+                                now,
                             ) {
                                 Ok(lease) => Some((lease, answer)),
                                 Err(problem) => {
