@@ -52,6 +52,11 @@ pub(crate) struct Args {
     /// default 10).
     #[arg(long, value_name = "SECS")]
     evaluate_every: Option<u64>,
+    /// DANGER, for drills only: expose `GET`/`PUT /api/v1/faults` (admin only, audited), which
+    /// make this node simulate faults (partition, hang, clock skew, replayed answers, locked
+    /// store). Never in production.
+    #[arg(long)]
+    danger_fault_injection: bool,
 }
 
 /// The rules: the file's, else the defaults; `--evaluate-every` wins over both.
@@ -123,6 +128,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         rules,
         delivery: lifeline_server::DeliveryConfig::default(),
         map,
+        fault_injection: args.danger_fault_injection,
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

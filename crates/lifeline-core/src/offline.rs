@@ -148,12 +148,15 @@ pub struct Trust {
 
 impl Trust {
     /// Accepts the lease of a node's answer about `license_id`: authentic, for that license,
-    /// not older than one already accepted. Raises the high-water mark.
+    /// not older than one already accepted. Raises the high-water mark and the sequence, but
+    /// never past `now` (this client's clock): a node whose clock runs ahead must not make
+    /// every other node's answers look replayed, nor this client's own clock look set back.
     pub fn accept(
         &mut self,
         lease: Option<&[u8]>,
         license_id: &str,
         keys: &KeySet,
+        now: UnixTime,
     ) -> Result<Lease, LeaseProblem> {
         let token = lease.ok_or(LeaseProblem::Unauthentic(None))?;
         let lease = Lease::verify(token, keys).map_err(|e| LeaseProblem::Unauthentic(Some(e)))?;
@@ -169,8 +172,12 @@ impl Trust {
                 last_seq: self.last_seq,
             });
         }
-        self.last_seq = lease.seq;
-        self.high_water = self.high_water.max(lease.issued_at.as_secs());
+        // Sequences are the nodes' clocks in milliseconds.
+        let now_ms = now.as_secs().saturating_mul(1000);
+        self.last_seq = self.last_seq.max(lease.seq.min(now_ms));
+        self.high_water = self
+            .high_water
+            .max(lease.issued_at.as_secs().min(now.as_secs()));
         Ok(lease)
     }
 }

@@ -56,7 +56,7 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     let mut trust = Trust::default();
     let first = lease("lic-1", "valid", None, NOW, 1_000);
     let got = trust
-        .accept(Some(first.as_bytes()), "lic-1", &keys())
+        .accept(Some(first.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
         .unwrap();
     assert_eq!((got.seq, got.issued_at.as_secs()), (1_000, NOW));
     assert_eq!(
@@ -69,12 +69,12 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     // The same answer again is fine; an older one is a replay.
     assert!(
         trust
-            .accept(Some(first.as_bytes()), "lic-1", &keys())
+            .accept(Some(first.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
             .is_ok()
     );
     let older = lease("lic-1", "valid", None, NOW - 60, 999);
     assert!(matches!(
-        trust.accept(Some(older.as_bytes()), "lic-1", &keys()),
+        trust.accept(Some(older.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW)),
         Err(LeaseProblem::Replayed {
             seq: 999,
             last_seq: 1_000
@@ -83,18 +83,18 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     // Another license's lease, no lease, a forged lease, a lease from an unknown key.
     let other = lease("lic-2", "valid", None, NOW, 2_000);
     assert!(matches!(
-        trust.accept(Some(other.as_bytes()), "lic-1", &keys()),
+        trust.accept(Some(other.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW)),
         Err(LeaseProblem::OtherLicense { .. })
     ));
     assert_eq!(
-        trust.accept(None, "lic-1", &keys()),
+        trust.accept(None, "lic-1", &keys(), UnixTime::from_secs(NOW)),
         Err(LeaseProblem::Unauthentic(None))
     );
     let mut forged = lease("lic-1", "valid", None, NOW, 3_000).into_bytes();
     let i = forged.len() - 3;
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
     assert!(matches!(
-        trust.accept(Some(&forged), "lic-1", &keys()),
+        trust.accept(Some(&forged), "lic-1", &keys(), UnixTime::from_secs(NOW)),
         Err(LeaseProblem::Unauthentic(Some(VerifyError::BadSignature)))
     ));
     let stranger = LicenseSigner::from_seed("x", &[1; 32])
@@ -104,13 +104,13 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
         .unwrap();
     assert!(
         trust
-            .accept(Some(stranger.as_bytes()), "lic-1", &keys())
+            .accept(Some(stranger.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
             .is_err()
     );
     // A license is not a lease.
     assert!(
         trust
-            .accept(Some(license(json!({})).as_bytes()), "lic-1", &keys())
+            .accept(Some(license(json!({})).as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
             .is_err()
     );
     assert_eq!(trust.last_seq, 1_000, "nothing refused changed the trust");
@@ -287,4 +287,47 @@ fn malformed_leases_are_refused_by_signer_and_verifier() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn a_node_clock_ahead_poisons_neither_the_sequence_nor_the_high_water_mark() {
+    let mut trust = Trust::default();
+    let now = UnixTime::from_secs(NOW);
+    // A node an hour ahead: its answer counts, but raises nothing past this client's clock.
+    let ahead = lease("lic-1", "valid", None, NOW + 3600, (NOW + 3600) * 1000);
+    assert!(
+        trust
+            .accept(Some(ahead.as_bytes()), "lic-1", &keys(), now)
+            .is_ok()
+    );
+    assert_eq!(
+        trust,
+        Trust {
+            high_water: NOW,
+            last_seq: NOW * 1000
+        }
+    );
+    // A healthy node's answer a second later is not a replay ...
+    let healthy = lease("lic-1", "valid", None, NOW + 1, (NOW + 1) * 1000);
+    assert!(
+        trust
+            .accept(
+                Some(healthy.as_bytes()),
+                "lic-1",
+                &keys(),
+                UnixTime::from_secs(NOW + 1)
+            )
+            .is_ok()
+    );
+    // ... an answer from before it still is.
+    let old = lease("lic-1", "valid", None, NOW - 10, (NOW - 10) * 1000);
+    assert!(matches!(
+        trust.accept(
+            Some(old.as_bytes()),
+            "lic-1",
+            &keys(),
+            UnixTime::from_secs(NOW + 2)
+        ),
+        Err(LeaseProblem::Replayed { .. })
+    ));
 }

@@ -25,6 +25,9 @@ pub(crate) async fn start(state: &AppState) -> Background {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(state.rules().heartbeat_every_s)).await;
+                if state.partitioned() {
+                    continue;
+                }
                 if let Err(e) = state.heartbeat(crate::clock::now()).await {
                     eprintln!("lifeline-server: heartbeat: {e}");
                 }
@@ -36,6 +39,9 @@ pub(crate) async fn start(state: &AppState) -> Background {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(state.rules().evaluate_every_s)).await;
+                if state.partitioned() {
+                    continue;
+                }
                 match state.evaluate_rules(crate::clock::now()).await {
                     Ok(e) => {
                         for id in &e.opened {

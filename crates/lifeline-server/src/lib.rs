@@ -29,6 +29,7 @@ mod background;
 mod clock;
 mod console;
 mod deliver;
+mod faults;
 pub mod demo;
 mod hot;
 mod incidents;
@@ -52,6 +53,7 @@ pub use audit::{ChainBreak, GENESIS, verify_run};
 pub use auth::{TOKEN_PREFIX, hash_secret};
 pub use console::{ASSET_CACHE_CONTROL, INDEX_CACHE_CONTROL, with_console};
 pub use deliver::{DeliveryConfig, DeliveryReport};
+pub use faults::MAX_FAULT_MS;
 pub use hot::{LEASE_REUSE, REVOCATION_REFRESH};
 pub use incidents::Evaluation;
 pub use keys::KeyRing;
@@ -73,6 +75,7 @@ pub use series::VALIDATE_LATENCY_BOUNDS_SECS;
 pub use store::{AuditFilter, Backend, Store, StoreError};
 pub use telemetry::{MAX_INSTANCES, MAX_REASONS, MAX_SERVICES};
 pub use webhooks::{SECRET_PREFIX as WEBHOOK_SECRET_PREFIX, sign as sign_webhook};
+
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -111,6 +114,12 @@ struct Inner {
     rules: std::sync::RwLock<Arc<RulesConfig>>,
     delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
     map: std::sync::RwLock<Arc<MapConfig>>,
+    /// Set only by `--danger-fault-injection`.
+    faults: std::sync::OnceLock<faults::FaultInjector>,
+    /// When this node last wrote its heartbeat (a monotonic clock, unaffected by a skewed
+    /// one): `/readyz` fails when it is stale, as the store then refuses writes.
+    /// `None` until the first heartbeat (a state without the background loops never stalls).
+    heartbeat_ok_at: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Rate limits per client address.
@@ -178,8 +187,37 @@ impl AppState {
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
                 map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
+                faults: std::sync::OnceLock::new(),
+                heartbeat_ok_at: std::sync::Mutex::new(None),
             }),
         })
+    }
+
+    /// Turns on fault injection (`--danger-fault-injection`): the routes `GET`/`PUT
+    /// /api/v1/faults` exist in routers made after this. For drills only, never in production.
+    pub fn enable_fault_injection(&self) {
+        let _ = self.inner.faults.set(faults::FaultInjector::default());
+    }
+
+    /// Whether fault injection is on.
+    pub fn fault_injection(&self) -> bool {
+        self.inner.faults.get().is_some()
+    }
+
+    /// The fault injector (a 404 when fault injection is off).
+    pub(crate) fn faults(&self) -> Result<&faults::FaultInjector, AppError> {
+        self.inner.faults.get().ok_or_else(|| {
+            AppError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "fault injection is off (lifeline serve --danger-fault-injection)",
+            )
+        })
+    }
+
+    /// Whether a partition fault cuts this node off now.
+    pub(crate) fn partitioned(&self) -> bool {
+        self.inner.faults.get().is_some_and(faults::FaultInjector::partitioned)
     }
 
     /// This node's id, generated when the state was created (`GET /api/v1/nodes`).
@@ -256,7 +294,25 @@ impl AppState {
             self.inner.started_at,
             now,
         )
-        .await
+        .await?;
+        if let Ok(mut at) = self.inner.heartbeat_ok_at.lock() {
+            *at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// How long this node's writes have been failing, seconds: the age of its last written
+    /// heartbeat beyond two heartbeat intervals (0 when writes work).
+    pub(crate) fn store_write_stall(&self) -> u64 {
+        let since = self
+            .inner
+            .heartbeat_ok_at
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|at| at.elapsed().as_secs()))
+            .unwrap_or(0);
+        let allowed = self.rules().heartbeat_every_s.saturating_mul(2).saturating_add(1);
+        since.saturating_sub(allowed)
     }
 
     /// Removes this node's heartbeat row (it stops cleanly: not "unreachable").
@@ -402,19 +458,25 @@ pub fn app(state: AppState) -> Router {
     use routes::{
         admin, incidents, licenses, map, overrides, overview, public, telemetry, webhooks,
     };
-    Router::new()
+    let mut validate = post(public::validate).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        public::validate_rate,
+    ));
+    let mut router = Router::new();
+    if state.fault_injection() {
+        validate = validate.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::validate_layer,
+        ));
+        router = router.route("/api/v1/faults", get(faults::get).put(faults::put));
+    }
+    router
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(metrics::scrape))
         .route("/readyz", get(public::readyz))
         .route("/.well-known/lifeline/keys.json", get(public::keys))
         .route("/api/v1/openapi.json", get(public::openapi))
-        .route(
-            "/api/v1/validate",
-            post(public::validate).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                public::validate_rate,
-            )),
-        )
+        .route("/api/v1/validate", validate)
         .route("/api/v1/status-list", get(public::status_list))
         .route(
             "/api/v1/telemetry",
@@ -454,6 +516,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/incidents/{id}/notes", post(incidents::note))
         .route("/api/v1/nodes", get(incidents::nodes))
+        .route(
+            "/api/v1/drills",
+            post(routes::drills::store).get(routes::drills::list),
+        )
+        .route("/api/v1/drills/{id}", get(routes::drills::get))
         .route("/api/v1/map", get(map::map))
         .route(
             "/api/v1/webhooks",
@@ -557,6 +624,8 @@ pub struct ServeConfig {
     /// The dependency map's owners and declarations (`--owners FILE.json`,
     /// `--store-replica URL`).
     pub map: MapConfig,
+    /// `--danger-fault-injection`: the fault routes for drills (never in production).
+    pub fault_injection: bool,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -660,6 +729,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     state.set_rules(config.rules.clone())?;
     state.set_delivery(config.delivery.clone());
     state.set_map_config(config.map.clone())?;
+    if config.fault_injection {
+        state.enable_fault_injection();
+        eprintln!(
+            "lifeline: DANGER: fault injection is on (PUT /api/v1/faults, admin only, audited); for drills, never in production"
+        );
+    }
     if config.demo
         && demo::seed(&state)
             .await
@@ -680,7 +755,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
         None => app(state.clone()),
     };
     let background = background::start(&state).await;
-    listen::run(listener, router, async {
+    let partitioned = {
+        let state = state.clone();
+        move || state.partitioned()
+    };
+    listen::run(listener, router, partitioned, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

@@ -20,10 +20,11 @@ use tower::ServiceExt as _;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open connections
-/// (at most 10 s).
+/// (at most 10 s). While `partitioned()` holds, new connections are dropped unanswered.
 pub(crate) async fn run(
     listener: TcpListener,
     router: Router,
+    partitioned: impl Fn() -> bool,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -38,6 +39,11 @@ pub(crate) async fn run(
             },
             () = &mut shutdown => break,
         };
+        // A drill's partition fault: the connection is dropped unanswered.
+        if partitioned() {
+            drop(stream);
+            continue;
+        }
         let service = router
             .clone()
             .map_request(move |req: hyper::Request<Incoming>| {

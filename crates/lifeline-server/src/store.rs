@@ -71,6 +71,10 @@ const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
         "0005_incidents",
         include_str!("../migrations/sqlite/0005_incidents.sql"),
     ),
+    (
+        "0006_drills",
+        include_str!("../migrations/sqlite/0006_drills.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
@@ -92,6 +96,10 @@ const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
     (
         "0005_incidents",
         include_str!("../migrations/postgres/0005_incidents.sql"),
+    ),
+    (
+        "0006_drills",
+        include_str!("../migrations/postgres/0006_drills.sql"),
     ),
 ];
 

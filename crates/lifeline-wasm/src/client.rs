@@ -273,7 +273,12 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
                         let cached = i.cached.get_or_insert_with(Cached::default);
                         cached
                             .trust
-                            .accept(a.lease.as_deref().map(str::as_bytes), &license_id, &i.keys)
+                            .accept(
+                                a.lease.as_deref().map(str::as_bytes),
+                                &license_id,
+                                &i.keys,
+                                now,
+                            )
                             .ok()
                             .map(|lease| (lease, a))
                     }

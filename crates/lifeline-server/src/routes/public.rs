@@ -21,6 +21,14 @@ pub(crate) async fn healthz() -> Json<Value> {
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     state.store().ping().await?;
+    let stall = state.store_write_stall();
+    if stall > 0 {
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unwritable",
+            format!("this node's heartbeat could not be written for {stall} s beyond its interval: the store refuses writes"),
+        ));
+    }
     Ok(Json(
         json!({ "status": "ready", "store": format!("{:?}", state.store().backend()).to_lowercase() }),
     ))
@@ -212,9 +220,7 @@ fn json_answer(body: String) -> Response {
 fn lease_seq() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let ms = crate::clock::now_ms();
     let prev = LAST.fetch_max(ms, Ordering::Relaxed);
     prev.max(ms)
 }
