@@ -5,6 +5,10 @@
 //! `new Client({ nodes, keys, licenseToken, cache })`, then `await client.check()` → verdict
 //! (`valid`/`grace`/`override`/`offline` usable, `invalid` not). An answer counts only if
 //! its lease verifies and names this license; anything else is a node failure.
+//!
+//! With the `telemetry` option, each check's verdict and duration join a batch posted to the
+//! server's `POST /api/v1/telemetry` (`telemetry.rs`) every `everyMs` after a check, or on
+//! `client.sendTelemetry()`; a failed post is counted, never thrown, never a verdict.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::telemetry::ClientTelemetry;
 use crate::{convert, js_error, js_verdict};
 
 /// Answers larger than this are a node failure.
@@ -53,6 +58,8 @@ export interface ClientOptions {
   deadlineMs?: number;
   /** Offline grace for licenses without `offline_grace_s`, seconds (default 72 h). */
   offlineGraceSeconds?: number;
+  /** Post the checks' verdicts to the server's telemetry endpoint in batches. */
+  telemetry?: ClientTelemetryOptions;
 }
 "#;
 
@@ -119,6 +126,8 @@ struct Inner {
     cache_key: String,
     cached: Option<Cached>,
     started_ms: f64,
+    telemetry: Option<ClientTelemetry>,
+    request_timeout_ms: u64,
 }
 
 /// The validation client: redundant nodes, circuit breakers, signed leases, offline grace.
@@ -190,13 +199,20 @@ impl Client {
             policy = policy.with_audience(aud);
         }
         let defaults = ClientPolicy::default();
+        let instance = opt_string(&raw, "instance")?;
+        let telemetry = ClientTelemetry::from_options(
+            &Reflect::get(&raw, &"telemetry".into()).unwrap_or(JsValue::UNDEFINED),
+            &nodes,
+            instance.as_deref(),
+            now_ms(),
+        )?;
+        let request_timeout_ms = opt_ms(&raw, "timeoutMs")?.unwrap_or(defaults.request_timeout_ms);
         Ok(Client {
             inner: Rc::new(RefCell::new(Inner {
                 nodes: Nodes::new(
                     nodes.len(),
                     ClientPolicy {
-                        request_timeout_ms: opt_ms(&raw, "timeoutMs")?
-                            .unwrap_or(defaults.request_timeout_ms),
+                        request_timeout_ms,
                         deadline_ms: opt_ms(&raw, "deadlineMs")?.unwrap_or(defaults.deadline_ms),
                         ..defaults
                     },
@@ -210,12 +226,14 @@ impl Client {
                     ..OfflinePolicy::default()
                 },
                 license: license.trim().to_owned(),
-                instance: opt_string(&raw, "instance")?,
+                instance,
                 store,
                 cache_key: opt_string(&raw, "cacheKey")?
                     .unwrap_or_else(|| "lifeline.lease".to_owned()),
                 cached: None,
                 started_ms: now_ms(),
+                telemetry,
+                request_timeout_ms,
             })),
         })
     }
@@ -225,7 +243,48 @@ impl Client {
     #[wasm_bindgen(unchecked_return_type = "Promise<Verdict>")]
     pub fn check(&self) -> Promise {
         let inner = self.inner.clone();
-        wasm_bindgen_futures::future_to_promise(async move { check(inner).await })
+        wasm_bindgen_futures::future_to_promise(async move {
+            let started = now_ms();
+            let verdict = check(inner.clone()).await?;
+            let js = js_verdict::from_verdict(&verdict, &claims_js(&verdict)?);
+            record_telemetry(&inner, &verdict, started);
+            Ok(js)
+        })
+    }
+
+    /// Posts the verdicts batched so far (telemetry option) now. Resolves to a
+    /// `TelemetryStatus`; a failed post is counted there, never a rejection. Rejects with
+    /// `code` `telemetry_disabled` when the Client has no telemetry option.
+    #[wasm_bindgen(js_name = sendTelemetry, unchecked_return_type = "Promise<TelemetryStatus>")]
+    pub fn send_telemetry(&self) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let timeout = inner.borrow().request_timeout_ms;
+            crate::telemetry::send(&inner, |i: &mut Inner| i.telemetry.as_mut(), timeout).await
+        })
+    }
+}
+
+/// Adds a check's verdict to the telemetry batch; posts it in the background when due.
+fn record_telemetry(inner: &Rc<RefCell<Inner>>, verdict: &Verdict, started_ms: f64) {
+    let now = now_ms();
+    let due = {
+        let mut i = inner.borrow_mut();
+        let Some(t) = i.telemetry.as_mut() else {
+            return;
+        };
+        let secs = (now - started_ms) / 1000.0;
+        t.batch
+            .record(verdict, secs, UnixTime::from_secs((now / 1000.0) as u64));
+        t.due(now)
+    };
+    if due {
+        let inner = inner.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let timeout = inner.borrow().request_timeout_ms;
+            let _ =
+                crate::telemetry::send(&inner, |i: &mut Inner| i.telemetry.as_mut(), timeout).await;
+        });
     }
 }
 
@@ -242,7 +301,7 @@ fn elapsed(inner: &Rc<RefCell<Inner>>) -> u64 {
     (now_ms() - started).max(0.0) as u64
 }
 
-async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
+async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
     load_cache(&inner).await?;
     let now = UnixTime::from_secs((now_ms() / 1000.0) as u64);
     let (local, license_id) = {
@@ -252,7 +311,7 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
         (v, id)
     };
     let Some(license_id) = license_id else {
-        return Ok(js_verdict::from_verdict(&local, &JsValue::NULL));
+        return Ok(local);
     };
     let mut round = inner.borrow().nodes.start(elapsed(&inner));
     loop {
@@ -304,7 +363,7 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
                     online_verdict(local, &lease)
                 };
                 save_cache(&inner).await?;
-                return Ok(js_verdict::from_verdict(&verdict, &claims_js(&verdict)?));
+                return Ok(verdict);
             }
             Step::Wait { ms } => sleep(ms).await?,
             Step::GiveUp => {
@@ -320,7 +379,7 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
                     let local = local.with_overrides(&overrides(&i, now), now);
                     offline_verdict(local, lease.as_ref(), &cached.trust, &i.offline, now)
                 };
-                return Ok(js_verdict::from_verdict(&verdict, &claims_js(&verdict)?));
+                return Ok(verdict);
             }
         }
     }
@@ -447,13 +506,13 @@ async fn fetch_with_timeout(
     result
 }
 
-fn set_timeout(f: &Function, ms: u64) -> Result<JsValue, JsValue> {
+pub(crate) fn set_timeout(f: &Function, ms: u64) -> Result<JsValue, JsValue> {
     let global = js_sys::global();
     let st: Function = Reflect::get(&global, &"setTimeout".into())?.dyn_into()?;
     st.call2(&global, f, &JsValue::from_f64(ms as f64))
 }
 
-fn clear_timeout(timer: &JsValue) {
+pub(crate) fn clear_timeout(timer: &JsValue) {
     let global = js_sys::global();
     if let Ok(ct) =
         Reflect::get(&global, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>())

@@ -7,7 +7,9 @@
 //! JS API: `new Verifier(keys, options?)`, `verifier.verify(token, nowMs?)`,
 //! `verifier.verifyMany(tokens, nowMs?)`, `verifier.setKeys(keys)`,
 //! `verifier.setOverrides(tokens, nowMs?)` (temporary overrides), `verifier.stats()`,
-//! `verifier.metricsText()`, and `inspect(token)`. Failures never panic into JS: a license
+//! `verifier.metricsText()`, `verifier.telemetryReport({ service, instance })` (the body of
+//! the server's `POST /api/v1/telemetry`, drained), `client.sendTelemetry()`, and
+//! `inspect(token)`. Failures never panic into JS: a license
 //! problem is an `invalid` verdict; a bad argument throws an `Error` with a `code`.
 //!
 //! Naming: JS objects use camelCase (`expiresAt`, `graceUntil`); claims stay exactly as
@@ -18,12 +20,14 @@ mod client;
 mod convert;
 mod js_error;
 mod js_verdict;
+mod telemetry;
 mod types;
 mod verifier;
 
 use wasm_bindgen::prelude::*;
 
 pub use client::{Client, ClientOptionsArg};
+pub use telemetry::TelemetryOptionsArg;
 pub use types::{
     Inspection, Jwk, Jwks, LicenseClaims, OverrideInfo, OverridesLoaded, RefusedOverride, Verdict,
     VerifierOptions, VerifierStats,

@@ -1,6 +1,6 @@
 use lifeline_core::{
-    KeySet, Override, OverrideBundle, Policy, State, TokenCache, UnixTime, UnverifiedLicense,
-    VerifyStats,
+    KeySet, Override, OverrideBundle, Policy, State, TelemetryBatch, TokenCache, UnixTime,
+    UnverifiedLicense, VerifyStats,
 };
 use wasm_bindgen::prelude::*;
 
@@ -30,6 +30,10 @@ pub struct Verifier {
     policy: Policy,
     cache: TokenCache<Entry>,
     stats: VerifyStats,
+    /// Verdicts since the last `telemetryReport` (the stats above are since construction).
+    telemetry: TelemetryBatch,
+    /// The default telemetry instance name (random, per Verifier).
+    instance: String,
     cache_hits: u64,
     on_verdict: Option<js_sys::Function>,
     /// Override tokens as given (re-checked when the key set changes) and those accepted.
@@ -82,6 +86,8 @@ impl Verifier {
             policy,
             cache: TokenCache::new(entries),
             stats: VerifyStats::new(),
+            telemetry: TelemetryBatch::new(),
+            instance: crate::telemetry::random_instance(),
             cache_hits: 0,
             on_verdict,
             override_tokens: Vec::new(),
@@ -98,7 +104,7 @@ impl Verifier {
         #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
-        self.verify_one(token.as_bytes(), now)
+        self.verify_one(token.as_bytes(), now, wall(now, now_ms))
     }
 
     /// Verifies many tokens in one call across the JS/WASM boundary; verdicts in order.
@@ -109,9 +115,10 @@ impl Verifier {
         #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
+        let wall = wall(now, now_ms);
         let out = js_sys::Array::new_with_length(u32::try_from(tokens.len()).unwrap_or(u32::MAX));
         for (i, token) in tokens.iter().enumerate() {
-            let verdict = self.verify_one(token.as_bytes(), now)?;
+            let verdict = self.verify_one(token.as_bytes(), now, wall)?;
             out.set(u32::try_from(i).unwrap_or(u32::MAX), verdict);
         }
         Ok(out.into())
@@ -178,6 +185,22 @@ impl Verifier {
         })
     }
 
+    /// The verdicts given since the previous call (or construction) as the body of the
+    /// license server's `POST /api/v1/telemetry`, and an empty batch in their place: pure,
+    /// post it yourself (`fetch(url, { method: 'POST', headers: { authorization, 'content-type':
+    /// 'application/json' }, body: JSON.stringify(report) })`). `nowMs` (default `Date.now()`)
+    /// ends the window. Throws `code` `invalid_name` for a name the server would refuse
+    /// (the batch is kept), `invalid_options` without `service`.
+    #[wasm_bindgen(js_name = telemetryReport, unchecked_return_type = "TelemetryReport")]
+    pub fn telemetry_report(
+        &mut self,
+        options: crate::telemetry::TelemetryOptionsArg,
+        #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let now = now_from_ms(now_ms)?;
+        crate::telemetry::report(&mut self.telemetry, &options.into(), &self.instance, now)
+    }
+
     /// The same telemetry in the Prometheus text format (metric prefix `lifeline_verifier`).
     #[wasm_bindgen(js_name = metricsText)]
     pub fn metrics_text(&self) -> String {
@@ -229,7 +252,12 @@ impl Verifier {
 
     /// The one verification path: cached entry or parse + authenticate, then the core's
     /// checks of key status, audience and time on every call.
-    fn verify_one(&mut self, token: &[u8], now: UnixTime) -> Result<JsValue, JsValue> {
+    fn verify_one(
+        &mut self,
+        token: &[u8],
+        now: UnixTime,
+        wall: UnixTime,
+    ) -> Result<JsValue, JsValue> {
         let started = performance_now();
         let token = token.trim_ascii();
         let cached = self.cache.get(token).map(|entry| self.answer(entry, now));
@@ -254,6 +282,8 @@ impl Verifier {
         };
         let elapsed_secs = (performance_now() - started) / 1000.0;
         self.stats.record_outcome(state, reason, elapsed_secs);
+        self.telemetry
+            .record_outcome(state, reason, elapsed_secs, wall);
         if hit {
             self.cache_hits += 1;
         }
@@ -302,6 +332,14 @@ pub(crate) fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
         }
     };
     KeySet::from_jwks_json(text.as_bytes()).map_err(|e| js_error::error(e.code(), &e.to_string()))
+}
+
+/// The wall clock for telemetry windows: `now` itself unless the caller chose `nowMs`.
+fn wall(now: UnixTime, now_ms: Option<f64>) -> UnixTime {
+    match now_ms {
+        None => now,
+        Some(_) => UnixTime::from_secs((js_sys::Date::now() / 1000.0) as u64),
+    }
 }
 
 /// `nowMs` (milliseconds, like `Date.now()`) to whole seconds; absent means `Date.now()`.

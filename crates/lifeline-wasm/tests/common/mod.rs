@@ -133,6 +133,63 @@ pub(crate) fn stats_and_metrics_count_verdicts() {
     assert!(text.contains("lifeline_verifier_cache_hits_total 2\n"));
 }
 
+/// `telemetryReport` drains the verdicts since the last report into the server's body shape;
+/// a name the server would refuse throws `invalid_name` and keeps the batch.
+pub(crate) fn telemetry_report_drains_into_the_servers_body() {
+    let vectors = embedded_license_vectors();
+    let (_, valid) = vectors.iter().find(|(n, _)| n == "valid").unwrap();
+    let (_, expired) = vectors.iter().find(|(n, _)| n == "expired").unwrap();
+    let mut verifier = verifier_for(valid);
+    let now = Some(valid.now as f64 * 1000.0);
+    verifier.verify(&valid.token, now).unwrap();
+    verifier
+        .verify_many(vec![valid.token.clone(), expired.token.clone()], now)
+        .unwrap();
+    let names = |v: Value| js(&v).unchecked_into();
+    let code = |e: JsValue| {
+        js_sys::Reflect::get(&e, &"code".into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    };
+    let bad = verifier.telemetry_report(names(json!({"service": "a b"})), None);
+    assert_eq!(code(bad.unwrap_err()), "invalid_name");
+    let bad = verifier.telemetry_report(names(json!({"instance": "i"})), None);
+    assert_eq!(code(bad.unwrap_err()), "invalid_options");
+    let end_ms = 1_800_000_000_000.0;
+    let report = to_json(
+        &verifier
+            .telemetry_report(
+                names(json!({"service": "svc", "instance": "i-1"})),
+                Some(end_ms),
+            )
+            .unwrap(),
+    );
+    assert_eq!(report["service"], "svc");
+    assert_eq!(report["instance"], "i-1");
+    assert_eq!(report["count"], 3);
+    assert_eq!(report["by_state"], json!({"valid": 2, "invalid": 1}));
+    assert_eq!(report["by_reason"], json!({"expired": 1}));
+    assert_eq!(report["window_end"], 1_800_000_000u64);
+    assert!(report["window_start"].as_u64().unwrap() <= 1_800_000_000);
+    assert_eq!(
+        report["latency_bounds_seconds"],
+        json!(lifeline_core::LATENCY_BUCKETS_SECS)
+    );
+    let buckets = report["latency_buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), lifeline_core::LATENCY_BUCKETS_SECS.len() + 1);
+    assert_eq!(buckets.last().unwrap(), 3);
+    assert_eq!(report["cumulative"], false);
+    let again = to_json(
+        &verifier
+            .telemetry_report(names(json!({"service": "svc"})), Some(end_ms))
+            .unwrap(),
+    );
+    assert_eq!(again["count"], 0);
+    assert!(again["instance"].as_str().unwrap().starts_with("js-"));
+    assert_eq!(to_json(&verifier.stats().unwrap())["count"], 3);
+}
+
 /// `onVerdict` sees every verdict; a throwing callback does not break verification.
 pub(crate) fn on_verdict_is_called_and_may_throw() {
     let vectors = embedded_license_vectors();
