@@ -7,9 +7,10 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use lifeline_api::{
-    AuditIntegrity, AuditPage, CreateOverride, ExtendLicense, IssueLicense, License, LicensePage,
-    LicenseState, OverrideRecord, OverrideStatus, Overview, Problem, Product, RevokeLicense,
-    RevokeOverride, SessionInfo, SigningKeyInfo,
+    AuditIntegrity, AuditPage, CreateOverride, DependencyMap, ExtendLicense, Incident,
+    IncidentDetail, IncidentNote, IncidentStatus, IssueLicense, License, LicensePage, LicenseState,
+    OverrideRecord, OverrideStatus, Overview, Problem, Product, RevokeLicense, RevokeOverride,
+    SessionInfo, SigningKeyInfo,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -239,6 +240,71 @@ pub async fn audit(auth: Auth, q: &AuditQuery) -> Result<AuditPage, ApiError> {
 /// `GET /api/v1/audit/verify`.
 pub async fn audit_integrity(auth: Auth) -> Result<AuditIntegrity, ApiError> {
     get(auth, Request::get("/api/v1/audit/verify")).await
+}
+
+/// Filters of the incident list (newest first).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IncidentQuery {
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
+    /// Only this rule (exact name).
+    pub rule: String,
+    /// Only those opened at or after this time (unix seconds).
+    pub since: Option<u64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// `GET /api/v1/incidents` with filters.
+pub async fn incidents(auth: Auth, q: &IncidentQuery) -> Result<Vec<Incident>, ApiError> {
+    let mut params = vec![("limit", q.limit.clamp(1, 500).to_string())];
+    if let Some(s) = q.status.and_then(|s| serde_json::to_value(s).ok()) {
+        params.push(("status", s.as_str().unwrap_or_default().to_owned()));
+    }
+    if !q.rule.trim().is_empty() {
+        params.push(("rule", q.rule.trim().to_owned()));
+    }
+    if let Some(since) = q.since {
+        params.push(("since", since.to_string()));
+    }
+    get(auth, Request::get("/api/v1/incidents").query(params)).await
+}
+
+/// `GET /api/v1/incidents/{id}`: with its timeline.
+pub async fn incident(auth: Auth, id: &str) -> Result<IncidentDetail, ApiError> {
+    get(
+        auth,
+        Request::get(&format!("/api/v1/incidents/{}", encode(id))),
+    )
+    .await
+}
+
+/// `POST /api/v1/incidents/{id}/acknowledge` (operator).
+pub async fn acknowledge_incident(auth: Auth, id: &str) -> Result<IncidentDetail, ApiError> {
+    post(
+        auth,
+        &format!("/api/v1/incidents/{}/acknowledge", encode(id)),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// `POST /api/v1/incidents/{id}/notes` (operator).
+pub async fn note_incident(auth: Auth, id: &str, text: &str) -> Result<IncidentDetail, ApiError> {
+    let body = IncidentNote {
+        text: text.to_owned(),
+    };
+    post(
+        auth,
+        &format!("/api/v1/incidents/{}/notes", encode(id)),
+        &body,
+    )
+    .await
+}
+
+/// `GET /api/v1/map`: the dependency map.
+pub async fn dependency_map(auth: Auth) -> Result<DependencyMap, ApiError> {
+    get(auth, Request::get("/api/v1/map")).await
 }
 
 async fn get<T: DeserializeOwned>(auth: Auth, request: RequestBuilder) -> Result<T, ApiError> {

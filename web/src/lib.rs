@@ -66,9 +66,11 @@ fn Shell() -> impl IntoView {
             <a class="brand" href="/">"Lifeline"</a>
             <nav aria-label="Main">
                 <A href="/" exact=true>"Overview"</A>
+                <A href="/incidents">"Incidents"</A>
                 <A href="/licenses">"Licenses"</A>
                 <A href="/overrides">"Overrides"</A>
                 <A href="/keys">"Keys"</A>
+                <A href="/map">"Map"</A>
                 <A href="/audit">"Audit"</A>
             </nav>
             <div class="who">
@@ -86,6 +88,9 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/overrides") view=pages::overrides::OverridesPage/>
                 <Route path=path!("/keys") view=pages::keys::KeysPage/>
                 <Route path=path!("/audit") view=pages::audit::AuditPage/>
+                <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
+                <Route path=path!("/incidents/:id") view=pages::incidents::IncidentDetailPage/>
+                <Route path=path!("/map") view=pages::map::MapPage/>
             </Routes>
         </main>
     }

@@ -406,7 +406,15 @@ async fn a_session_survives_a_reload_and_sign_out_forgets_it() {
     let links: Vec<String> = all(&root, "header nav a").iter().map(text).collect();
     assert_eq!(
         links,
-        ["Overview", "Licenses", "Overrides", "Keys", "Audit"]
+        [
+            "Overview",
+            "Incidents",
+            "Licenses",
+            "Overrides",
+            "Keys",
+            "Map",
+            "Audit"
+        ]
     );
 
     let sign_out = all(&root, "header button")
@@ -508,4 +516,276 @@ fn overrides_show_their_status_and_only_the_actions_the_role_allows() {
         }
     });
     assert!(all(&root, "button").is_empty());
+}
+
+fn incident(
+    id: &str,
+    status: lifeline_api::IncidentStatus,
+    severity: lifeline_api::Severity,
+) -> lifeline_api::Incident {
+    lifeline_api::Incident {
+        id: id.to_owned(),
+        rule: "node_unreachable".to_owned(),
+        subject: "node:n-2".to_owned(),
+        title: "node n-2 has sent no heartbeat for 45 s".to_owned(),
+        severity,
+        status,
+        opened_at: NOW - 600,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: (status == lifeline_api::IncidentStatus::Resolved).then_some(NOW - 60),
+        affected: json!({"nodes": ["n-2"], "products": ["editor", "viewer"], "licensees": ["ACME"]}),
+        evidence: json!({"silent_s": 45, "threshold_s": 30}),
+    }
+}
+
+#[wasm_bindgen_test]
+fn incidents_list_links_each_one_with_severity_and_status() {
+    use lifeline_api::{IncidentStatus, Severity};
+    use lifeline_console::pages::incidents::IncidentTable;
+    let items = vec![
+        incident("inc-1", IncidentStatus::Open, Severity::Critical),
+        incident("inc-2", IncidentStatus::Resolved, Severity::Warning),
+    ];
+    let root = mount(move || view! { <IncidentTable items=items now=NOW/> });
+    let open = one(&root, "[data-incident=inc-1]");
+    assert_eq!(open.get_attribute("data-status").as_deref(), Some("open"));
+    assert_eq!(
+        one(&open, "a").get_attribute("href").as_deref(),
+        Some("/incidents/inc-1")
+    );
+    assert_eq!(
+        one(&open, ".badge")
+            .get_attribute("data-severity")
+            .as_deref(),
+        Some("critical")
+    );
+    assert!(text(&open).contains("node_unreachable") && text(&open).contains("10 min ago"));
+    let resolved = one(&root, "[data-incident=inc-2]");
+    assert_eq!(
+        resolved.get_attribute("data-status").as_deref(),
+        Some("resolved")
+    );
+    assert!(text(&resolved).contains("1 min ago"), "{}", text(&resolved));
+    let empty = mount(|| view! { <IncidentTable items=Vec::new() now=NOW/> });
+    assert!(all(&empty, "table").is_empty());
+    assert!(text(&empty).contains("No incidents match"));
+}
+
+#[wasm_bindgen_test]
+async fn an_incident_shows_evidence_affected_and_timeline_and_an_operator_acts_on_it() {
+    use lifeline_api::{IncidentDetail, IncidentEvent, IncidentStatus, Severity};
+    use lifeline_console::pages::incidents::IncidentView;
+    let detail = |status| IncidentDetail {
+        incident: incident("inc-1", status, Severity::Critical),
+        timeline: vec![
+            IncidentEvent {
+                at: NOW - 600,
+                kind: "opened".into(),
+                actor: "system".into(),
+                text: "node n-2 silent".into(),
+            },
+            IncidentEvent {
+                at: NOW - 300,
+                kind: "note".into(),
+                actor: "token:t1 (ops)".into(),
+                text: "restarting n-2".into(),
+            },
+        ],
+    };
+    let acked = RwSignal::new(0);
+    let notes = RwSignal::new(Vec::<String>::new());
+    let d = detail(IncidentStatus::Open);
+    let root = mount(move || {
+        view! {
+            <IncidentView detail=d now=NOW can_act=true busy=Signal::stored(false)
+                on_acknowledge=Callback::new(move |()| acked.update(|n| *n += 1))
+                on_note=Callback::new(move |t| notes.update(|v| v.push(t)))/>
+        }
+    });
+    settle().await;
+    assert_eq!(text(&one(&root, "[data-testid=incident-status]")), "open");
+    assert_eq!(text(&one(&root, "[data-field=products]")), "editor, viewer");
+    assert_eq!(text(&one(&root, "[data-field=licensees]")), "ACME");
+    assert_eq!(text(&one(&root, "[data-field=silent_s]")), "45");
+    let events = all(&root, "ol.timeline li");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1].get_attribute("data-kind").as_deref(),
+        Some("note")
+    );
+    assert!(text(&events[1]).contains("restarting n-2"));
+    one(&root, "[data-testid=acknowledge]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    assert_eq!(acked.get_untracked(), 1);
+    let add: HtmlElement = one(&root, "[data-testid=add-note]").unchecked_into();
+    assert!(add.has_attribute("disabled"), "no text yet");
+    let note: web_sys::HtmlTextAreaElement = one(&root, "#incident-note").unchecked_into();
+    note.set_value("  failed over to n-1  ");
+    note.dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    settle().await;
+    assert!(!add.has_attribute("disabled"));
+    add.click();
+    settle().await;
+    assert_eq!(notes.get_untracked(), ["failed over to n-1"]);
+    assert_eq!(note.value(), "", "the form clears after sending");
+
+    // Acknowledged already: no acknowledge button; a viewer gets neither action.
+    let d = detail(IncidentStatus::Acknowledged);
+    let root = mount(move || {
+        view! {
+            <IncidentView detail=d now=NOW can_act=true busy=Signal::stored(false)
+                on_acknowledge=Callback::new(|()| ()) on_note=Callback::new(|_| ())/>
+        }
+    });
+    settle().await;
+    assert!(all(&root, "[data-testid=acknowledge]").is_empty());
+    assert_eq!(all(&root, "[data-testid=add-note]").len(), 1);
+    let d = detail(IncidentStatus::Open);
+    let root = mount(move || {
+        view! {
+            <IncidentView detail=d now=NOW can_act=false busy=Signal::stored(false)
+                on_acknowledge=Callback::new(|()| ()) on_note=Callback::new(|_| ())/>
+        }
+    });
+    settle().await;
+    assert!(all(&root, "button").is_empty());
+    assert!(text(&root).contains("need the operator role"));
+}
+
+fn map_component(
+    id: &str,
+    kind: lifeline_api::ComponentKind,
+    health: lifeline_api::Health,
+    breaks: &[&str],
+    radius: &[&str],
+) -> lifeline_api::MapComponent {
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    lifeline_api::MapComponent {
+        id: id.to_owned(),
+        kind,
+        name: format!("the {id}"),
+        owner: if id == "store" { "dba" } else { "unassigned" }.to_owned(),
+        health,
+        reason: format!("{id} reason"),
+        missing: false,
+        single_point_of_failure: !breaks.is_empty(),
+        breaks: ids(breaks),
+        blast_radius: ids(radius),
+        licenses_affected: Some(42),
+        products_affected: Some(2),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
+    use lifeline_api::{ComponentKind as K, DependencyMap, Health as H};
+    use lifeline_console::pages::map::MapView;
+    let map = DependencyMap {
+        now: NOW,
+        components: vec![
+            map_component("service:app", K::Service, H::Critical, &[], &[]),
+            map_component("node:a", K::Node, H::Ok, &["service:app"], &["service:app"]),
+            map_component("node:b", K::Node, H::Critical, &[], &["service:app"]),
+            map_component(
+                "store",
+                K::Store,
+                H::Ok,
+                &["node:a", "service:app"],
+                &["node:a", "node:b", "service:app"],
+            ),
+            map_component("key:k1", K::SigningKey, H::Warning, &[], &[]),
+        ],
+        edges: Vec::new(),
+        single_points_of_failure: vec!["node:a".into(), "store".into()],
+    };
+    let root = mount(move || view! { <MapView map=map/> });
+    settle().await;
+    // Grouped by kind, in the server's order.
+    let kinds: Vec<String> = all(&root, "section.map-group")
+        .iter()
+        .map(|s| s.get_attribute("data-kind").unwrap())
+        .collect();
+    assert_eq!(kinds, ["service", "node", "store", "signing_key"]);
+    // Single points of failure: listed on top and highlighted in their rows.
+    let spofs: Vec<String> = all(&root, ".spofs li")
+        .iter()
+        .map(|li| li.get_attribute("data-spof").unwrap())
+        .collect();
+    assert_eq!(spofs, ["node:a", "store"]);
+    let row = |id: &str| one(&root, &format!("tr[data-component='{id}']"));
+    assert!(row("store").class_name().contains("spof"));
+    assert!(text(&row("store")).contains("single point of failure"));
+    assert!(!row("node:b").class_name().contains("spof"));
+    // Health badges and owners (nobody named: shown as such).
+    assert_eq!(
+        one(&row("node:b"), ".badge")
+            .get_attribute("data-health")
+            .as_deref(),
+        Some("critical")
+    );
+    assert_eq!(text(&one(&row("store"), "td.owner")), "dba");
+    assert!(
+        one(&row("node:a"), "td.owner")
+            .class_name()
+            .contains("unassigned")
+    );
+    assert!(text(&row("store")).contains("3 component(s)"));
+    // Selecting the store: what stops and what depends on it.
+    assert!(all(&root, "section.blast").is_empty());
+    one(&row("store"), "button")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    let blast = one(&root, "section.blast");
+    assert_eq!(
+        blast.get_attribute("data-selected").as_deref(),
+        Some("store")
+    );
+    let listed = |sel: &str| {
+        all(&blast, &format!("{sel} li"))
+            .iter()
+            .map(|li| li.get_attribute("data-id").unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed("[data-testid=breaks]"), ["node:a", "service:app"]);
+    assert_eq!(
+        listed("[data-testid=radius]"),
+        ["node:a", "node:b", "service:app"]
+    );
+    assert!(text(&blast).contains("42 usable license(s) of 2 product(s)"));
+    assert!(row("store").class_name().contains("selected"));
+    assert!(row("node:a").class_name().contains("breaks"));
+    assert!(row("node:b").class_name().contains("depends"));
+    assert!(!row("key:k1").class_name().contains("breaks"));
+    // Selecting from the single-points list works too; nothing depends on the key.
+    one(&root, ".spofs li[data-spof='node:a'] button")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    one(&row("key:k1"), "button")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    let blast = one(&root, "section.blast");
+    assert_eq!(
+        blast.get_attribute("data-selected").as_deref(),
+        Some("key:k1")
+    );
+    assert!(all(&blast, "[data-testid=breaks-none]").len() == 1);
+    assert!(text(&blast).contains("Nothing depends on it."));
+
+    // No single point of failure: said plainly.
+    let calm = DependencyMap {
+        now: NOW,
+        components: vec![map_component("node:a", K::Node, H::Ok, &[], &[])],
+        edges: Vec::new(),
+        single_points_of_failure: Vec::new(),
+    };
+    let root = mount(move || view! { <MapView map=calm/> });
+    settle().await;
+    assert!(all(&root, ".spofs").is_empty());
+    assert!(text(&root).contains("No single point of failure"));
 }

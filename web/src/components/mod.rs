@@ -4,6 +4,7 @@
 pub mod badge;
 pub mod chart;
 pub mod confirm;
+pub mod health;
 pub mod license_table;
 pub mod status;
 pub mod verdict;
