@@ -316,7 +316,12 @@ pub(crate) async fn send<T>(
 
 /// The report to the first URL that answers at all.
 async fn post(report: &TelemetryReport, urls: &[String], token: &str, timeout_ms: u64) -> Posted {
-    let Ok(body) = serde_json::to_string(report) else {
+    // JS's own JSON.stringify: no float formatting code in the module for this.
+    let Some(body) = convert::to_js(report)
+        .ok()
+        .and_then(|v| js_sys::JSON::stringify(&v).ok())
+        .and_then(|s| s.as_string())
+    else {
         return Posted::Refused("cannot encode the report".to_owned(), false);
     };
     let mut unreachable = Vec::new();
@@ -378,8 +383,10 @@ async fn fetch_status(
             Ok(t) => t
                 .as_string()
                 .filter(|t| t.len() <= 64 * 1024)
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned)),
+                .and_then(|t| js_sys::JSON::parse(&t).ok())
+                .filter(JsValue::is_object)
+                .and_then(|v| Reflect::get(&v, &"code".into()).ok())
+                .and_then(|c| c.as_string()),
             Err(_) => None,
         };
         Ok(Some((status, code)))
