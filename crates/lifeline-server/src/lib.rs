@@ -546,6 +546,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::announced_body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

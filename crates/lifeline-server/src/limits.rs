@@ -7,9 +7,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppError;
@@ -98,6 +99,34 @@ pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The path whose bodies may be larger ([`crate::MAX_BULK_BODY_BYTES`]).
+const BULK_PATH: &str = "/api/v1/licenses/bulk";
+
+/// Refuses at once (413) a request whose `Content-Length` announces more than its route takes.
+/// Without it the body is read up to the limit before the refusal: a client could announce
+/// gigabytes, send nothing more, and keep the connection and its task for as long as it likes.
+pub(crate) async fn announced_body_limit(request: Request, next: Next) -> Response {
+    let limit = if request.uri().path() == BULK_PATH {
+        crate::MAX_BULK_BODY_BYTES
+    } else {
+        crate::MAX_BODY_BYTES
+    };
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > limit as u64 => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body announces {n} bytes; this route takes at most {limit}"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// 429 with `Retry-After`.

@@ -1,0 +1,318 @@
+//! Resource limits of `lifeline serve` as a real process over real TCP: a flood of `validate`
+//! from one address is refused (429 + Retry-After) while another address is served; oversized
+//! bodies are refused (413), announced or not, without the server waiting for them. (A client
+//! dribbling its headers is cut off: `server.rs`.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+
+/// A `lifeline serve` process on 127.0.0.1, killed on drop.
+struct Node {
+    child: Child,
+    port: u16,
+    admin: String,
+}
+
+impl Node {
+    fn start(data: &Path, args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(BIN)
+            .args(["serve", "--data-dir", data.to_str().unwrap(), "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env_remove("LIFELINE_ADMIN_TOKEN")
+            .env_remove("LIFELINE_CONSOLE_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut node = Self {
+            child,
+            port,
+            admin: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|s| exchange(s, &request("GET", "/readyz", None, b"")).status);
+            if ready == Some(200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        node.admin = std::fs::read_to_string(data.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        node
+    }
+
+    /// A connection from `source` (any 127.0.0.0/8 address: Linux routes them all to lo).
+    fn connect_from(&self, source: Ipv4Addr) -> TcpStream {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let to = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let stream = rt
+            .block_on(async {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::from((source, 0)))?;
+                socket.connect(to).await
+            })
+            .unwrap();
+        let stream = stream.into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// An HTTP/1.1 request's head (and body), `Connection: close`.
+fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Sends `bytes`, reads the answer until the server closes.
+fn exchange(mut stream: TcpStream, bytes: &[u8]) -> Response {
+    stream.write_all(bytes).unwrap();
+    read_response(stream)
+}
+
+fn read_response(mut stream: TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn a_validate_flood_from_one_address_does_not_starve_another() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 requests per second per address, a burst of 4.
+    let node = Node::start(&dir.path().join("data"), &["--validate-rate", "2"]);
+    let validate = request("POST", "/api/v1/validate", None, br#"{"token":"x"}"#);
+    let flooder = Ipv4Addr::new(127, 0, 0, 1);
+    let other = Ipv4Addr::new(127, 0, 0, 2);
+    let started = Instant::now();
+    let flood = std::thread::scope(|scope| {
+        // Two threads flood from 127.0.0.1, 150 requests each, as fast as they are answered.
+        let floods: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..150)
+                        .map(|_| exchange(node.connect_from(flooder), &validate))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // Meanwhile 127.0.0.2 asks now and then: answered every time, promptly.
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(100));
+            let asked = Instant::now();
+            let r = exchange(node.connect_from(other), &validate);
+            assert_eq!(r.status, 200, "127.0.0.2 is served during the flood");
+            assert_eq!(r.json()["verdict"]["reason"], "malformed");
+            assert!(
+                asked.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                asked.elapsed()
+            );
+        }
+        floods
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let served = flood.iter().filter(|r| r.status == 200).count();
+    let refused: Vec<&Response> = flood.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(served + refused.len(), 300, "only 200 or 429 answers");
+    // The burst, plus what 2/s refills over the flood's duration (and one for rounding).
+    let budget = 4.0 + 2.0 * elapsed + 1.0;
+    assert!(
+        served >= 4 && served as f64 <= budget,
+        "{served} served in {elapsed:.1} s (budget {budget:.0})"
+    );
+    for r in &refused {
+        assert_eq!(r.json()["code"], "rate_limited");
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    }
+    // The flooder itself gets its budget back with time.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = exchange(node.connect_from(flooder), &validate);
+    assert_eq!(r.status, 200, "127.0.0.1 is served again after a pause");
+}
+
+#[test]
+fn oversized_bodies_are_refused_without_waiting_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let local = Ipv4Addr::LOCALHOST;
+    let admin = node.admin.clone();
+    // Announced: a head claiming 10 GiB (and only a few bytes of it) is answered 413 at once, on
+    // the public validate route and on an authenticated one; bulk's larger limit has its end too.
+    for (path, token, length) in [
+        ("/api/v1/validate", None, 10u64 << 30),
+        ("/api/v1/licenses", Some(admin.as_str()), 10 << 30),
+        ("/api/v1/validate", None, (1 << 20) + 1),
+        (
+            "/api/v1/licenses/bulk",
+            Some(admin.as_str()),
+            (32 << 20) + 1,
+        ),
+    ] {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n"
+        );
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        head.push_str("\r\n{\"token\":\"");
+        let asked = Instant::now();
+        let r = exchange(node.connect_from(local), head.as_bytes());
+        assert_eq!(r.status, 413, "{path} with Content-Length {length}");
+        assert_eq!(r.json()["code"], "body_too_large", "{path}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "{path}: answered only after {:?}",
+            asked.elapsed()
+        );
+    }
+    // Not announced (chunked): refused once the limit is crossed, not read to its end.
+    let mut stream = node.connect_from(local);
+    stream
+        .write_all(
+            b"POST /api/v1/validate HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
+              Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap();
+    let reader = stream.try_clone().unwrap();
+    let answer = std::thread::spawn(move || read_response(reader));
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0usize;
+    // Up to 64 MiB, stopping as soon as the server stops reading.
+    while sent < 64 << 20 {
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        if stream.write_all(&framed).is_err() {
+            break;
+        }
+        sent += chunk.len();
+        if answer.is_finished() {
+            break;
+        }
+    }
+    let r = answer.join().unwrap();
+    assert_eq!(r.status, 413, "chunked body of at least {sent} bytes");
+    assert_eq!(r.json()["code"], "body_too_large");
+    assert!(
+        sent < 16 << 20,
+        "the server read {sent} bytes before refusing"
+    );
+    // Bulk takes more than 1 MiB: a 2 MiB body gets the route's own answer, not 413.
+    let mut body = br#"{"licenses": []"#.to_vec();
+    body.resize(2 << 20, b' ');
+    body.push(b'}');
+    let r = exchange(
+        node.connect_from(local),
+        &request("POST", "/api/v1/licenses/bulk", Some(&admin), &body),
+    );
+    assert!(
+        r.status != 413 && r.status < 500,
+        "bulk with 2 MiB: {} {:?}",
+        r.status,
+        r.json()
+    );
+    // The server is still fine.
+    let r = exchange(
+        node.connect_from(local),
+        &request("GET", "/healthz", None, b""),
+    );
+    assert_eq!(r.status, 200);
+}
