@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod check;
+mod drill;
 mod failure;
 mod files;
 mod inspect;
@@ -41,6 +42,7 @@ enum Command {
     Audit(audit::Args),
     Override(override_cmd::Args),
     Check(check::Args),
+    Drill(drill::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Override(args) => override_cmd::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Drill(args) => drill::run(&args),
     };
     match outcome {
         Ok(code) => code,

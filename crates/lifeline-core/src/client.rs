@@ -29,7 +29,8 @@ pub struct ClientPolicy {
     pub backoff_max_ms: u64,
     /// Consecutive failures that open a node's circuit.
     pub failure_threshold: u32,
-    /// How long an open circuit stays open before one probe, milliseconds.
+    /// How long an open circuit stays open before one probe, milliseconds (10 s: after an
+    /// outage, clients are back online at most this long after the nodes).
     pub open_ms: u64,
     /// Longest `Retry-After` honoured, milliseconds (a node asking for more stays out this
     /// long, then is probed).
@@ -45,7 +46,7 @@ impl Default for ClientPolicy {
             backoff_base_ms: 100,
             backoff_max_ms: 2_000,
             failure_threshold: 3,
-            open_ms: 30_000,
+            open_ms: 10_000,
             max_retry_after_ms: 60_000,
         }
     }

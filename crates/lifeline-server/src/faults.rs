@@ -266,8 +266,9 @@ async fn age_active_key(store: &Store, secs: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The `validate` route's fault layer: hangs, or replays the first answer given to the same
-/// request; otherwise passes the request on (remembering its answer).
+/// The `validate` route's fault layer: replays the first answer given to the same request;
+/// otherwise passes the request on (remembering its answer). A hang is injected inside the
+/// handler (`AppState::injected_validate_delay`), where its latency is measured.
 pub(crate) async fn validate_layer(
     State(state): State<AppState>,
     request: Request,
@@ -277,9 +278,6 @@ pub(crate) async fn validate_layer(
         return next.run(request).await;
     };
     let faults = injector.current();
-    if faults.hang_validate_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.hang_validate_ms)).await;
-    }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_VALIDATE_BODY).await else {
         return AppError::new(

@@ -215,6 +215,12 @@ impl AppState {
         })
     }
 
+    /// How long a hanging-node fault makes `validate` wait, if one is injected.
+    pub(crate) fn injected_validate_delay(&self) -> Option<Duration> {
+        let ms = self.inner.faults.get()?.current().hang_validate_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
     /// Whether a partition fault cuts this node off now.
     pub(crate) fn partitioned(&self) -> bool {
         self.inner.faults.get().is_some_and(faults::FaultInjector::partitioned)

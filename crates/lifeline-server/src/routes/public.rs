@@ -26,7 +26,9 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
         return Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unwritable",
-            format!("this node's heartbeat could not be written for {stall} s beyond its interval: the store refuses writes"),
+            format!(
+                "this node's heartbeat could not be written for {stall} s beyond its interval: the store refuses writes"
+            ),
         ));
     }
     Ok(Json(
@@ -78,6 +80,39 @@ pub(crate) async fn validate(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ValidateRequest>,
 ) -> Result<Response, AppError> {
+    let mut pending = Abandoned {
+        state: state.clone(),
+        started: std::time::Instant::now(),
+        answered: false,
+    };
+    let answer = answer(state, req).await;
+    pending.answered = true;
+    answer
+}
+
+/// Counts a `validate` whose client went away before the answer (its future dropped): its
+/// time so far joins the latency figures, so a stalled node shows in the p99 even when
+/// every client gives up on it.
+struct Abandoned {
+    state: AppState,
+    started: std::time::Instant,
+    answered: bool,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.state.metrics().validation(
+                crate::clock::now(),
+                "abandoned",
+                None,
+                self.started.elapsed().as_secs_f64(),
+            );
+        }
+    }
+}
+
+async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppError> {
     if req.token.len() > lifeline_core::MAX_TOKEN_BYTES + 1024 {
         return Err(AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,6 +124,11 @@ pub(crate) async fn validate(
         return Err(AppError::invalid("instance must be at most 256 characters"));
     }
     let started = std::time::Instant::now();
+    // A drill's hanging node (`--danger-fault-injection` only): slow inside the measured span,
+    // as a real stall would be.
+    if let Some(delay) = state.injected_validate_delay() {
+        tokio::time::sleep(delay).await;
+    }
     let mut ring = state.keys().await?;
     let now = crate::clock::now();
     let at = UnixTime::from_secs(now);
