@@ -232,6 +232,7 @@ pub(crate) async fn count(s: &Server) -> usize {
 mod alerts;
 mod audit;
 mod console;
+mod drills;
 mod incidents;
 mod licenses;
 mod map;
