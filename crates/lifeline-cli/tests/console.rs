@@ -175,6 +175,8 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     let _server = Process(
         Command::new(BIN)
             .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            // The rules run every second: the refused validations below open incidents.
+            .args(["--evaluate-every", "1"])
             .arg("--data-dir")
             .arg(data.path())
             .arg("--console")
@@ -238,6 +240,24 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     });
     let (status, body) = api(&base, "POST", "/api/v1/telemetry", &admin, Some(report));
     assert_eq!(status, 202, "{body}");
+
+    // Enough refused validations (a forged signature) for the failure-ratio rule to open an
+    // incident on its own: the Incidents page acknowledges and annotates it.
+    let first = page["items"][0]["token"].as_str().unwrap();
+    let mut forged = first.as_bytes().to_vec();
+    let i = forged.len() - 10;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for _ in 0..30 {
+        let (status, _) = api(
+            &base,
+            "POST",
+            "/api/v1/validate",
+            "",
+            Some(json!({ "token": forged })),
+        );
+        assert_eq!(status, 200);
+    }
 
     // A real headless Chromium.
     let driver_port = free_port();
@@ -471,6 +491,109 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     wait_for_text(&browser, "[data-testid=chain]", "Chain intact").await;
     wait_for_text(&browser, "table.audit", "license.revoked").await;
     shots.take(&browser, "audit").await;
+
+    // Incidents: the rules opened some; filter the open ones, acknowledge one, add a note.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, open) = api(&base, "GET", "/api/v1/incidents?status=open", &admin, None);
+        if open.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no incident opened: {open}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nav(&browser, "Incidents").await;
+    wait_for(&browser, "table.incidents").await;
+    wait_for(&browser, "#incident-status")
+        .await
+        .select_by_value("open")
+        .await
+        .unwrap();
+    let open_row = wait_for(&browser, "table.incidents tr[data-status=open]").await;
+    assert!(
+        browser
+            .find(Locator::Css("table.incidents tr[data-status=resolved]"))
+            .await
+            .is_err(),
+        "the status filter applies"
+    );
+    let incident_id = open_row.attr("data-incident").await.unwrap().unwrap();
+    shots.take(&browser, "incidents").await;
+    open_row
+        .find(Locator::Css("a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "article.incident[data-status=open]").await;
+    wait_for_text(&browser, "ol.timeline", "opened").await;
+    wait_for(&browser, "[data-testid=acknowledge]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "article.incident[data-status=acknowledged]").await;
+    wait_for_text(&browser, "[data-testid=acknowledged]", "token:").await;
+    wait_for(&browser, "#incident-note")
+        .await
+        .send_keys("e2e: failing over the forged client")
+        .await
+        .unwrap();
+    wait_for(&browser, "[data-testid=add-note]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "ol.timeline li[data-kind=note]",
+        "e2e: failing over the forged client",
+    )
+    .await;
+    shots.take(&browser, "incident").await;
+    let (status, detail) = api(
+        &base,
+        "GET",
+        &format!("/api/v1/incidents/{incident_id}"),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(detail["status"], "acknowledged", "{detail}");
+    assert!(
+        detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "note" && e["text"] == "e2e: failing over the forged client"),
+        "{detail}"
+    );
+
+    // The dependency map: one node over one SQLite store, so the store is a single point
+    // of failure; selecting it lists everything that stops with it.
+    nav(&browser, "Map").await;
+    wait_for(&browser, "[data-ready=map]").await;
+    wait_for(&browser, ".spofs li[data-spof=store]").await;
+    let store = wait_for(&browser, "tr[data-component=store][data-spof=true]").await;
+    assert!(store.text().await.unwrap().contains("SQLite store"));
+    wait_for_text(
+        &browser,
+        "tr[data-component='service:checkout-web']",
+        "checkout-web",
+    )
+    .await;
+    store
+        .find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "section.blast[data-selected=store]").await;
+    wait_for_text(&browser, "[data-testid=breaks]", "status list").await;
+    wait_for(&browser, "tr[data-component='service:checkout-web'].breaks").await;
+    shots.take(&browser, "map").await;
 
     // A phone-sized window: the overview still reads.
     browser.set_window_size(390, 844).await.unwrap();
