@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// store). Never in production.
     #[arg(long)]
     danger_fault_injection: bool,
+    /// Scheduled drills: a JSON file `{"drills": [{"name": "one-node-down", "every_s":
+    /// 86400, "first_after_s": 600}]}`; each run's report is stored here (Drills page).
+    #[arg(long, value_name = "FILE.json")]
+    drills: Option<PathBuf>,
 }
 
 /// The rules: the file's, else the defaults; `--evaluate-every` wins over both.
@@ -130,6 +134,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         map,
         fault_injection: args.danger_fault_injection,
     };
+    if let Some(path) = &args.drills {
+        let schedule = crate::drill::Schedule::load(path)?;
+        let url = match &args.public_url {
+            Some(url) => url.clone(),
+            None if args.listen.ip().is_unspecified() => {
+                format!("http://127.0.0.1:{}", args.listen.port())
+            }
+            None => format!("http://{}", args.listen),
+        };
+        schedule.start(url, args.data_dir.join("admin-token"));
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
     runtime

@@ -12,6 +12,9 @@ use crate::failure::CliError;
 
 mod lab;
 mod scenarios;
+mod schedule;
+
+pub(crate) use schedule::Schedule;
 
 /// Rehearse a failure: start nodes and verifiers on 127.0.0.1, inject a fault, measure.
 #[derive(Debug, clap::Args)]

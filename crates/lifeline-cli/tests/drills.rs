@@ -1,0 +1,346 @@
+//! `lifeline drill`: every drill runs for real (its own lab of `lifeline serve` processes on
+//! 127.0.0.1, its own verifiers) and must pass its expectations; the report's JSON shape;
+//! reports stored on a server (`--report-to`, scheduled with `serve --drills`); bad input.
+//! Drills are timing-sensitive, so they run one at a time.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
+
+/// One drill at a time (each starts four servers and measures timings).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const ALL: [&str; 12] = [
+    "expired-signing-key",
+    "key-rotated-mid-traffic",
+    "one-node-down",
+    "all-nodes-down",
+    "node-hanging",
+    "corrupted-license-file",
+    "corrupted-lease-cache",
+    "clock-skewed-ahead",
+    "clock-set-back",
+    "replayed-old-lease",
+    "revoked-during-outage",
+    "store-unavailable",
+];
+
+fn lifeline(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+/// Runs a drill with `--json`: its report, checked for shape; panics with the report unless
+/// it passed.
+fn drill(name: &str) -> Value {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = lifeline(&["drill", "run", name, "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{name}: not one JSON object ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(report["name"], name);
+    assert!(report["fault"].as_str().is_some_and(|f| !f.is_empty()));
+    assert!(report["times"]["total_ms"].as_u64().unwrap() > 0);
+    assert!(
+        report["verifiers"]["checks"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let expectations = report["expectations"].as_array().unwrap();
+    assert!(!expectations.is_empty());
+    let all_met = expectations.iter().all(|e| e["met"] == true);
+    assert_eq!(report["passed"], all_met, "passed is every expectation met");
+    assert_eq!(
+        out.status.code(),
+        Some(if all_met { 0 } else { 1 }),
+        "exit code follows the result"
+    );
+    assert!(all_met, "{name} failed: {report:#}");
+    report
+}
+
+#[test]
+fn drill_list_prints_every_drill_one_a_line_name_first() {
+    let out = lifeline(&["drill", "list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ALL);
+    for line in text.lines() {
+        let name = line.split_whitespace().next().unwrap();
+        assert!(
+            name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "kebab-case: {name}"
+        );
+        assert!(line.len() > name.len() + 10, "a description: {line}");
+    }
+}
+
+#[test]
+fn an_unknown_drill_is_a_usage_error() {
+    let out = lifeline(&["drill", "run", "meteor-strike"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("meteor-strike") && err.contains("drill list"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn report_to_needs_the_admin_token() {
+    let out = Command::new(BIN)
+        .args([
+            "drill",
+            "run",
+            "clock-set-back",
+            "--report-to",
+            "http://127.0.0.1:9",
+        ])
+        .env_remove("LIFELINE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LIFELINE_ADMIN_TOKEN"));
+}
+
+#[test]
+fn drill_expired_signing_key() {
+    let r = drill("expired-signing-key");
+    assert_eq!(r["detected_by"], "incident signing_key_expiry");
+}
+
+#[test]
+fn drill_key_rotated_mid_traffic() {
+    drill("key-rotated-mid-traffic");
+}
+
+#[test]
+fn drill_one_node_down() {
+    let r = drill("one-node-down");
+    assert!(r["times"]["detect_ms"].as_u64().is_some());
+    assert!(r["times"]["recover_ms"].as_u64().is_some());
+}
+
+#[test]
+fn drill_all_nodes_down() {
+    let r = drill("all-nodes-down");
+    assert!(r["verifiers"]["states"]["offline"].as_u64().unwrap() > 0);
+    assert_eq!(r["verifiers"]["lockouts"], 0);
+}
+
+#[test]
+fn drill_node_hanging() {
+    drill("node-hanging");
+}
+
+#[test]
+fn drill_corrupted_license_file() {
+    drill("corrupted-license-file");
+}
+
+#[test]
+fn drill_corrupted_lease_cache() {
+    drill("corrupted-lease-cache");
+}
+
+#[test]
+fn drill_clock_skewed_ahead() {
+    drill("clock-skewed-ahead");
+}
+
+#[test]
+fn drill_clock_set_back() {
+    let r = drill("clock-set-back");
+    assert_eq!(r["verifiers"]["reasons"]["clock_rollback"], 1);
+}
+
+#[test]
+fn drill_replayed_old_lease() {
+    drill("replayed-old-lease");
+}
+
+#[test]
+fn drill_revoked_during_outage() {
+    let r = drill("revoked-during-outage");
+    assert!(r["verifiers"]["reasons"]["revoked"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn drill_store_unavailable() {
+    let r = drill("store-unavailable");
+    assert_eq!(r["detected_by"], "readyz: store_unwritable");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(extra)
+        .env("LIFELINE_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while ureq::get(format!("{url}/readyz")).call().is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server {
+        child,
+        url,
+        _dir: dir,
+    }
+}
+
+fn reports(url: &str) -> Vec<Value> {
+    let mut r = ureq::get(format!("{url}/api/v1/drills"))
+        .header("authorization", &format!("Bearer {ADMIN}"))
+        .call()
+        .unwrap();
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+#[test]
+fn report_to_stores_the_report_on_the_server() {
+    let server = serve(&[]);
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(BIN)
+        .args([
+            "drill",
+            "run",
+            "clock-set-back",
+            "--json",
+            "--report-to",
+            &server.url,
+        ])
+        .env("LIFELINE_ADMIN_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = reports(&server.url);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["report"], printed,
+        "the report stored is the one printed"
+    );
+}
+
+#[test]
+fn serve_runs_scheduled_drills_and_stores_their_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = dir.path().join("drills.json");
+    std::fs::write(
+        &schedule,
+        r#"{"drills": [{"name": "clock-set-back", "every_s": 3600, "first_after_s": 0}]}"#,
+    )
+    .unwrap();
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = serve(&["--drills", schedule.to_str().unwrap()]);
+    let start = Instant::now();
+    let stored = loop {
+        let stored = reports(&server.url);
+        if !stored.is_empty() {
+            break stored;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no scheduled drill report within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(stored[0]["report"]["name"], "clock-set-back");
+    assert_eq!(stored[0]["report"]["passed"], true, "{:#}", stored[0]);
+}
+
+#[test]
+fn a_bad_drill_schedule_stops_the_server_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, expect) in [
+        (
+            r#"{"drills": [{"name": "meteor-strike", "every_s": 3600}]}"#,
+            "meteor-strike",
+        ),
+        (
+            r#"{"drills": [{"name": "one-node-down", "every_s": 5}]}"#,
+            "every_s",
+        ),
+        (
+            r#"{"drills": [{"name": "one-node-down"}]}"#,
+            "not a drill schedule",
+        ),
+        ("nonsense", "not a drill schedule"),
+    ] {
+        let path = dir.path().join("drills.json");
+        std::fs::write(&path, body).unwrap();
+        let out = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--drills",
+                path.to_str().unwrap(),
+            ])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("LIFELINE_ADMIN_TOKEN", ADMIN)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{body}: {err}");
+    }
+}
