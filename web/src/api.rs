@@ -10,7 +10,7 @@ use lifeline_api::{
     AuditIntegrity, AuditPage, CreateOverride, DependencyMap, ExtendLicense, Incident,
     IncidentDetail, IncidentNote, IncidentStatus, IssueLicense, License, LicensePage, LicenseState,
     OverrideRecord, OverrideStatus, Overview, Problem, Product, RevokeLicense, RevokeOverride,
-    SessionInfo, SigningKeyInfo,
+    SessionInfo, SigningKeyInfo, StoredDrillReport,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -305,6 +305,28 @@ pub async fn note_incident(auth: Auth, id: &str, text: &str) -> Result<IncidentD
 /// `GET /api/v1/map`: the dependency map.
 pub async fn dependency_map(auth: Auth) -> Result<DependencyMap, ApiError> {
     get(auth, Request::get("/api/v1/map")).await
+}
+
+/// `GET /api/v1/drills`: stored drill reports, newest first, optionally of one drill only.
+pub async fn drills(
+    auth: Auth,
+    name: Option<&str>,
+    limit: u32,
+) -> Result<Vec<StoredDrillReport>, ApiError> {
+    let mut params = vec![("limit", limit.clamp(1, 200).to_string())];
+    if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        params.push(("name", name.to_owned()));
+    }
+    get(auth, Request::get("/api/v1/drills").query(params)).await
+}
+
+/// `GET /api/v1/drills/{id}`: one stored drill report.
+pub async fn drill(auth: Auth, id: &str) -> Result<StoredDrillReport, ApiError> {
+    get(
+        auth,
+        Request::get(&format!("/api/v1/drills/{}", encode(id))),
+    )
+    .await
 }
 
 async fn get<T: DeserializeOwned>(auth: Auth, request: RequestBuilder) -> Result<T, ApiError> {

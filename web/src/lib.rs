@@ -71,6 +71,7 @@ fn Shell() -> impl IntoView {
                 <A href="/overrides">"Overrides"</A>
                 <A href="/keys">"Keys"</A>
                 <A href="/map">"Map"</A>
+                <A href="/drills">"Drills"</A>
                 <A href="/audit">"Audit"</A>
             </nav>
             <div class="who">
@@ -91,6 +92,8 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
                 <Route path=path!("/incidents/:id") view=pages::incidents::IncidentDetailPage/>
                 <Route path=path!("/map") view=pages::map::MapPage/>
+                <Route path=path!("/drills") view=pages::drills::DrillsPage/>
+                <Route path=path!("/drills/:id") view=pages::drills::DrillDetailPage/>
             </Routes>
         </main>
     }

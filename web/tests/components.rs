@@ -413,6 +413,7 @@ async fn a_session_survives_a_reload_and_sign_out_forgets_it() {
             "Overrides",
             "Keys",
             "Map",
+            "Drills",
             "Audit"
         ]
     );
@@ -788,4 +789,265 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
     settle().await;
     assert!(all(&root, ".spofs").is_empty());
     assert!(text(&root).contains("No single point of failure"));
+}
+
+/// A real report, as `lifeline drill run corrupted-license-file --json` printed it.
+const DRILL_PASSED: &str = r#"{"name":"corrupted-license-file","fault":"the license file corrupted four ways","passed":true,"started_at":1789999400,"detected_by":"incident reason_surge","times":{"detect_ms":831,"recover_ms":21,"total_ms":1880},"verifiers":{"checks":5,"usable":1,"lockouts":0,"states":{"invalid":4,"valid":1},"reasons":{"bad_signature":1,"malformed":3}},"expectations":[{"expected":"truncated: refused with a reason, exit 1, no crash","met":true,"observed":"state invalid, reason malformed, exit Some(1)"},{"expected":"the refusals, reported by the verifier's telemetry, open a reason_surge incident","met":true,"observed":"opened after 831 ms"},{"expected":"the intact file is valid again","met":true,"observed":"state valid, exit Some(0)"}],"notes":[]}"#;
+
+fn drill_report(id: &str, json: &str, received_at: u64) -> lifeline_api::StoredDrillReport {
+    lifeline_api::StoredDrillReport {
+        id: id.to_owned(),
+        received_at,
+        received_from: "token:t1 (ci)".to_owned(),
+        report: lifeline_api::DrillReport {
+            started_at: received_at - 10,
+            ..serde_json::from_str(json).unwrap()
+        },
+    }
+}
+
+/// The same drill failing: nothing detected it, a user was locked out, an expectation unmet.
+fn drill_failed(id: &str, started_at: u64) -> lifeline_api::StoredDrillReport {
+    let mut r = drill_report(id, DRILL_PASSED, started_at + 5);
+    r.report.passed = false;
+    r.report.started_at = started_at;
+    r.report.detected_by = None;
+    r.report.times.detect_ms = None;
+    r.report.times.recover_ms = None;
+    r.report.times.total_ms = 65_400;
+    r.report.verifiers.lockouts = 3;
+    r.report.expectations[1].met = false;
+    r.report.expectations[1].observed = "no incident within 30 s".to_owned();
+    r.report.notes = vec!["telemetry was not delivered: node refused 503".to_owned()];
+    r
+}
+
+#[wasm_bindgen_test]
+fn drill_times_read_in_one_unit() {
+    use lifeline_console::pages::drills::elapsed;
+    assert_eq!(elapsed(0), "0 ms");
+    assert_eq!(elapsed(831), "831 ms");
+    assert_eq!(elapsed(1880), "1.9 s");
+    assert_eq!(elapsed(125_000), "2 min 5 s");
+}
+
+#[wasm_bindgen_test]
+fn drill_reports_list_passed_and_failed_with_times_and_lockouts() {
+    use lifeline_console::pages::drills::DrillTable;
+    let items = vec![
+        drill_failed("d-2", NOW - 120),
+        drill_report("d-1", DRILL_PASSED, NOW - 3600),
+    ];
+    let root = mount(move || view! { <DrillTable items=items now=NOW server="http://s:1"/> });
+    let rows = all(&root, "table.drills tbody tr");
+    assert_eq!(rows.len(), 2, "newest first, as the server lists");
+    let failed = &rows[0];
+    assert_eq!(failed.get_attribute("data-report").as_deref(), Some("d-2"));
+    assert_eq!(
+        one(failed, ".badge")
+            .get_attribute("data-result")
+            .as_deref(),
+        Some("failed")
+    );
+    assert!(
+        text(failed).contains("failed"),
+        "said in text, not only colour"
+    );
+    assert_eq!(
+        one(failed, "a").get_attribute("href").as_deref(),
+        Some("/drills/d-2")
+    );
+    assert_eq!(text(&one(failed, "[data-field=detect]")), "not detected");
+    assert_eq!(
+        text(&one(failed, "[data-field=recover]")),
+        "did not recover"
+    );
+    let lockouts = one(failed, "[data-field=lockouts]");
+    assert_eq!(text(&lockouts), "3");
+    assert!(lockouts.class_list().contains("lockouts"));
+    assert!(text(failed).contains("2 min ago"));
+    let passed = &rows[1];
+    assert_eq!(
+        passed.get_attribute("data-result").as_deref(),
+        Some("passed")
+    );
+    assert_eq!(
+        passed.get_attribute("data-drill").as_deref(),
+        Some("corrupted-license-file")
+    );
+    assert_eq!(text(&one(passed, "[data-field=detect]")), "831 ms");
+    assert_eq!(text(&one(passed, "[data-field=recover]")), "21 ms");
+    assert_eq!(text(&one(passed, "[data-field=lockouts]")), "0");
+    assert!(text(passed).contains("1 h ago"));
+
+    // Nothing reported yet: how to run a drill, and where scheduled drills come from.
+    let empty = mount(|| view! { <DrillTable items=Vec::new() now=NOW server="http://s:1"/> });
+    assert!(all(&empty, "table").is_empty());
+    let how = text(&one(&empty, "[data-testid=drills-how-to]"));
+    assert!(how.contains("No drill has reported here yet."), "{how}");
+    assert!(
+        how.contains("lifeline drill run NAME --report-to http://s:1"),
+        "{how}"
+    );
+    assert!(how.contains("lifeline serve --drills FILE.json"), "{how}");
+    let filtered = mount(|| {
+        view! { <DrillTable items=Vec::new() now=NOW server="http://s:1" drill="all-nodes-down"/> }
+    });
+    let how = text(&one(&filtered, "[data-testid=drills-how-to]"));
+    assert!(
+        how.contains("No report of the drill all-nodes-down yet."),
+        "{how}"
+    );
+    assert!(
+        how.contains("lifeline drill run all-nodes-down --report-to http://s:1"),
+        "{how}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_last_run_table_shows_which_drills_pass_now() {
+    use lifeline_console::pages::drills::{DRILLS, DrillSummary};
+    let mut other = drill_report(
+        "d-3",
+        &DRILL_PASSED.replace("corrupted-license-file", "expired-signing-key"),
+        NOW - 60,
+    );
+    other.report.started_at = NOW - 70;
+    let reports = vec![
+        other,
+        // The newest of a drill decides: it failed after an older pass.
+        drill_failed("d-2", NOW - 120),
+        drill_report("d-1", DRILL_PASSED, NOW - 3600),
+        drill_report(
+            "d-0",
+            &DRILL_PASSED.replace("corrupted-license-file", "a-new-drill"),
+            NOW - 7200,
+        ),
+    ];
+    let picked = RwSignal::new(Vec::<String>::new());
+    let root = mount(move || {
+        view! {
+            <DrillSummary reports=reports now=NOW
+                on_pick=Callback::new(move |n| picked.update(|v| v.push(n)))/>
+        }
+    });
+    let rows = all(&root, "table.drill-summary tbody tr");
+    assert_eq!(
+        rows.len(),
+        DRILLS.len() + 1,
+        "every known drill, and one not known yet"
+    );
+    let row = |name: &str| one(&root, &format!("tr[data-drill='{name}']"));
+    let corrupted = row("corrupted-license-file");
+    assert_eq!(
+        corrupted.get_attribute("data-result").as_deref(),
+        Some("failed")
+    );
+    assert_eq!(
+        one(&corrupted, "a").get_attribute("href").as_deref(),
+        Some("/drills/d-2"),
+        "links the latest report"
+    );
+    assert!(text(&corrupted).contains("not detected"));
+    let expired = row("expired-signing-key");
+    assert_eq!(
+        expired.get_attribute("data-result").as_deref(),
+        Some("passed")
+    );
+    assert!(text(&expired).contains("1 min ago") && text(&expired).contains("831 ms"));
+    assert_eq!(
+        row("a-new-drill").get_attribute("data-result").as_deref(),
+        Some("passed")
+    );
+    let never = row("all-nodes-down");
+    assert_eq!(never.get_attribute("data-result").as_deref(), Some("never"));
+    assert!(text(&never).contains("no report yet"));
+    let tally = one(&root, "[data-testid=drill-tally]");
+    assert_eq!(
+        text(&tally),
+        "2 passing, 1 failing, 10 never run (from the 4 newest reports)"
+    );
+    assert!(tally.class_list().contains("failing"));
+    one(&expired, "button")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    assert_eq!(picked.get_untracked(), ["expired-signing-key"]);
+}
+
+#[wasm_bindgen_test]
+fn a_drill_report_shows_the_fault_times_verifiers_and_every_expectation() {
+    use lifeline_console::pages::drills::DrillReportView;
+    let passed = drill_report("d-1", DRILL_PASSED, NOW - 3590);
+    let root = mount(move || view! { <DrillReportView stored=passed now=NOW/> });
+    let article = one(&root, "article.drill");
+    assert_eq!(
+        article.get_attribute("data-result").as_deref(),
+        Some("passed")
+    );
+    assert_eq!(
+        text(&one(&root, "[data-field=fault]")),
+        "the license file corrupted four ways"
+    );
+    assert_eq!(
+        text(&one(&root, "[data-field=detected-by]")),
+        "incident reason_surge"
+    );
+    assert_eq!(text(&one(&root, "[data-field=detect]")), "831 ms");
+    assert_eq!(text(&one(&root, "[data-field=recover]")), "21 ms");
+    assert_eq!(text(&one(&root, "[data-field=total]")), "1.9 s");
+    assert_eq!(text(&one(&root, "[data-field=checks]")), "5");
+    assert_eq!(text(&one(&root, "[data-field=usable]")), "1");
+    assert_eq!(text(&one(&root, "[data-field=lockouts]")), "0");
+    assert_eq!(
+        text(&one(&root, "table.counts.state tr[data-key=invalid]")),
+        "invalid4"
+    );
+    assert_eq!(
+        text(&one(&root, "table.counts.reason tr[data-key=malformed]")),
+        "malformed3"
+    );
+    let expectations = all(&root, "ul.expectations li");
+    assert_eq!(expectations.len(), 3);
+    assert!(
+        expectations
+            .iter()
+            .all(|e| e.get_attribute("data-met").as_deref() == Some("true"))
+    );
+    assert!(text(&expectations[2]).contains("Observed: state valid, exit Some(0)"));
+    assert!(text(&root).contains("Every expectation held (3)."));
+    assert!(text(&root).contains("token:t1 (ci)"));
+    assert!(text(&root).contains("No notes."));
+
+    let failed = drill_failed("d-2", NOW - 120);
+    let root = mount(move || view! { <DrillReportView stored=failed now=NOW/> });
+    assert_eq!(
+        one(&root, "article.drill")
+            .get_attribute("data-result")
+            .as_deref(),
+        Some("failed")
+    );
+    assert_eq!(
+        text(&one(&root, "[role=alert]")),
+        "1 of 3 expectations failed."
+    );
+    let unmet = one(&root, "ul.expectations li[data-met=false]");
+    assert!(unmet.class_list().contains("failed"));
+    assert!(text(&unmet).contains("failed"));
+    assert!(text(&unmet).contains("open a reason_surge incident"));
+    assert!(text(&unmet).contains("Observed: no incident within 30 s"));
+    assert_eq!(all(&root, "ul.expectations li[data-met=true]").len(), 2);
+    assert_eq!(
+        text(&one(&root, "[data-field=detected-by]")),
+        "not detected by the servers"
+    );
+    assert_eq!(
+        text(&one(&root, "[data-field=recover]")),
+        "did not recover within the drill"
+    );
+    assert_eq!(text(&one(&root, "[data-field=total]")), "1 min 5 s");
+    let lockouts = one(&root, "dd[data-field=lockouts]");
+    assert_eq!(text(&lockouts), "3");
+    assert!(lockouts.class_list().contains("lockouts"));
+    assert!(text(&one(&root, "ul.notes")).contains("telemetry was not delivered"));
 }

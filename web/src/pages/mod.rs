@@ -2,6 +2,7 @@
 //! [`crate::components`]; each shows loading, empty and error states.
 
 pub mod audit;
+pub mod drills;
 pub mod incidents;
 pub mod keys;
 pub mod license_detail;
