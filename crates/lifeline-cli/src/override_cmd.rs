@@ -45,22 +45,8 @@ struct MintArgs {
     /// license signing key.
     #[arg(long, value_name = "FILE.jwk")]
     key: String,
-    /// What it covers: `all`, `license:ID`, `licensee:NAME` or `product:ID`.
-    #[arg(long, value_name = "SCOPE")]
-    scope: String,
-    /// What it does: `valid` (usable though expired or signed outside its key's window),
-    /// `entitlements:A,B` (extra entitlements) or `extend-grace:SECONDS`.
-    #[arg(long, value_name = "EFFECT", default_value = "valid")]
-    effect: String,
-    /// How long it lasts, in hours (over 72 needs --approved-by).
-    #[arg(long, value_name = "HOURS", default_value_t = 24)]
-    hours: u64,
-    /// Why (required; kept in the token and shown in every verdict it changes).
-    #[arg(long)]
-    reason: String,
-    /// The incident reference, e.g. INC-1234 (required).
-    #[arg(long)]
-    incident: String,
+    #[command(flatten)]
+    spec: OverrideSpec,
     /// Who mints it (the token's `iss`).
     #[arg(long, default_value = "lifeline-cli")]
     issuer: String,
@@ -79,25 +65,52 @@ struct MintArgs {
 struct CreateArgs {
     #[command(flatten)]
     remote: Remote,
+    #[command(flatten)]
+    spec: OverrideSpec,
+    /// Print only the signed token (for `lifeline verify --override`); fails when the
+    /// override waits for approval.
+    #[arg(long)]
+    token_only: bool,
+}
+
+/// What an override covers and does, for how long and why (`mint` and `create` alike).
+#[derive(Debug, clap::Args)]
+struct OverrideSpec {
     /// What it covers: `all`, `license:ID`, `licensee:NAME` or `product:ID`.
     #[arg(long, value_name = "SCOPE")]
     scope: String,
-    /// What it does: `valid`, `entitlements:A,B` or `extend-grace:SECONDS`.
+    /// What it does: `valid` (usable though expired or signed outside its key's window),
+    /// `entitlements:A,B` (extra entitlements) or `extend-grace:SECONDS`.
     #[arg(long, value_name = "EFFECT", default_value = "valid")]
     effect: String,
-    /// How long it lasts, in hours (over 72 waits for a second admin; at most 720).
+    /// How long it lasts, in hours. Over 72 needs a second person: `mint --approved-by`, or
+    /// a second admin's approval after `create` (at most 720).
     #[arg(long, value_name = "HOURS", default_value_t = 24)]
     hours: u64,
-    /// Why (required; kept in the token and the audit log).
+    /// Why (required; kept in the token and the audit log, shown in every verdict it
+    /// changes).
     #[arg(long)]
     reason: String,
     /// The incident reference, e.g. INC-1234 (required).
     #[arg(long)]
     incident: String,
-    /// Print only the signed token (for `lifeline verify --override`); fails when the
-    /// override waits for approval.
-    #[arg(long)]
-    token_only: bool,
+}
+
+impl OverrideSpec {
+    /// The checks both subcommands make; the scope and effect as JSON.
+    fn parse(&self) -> Result<(Value, Value), CliError> {
+        if self.hours == 0 {
+            return Err(CliError::new("--hours must be at least 1"));
+        }
+        if self.reason.trim().is_empty() || self.incident.trim().is_empty() {
+            return Err(CliError::new("--reason and --incident must not be empty"));
+        }
+        Ok((parse_scope(&self.scope)?, parse_effect(&self.effect)?))
+    }
+
+    fn expires_at(&self, now: u64) -> u64 {
+        now.saturating_add(self.hours.saturating_mul(3600))
+    }
 }
 
 /// List a server's overrides, newest first (a JSON array of records). Viewer role.
@@ -147,22 +160,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
 }
 
 fn create(args: &CreateArgs) -> Result<ExitCode, CliError> {
-    if args.hours == 0 {
-        return Err(CliError::new("--hours must be at least 1"));
-    }
-    if args.reason.trim().is_empty() || args.incident.trim().is_empty() {
-        return Err(CliError::new("--reason and --incident must not be empty"));
-    }
-    let scope = serde_json::from_value(parse_scope(&args.scope)?)
-        .map_err(|e| CliError::new(format!("--scope {:?}: {e}", args.scope)))?;
-    let effect = serde_json::from_value(parse_effect(&args.effect)?)
-        .map_err(|e| CliError::new(format!("--effect {:?}: {e}", args.effect)))?;
+    let spec = &args.spec;
+    let (scope, effect) = spec.parse()?;
+    let scope = serde_json::from_value(scope)
+        .map_err(|e| CliError::new(format!("--scope {:?}: {e}", spec.scope)))?;
+    let effect = serde_json::from_value(effect)
+        .map_err(|e| CliError::new(format!("--effect {:?}: {e}", spec.effect)))?;
     let req = CreateOverride {
         scope,
         effect,
-        expires_at: crate::issue::now_secs()?.saturating_add(args.hours.saturating_mul(3600)),
-        reason: args.reason.trim().to_owned(),
-        incident: args.incident.trim().to_owned(),
+        expires_at: spec.expires_at(crate::issue::now_secs()?),
+        reason: spec.reason.trim().to_owned(),
+        incident: spec.incident.trim().to_owned(),
     };
     let body = serde_json::to_value(&req)
         .map_err(|e| CliError::new(format!("cannot encode the request: {e}")))?;
@@ -304,20 +313,14 @@ fn answer<T: DeserializeOwned>(
 }
 
 fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {
-    if args.hours == 0 {
-        return Err(CliError::new("--hours must be at least 1"));
-    }
-    if args.hours > MAX_UNAPPROVED_HOURS && args.approved_by.as_deref().is_none_or(str::is_empty) {
+    let spec = &args.spec;
+    let (scope, effect) = spec.parse()?;
+    if spec.hours > MAX_UNAPPROVED_HOURS && args.approved_by.as_deref().is_none_or(str::is_empty) {
         return Err(CliError::new(format!(
             "an override longer than {MAX_UNAPPROVED_HOURS} hours needs a second person's approval"
         ))
         .hint("pass --approved-by NAME, or mint a shorter one and renew it"));
     }
-    if args.reason.trim().is_empty() || args.incident.trim().is_empty() {
-        return Err(CliError::new("--reason and --incident must not be empty"));
-    }
-    let scope = parse_scope(&args.scope)?;
-    let effect = parse_effect(&args.effect)?;
     files::warn_if_exposed(&args.key);
     let key_bytes = files::read_capped(&args.key, 64 * 1024, "private key")?;
     let signer = LicenseSigner::from_private_jwk_json(&key_bytes).map_err(|e| {
@@ -327,9 +330,9 @@ fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {
     let now = crate::issue::now_secs()?;
     let mut claims = json!({
         "iss": args.issuer, "jti": format!("ovr-{}", crate::issue::random_id()?),
-        "iat": now, "nbf": now, "exp": now.saturating_add(args.hours.saturating_mul(3600)),
+        "iat": now, "nbf": now, "exp": spec.expires_at(now),
         "scope": scope, "effect": effect,
-        "reason": args.reason.trim(), "incident": args.incident.trim(),
+        "reason": spec.reason.trim(), "incident": spec.incident.trim(),
     });
     if let (Some(who), Value::Object(map)) = (&args.approved_by, &mut claims) {
         map.insert("approved_by".into(), who.clone().into());
@@ -343,9 +346,9 @@ fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {
     println!("{token}");
     eprintln!(
         "override for {} ({}) valid {} h, signed by key {:?}",
-        args.scope,
-        args.effect,
-        args.hours,
+        spec.scope,
+        spec.effect,
+        spec.hours,
         signer.kid()
     );
     Ok(ExitCode::SUCCESS)
