@@ -10,7 +10,7 @@ DEMO_DIR ?= target/demo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LIFELINE := $(TARGET_DIR)/debug/lifeline
 
-.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify
+.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify deny api-fuzz
 
 run: setup demo console serve-demo
 
@@ -25,7 +25,7 @@ serve-demo:
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
 	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN) --console dist/console
 
-test: setup lint unit pg-test wasm-check wasm-test npm-test console-test console-e2e
+test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz
 	@echo "make test: all checks passed"
 
 setup:
@@ -35,6 +35,23 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude lifeline-console --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p lifeline-wasm -p lifeline-console --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+
+# Supply chain (deny.toml): licenses on the allow-list, no ed25519-dalek < 2, crates.io only.
+# Advisories need the RustSec database, a git repository: checked when it is on this machine
+# or can be fetched, skipped with a message otherwise (CI reaches only package registries).
+ADVISORY_DBS := $(or $(CARGO_HOME),$(HOME)/.cargo)/advisory-dbs
+deny:
+	$(CARGO) deny --locked check licenses bans sources
+	@if ls -d $(ADVISORY_DBS)/advisory-db-*/crates >/dev/null 2>&1 || $(CARGO) deny --locked fetch db >/dev/null 2>&1; then \
+	  $(CARGO) deny --locked --offline check advisories; \
+	else \
+	  echo "make deny: advisories SKIPPED: no RustSec advisory database in $(ADVISORY_DBS) and it cannot be fetched (no network beyond package registries)"; \
+	fi
+
+# schemathesis against a real `lifeline serve --demo` from its served OpenAPI document, as an
+# admin and as a viewer: no 5xx, every response as documented (.ci/api-fuzz; ~2.5 minutes).
+api-fuzz:
+	bash .ci/api-fuzz
 
 # The console (web/) is wasm-only: its tests run in console-test.
 unit:
