@@ -6,7 +6,8 @@
 //! The route list is the served `/api/v1/openapi.json`, checked against the router: the paths
 //! `app()` registers (read from its source) and the methods each answers (probed over HTTP).
 //! A route in the router without a matrix entry, or missing from the OpenAPI document, fails
-//! this test with its name.
+//! this test with its name; so does a role the document (`security`, `x-required-role`)
+//! states differently from the matrix.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -301,8 +302,9 @@ fn routed(live: &Live) -> (BTreeSet<(String, String)>, Vec<String>) {
     (pairs, problems)
 }
 
-/// The (method, path) pairs of the served OpenAPI document, and whether each needs a token.
-fn documented(live: &Live) -> BTreeMap<(String, String), bool> {
+/// The (method, path) pairs of the served OpenAPI document, and the least role each needs
+/// (`security` and `x-required-role`).
+fn documented(live: &Live) -> BTreeMap<(String, String), Result<Need, String>> {
     let (status, doc) = live.call("GET", "/api/v1/openapi.json", None, None);
     assert_eq!(status, 200);
     let mut out = BTreeMap::new();
@@ -315,7 +317,14 @@ fn documented(live: &Live) -> BTreeMap<(String, String), bool> {
                     .or_else(|| doc.get("security"))
                     .and_then(Value::as_array)
                     .is_some_and(|s| !s.is_empty());
-                out.insert((method, path.clone()), secured);
+                let need = match (secured, op.get("x-required-role").and_then(Value::as_str)) {
+                    (false, None) => Ok(Need::Anyone),
+                    (true, Some("viewer")) => Ok(Need::Viewer),
+                    (true, Some("operator")) => Ok(Need::Operator),
+                    (true, Some("admin")) => Ok(Need::Admin),
+                    (secured, role) => Err(format!("security {secured}, x-required-role {role:?}")),
+                };
+                out.insert((method, path.clone()), need);
             }
         }
     }
@@ -424,12 +433,12 @@ fn every_route_answers_every_caller_as_the_matrix_says() {
             ));
         }
         match docs.get(&key) {
-            None => {}
-            Some(secured) if *secured != (e.need != Need::Anyone) => problems.push(format!(
-                "{} {}: openapi.json says security {secured}, the matrix says {:?}",
+            Some(Ok(need)) if *need == e.need => {}
+            Some(documented) => problems.push(format!(
+                "{} {}: openapi.json says {documented:?}, the matrix says {:?}",
                 e.method, e.path, e.need
             )),
-            Some(_) => {}
+            None => {}
         }
     }
     for key @ (method, path) in &routes {

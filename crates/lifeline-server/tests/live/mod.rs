@@ -80,8 +80,12 @@ impl Live {
             .await
             .unwrap();
         });
+        // A fresh connection per request: the probes leave bodies unread, after which the
+        // server closes the connection, and a pooled one could be found closed.
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
