@@ -9,14 +9,16 @@
     clippy::indexing_slicing
 )]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+mod common;
+
+use common::{BIN, Serve};
+
 const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
 
 /// One drill at a time (each starts four servers and measures timings).
@@ -190,67 +192,22 @@ fn drill_store_unavailable() {
     assert_eq!(r["detected_by"], "readyz: store_unwritable");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(extra: &[&str]) -> Server {
+fn serve(extra: &[&str]) -> (Serve, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(extra)
-        .env("LIFELINE_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while ureq::get(format!("{url}/readyz")).call().is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        url,
-        _dir: dir,
-    }
+    let mut args = vec!["--data-dir", dir.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (Serve::start(&args, &[("LIFELINE_ADMIN_TOKEN", ADMIN)]), dir)
 }
 
-fn reports(url: &str) -> Vec<Value> {
-    let mut r = ureq::get(format!("{url}/api/v1/drills"))
-        .header("authorization", &format!("Bearer {ADMIN}"))
-        .call()
-        .unwrap();
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+fn reports(server: &Serve) -> Vec<Value> {
+    let (status, list) = server.get("/api/v1/drills", Some(ADMIN));
+    assert_eq!(status, 200, "{list}");
+    list.as_array().unwrap().clone()
 }
 
 #[test]
 fn report_to_stores_the_report_on_the_server() {
-    let server = serve(&[]);
+    let (server, _dir) = serve(&[]);
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(BIN)
         .args([
@@ -271,7 +228,7 @@ fn report_to_stores_the_report_on_the_server() {
         String::from_utf8_lossy(&out.stderr)
     );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let stored = reports(&server.url);
+    let stored = reports(&server);
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0]["report"], printed,
@@ -289,10 +246,10 @@ fn serve_runs_scheduled_drills_and_stores_their_reports() {
     )
     .unwrap();
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let server = serve(&["--drills", schedule.to_str().unwrap()]);
+    let (server, _data) = serve(&["--drills", schedule.to_str().unwrap()]);
     let start = Instant::now();
     let stored = loop {
-        let stored = reports(&server.url);
+        let stored = reports(&server);
         if !stored.is_empty() {
             break stored;
         }

@@ -13,98 +13,22 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
-
-/// A `lifeline serve` process over the shared SQLite store; SIGKILLed when dropped.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    fn start(db: &str, data: &Path) -> Self {
-        let port = free_port();
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--db")
-            .arg(db)
-            .env("LIFELINE_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let node = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while agent()
-            .get(&format!("{}/readyz", node.url))
-            .call()
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-            != 200
-        {
-            assert!(Instant::now() < deadline, "node did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        node
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut r = agent()
-            .post(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {ADMIN}"))
-            .send_json(body)
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or(Value::Null),
-        )
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use common::{BIN, Serve, free_port, license_fixture};
 
 const ADMIN: &str = "ll_failover-test-admin-token-0123456789abcdef";
 
 /// `count` nodes over one store, a product, one license; the key set and license in files.
 struct Setup {
     dir: tempfile::TempDir,
-    nodes: Vec<Node>,
+    nodes: Vec<Serve>,
     license_id: String,
 }
 
@@ -119,33 +43,17 @@ impl Setup {
         let _one_at_a_time = START
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut nodes = Vec::new();
-        for i in 0..count {
-            let data = dir.path().join(format!("node{i}"));
-            nodes.push(Node::start(&db, &data));
-        }
-        let first = &nodes[0];
-        // 409: another test made it already (a shared PostgreSQL database).
-        let (s, _) = first.post("/api/v1/products", &json!({"id": "app", "name": "App"}));
-        assert!(s == 201 || s == 409, "{s}");
-        let (s, license) = first.post(
-            "/api/v1/licenses",
-            &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "entitlements": ["pro"]}),
-        );
-        assert_eq!(s, 201, "{license}");
-        std::fs::write(
-            dir.path().join("license.jwt"),
-            license["token"].as_str().unwrap(),
-        )
-        .unwrap();
-        let keys = agent()
-            .get(&format!("{}/.well-known/lifeline/keys.json", first.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        std::fs::write(dir.path().join("keys.json"), keys).unwrap();
+        let nodes: Vec<Serve> = (0..count)
+            .map(|i| {
+                let data = dir.path().join(format!("node{i}"));
+                let data = data.to_str().unwrap();
+                Serve::start(
+                    &["--data-dir", data, "--db", &db],
+                    &[("LIFELINE_ADMIN_TOKEN", ADMIN)],
+                )
+            })
+            .collect();
+        let license = license_fixture(&nodes[0], ADMIN, dir.path());
         Self {
             license_id: license["id"].as_str().unwrap().to_owned(),
             dir,
@@ -390,6 +298,7 @@ fn a_revocation_made_during_an_outage_applies_at_the_first_successful_check() {
     // ... while an operator revokes the license.
     let (s, _) = setup.nodes[0].post(
         &format!("/api/v1/licenses/{}/revoke", setup.license_id),
+        ADMIN,
         &json!({"reason": "chargeback"}),
     );
     assert_eq!(s, 200);
@@ -407,6 +316,7 @@ fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
     let setup = Setup::new(1);
     let (s, closed) = setup.nodes[0].post(
         "/api/v1/licenses",
+        ADMIN,
         &json!({"product": "app", "licensee": "bank", "expires_at": 4_102_444_800u64, "offline_grace_s": 0}),
     );
     assert_eq!(s, 201, "{closed}");
@@ -420,6 +330,7 @@ fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
     // More than a year is refused when issuing.
     let (s, problem) = setup.nodes[0].post(
         "/api/v1/licenses",
+        ADMIN,
         &json!({"product": "app", "licensee": "bank", "expires_at": 4_102_444_800u64, "offline_grace_s": 40_000_000u64}),
     );
     assert_eq!(

@@ -8,24 +8,18 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{BIN, Serve, agent, free_port};
 
+/// A `lifeline serve` over its own data directory (its admin token in `DATA/admin-token`).
 struct Node {
-    child: Child,
-    port: u16,
+    serve: Serve,
     data: PathBuf,
 }
 
@@ -41,37 +35,17 @@ impl Node {
 
     /// Starts `lifeline serve` with extra arguments and environment variables.
     fn start_full(data: &Path, port: u16, args: &[&str], env: &[(&str, &Path)]) -> Self {
-        let child = Command::new(BIN)
-            .args([
-                "serve",
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args(args)
-            .env_remove("LIFELINE_ADMIN_TOKEN")
-            .env_remove("LIFELINE_CONSOLE_DIR")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let node = Self {
-            child,
-            port,
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.to_str().unwrap())).collect();
+        let mut all = vec!["--data-dir", data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        Self {
+            serve: Serve::start_on(port, &all, &env),
             data: data.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while node.get("/readyz", None).0 != 200 {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
         }
-        node
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.serve.url.clone()
     }
 
     fn admin(&self) -> String {
@@ -81,38 +55,12 @@ impl Node {
             .to_owned()
     }
 
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into()
-    }
-
     fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = Self::agent().get(&format!("{}{path}", self.url()));
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        match req.call() {
-            Ok(mut r) => (
-                r.status().as_u16(),
-                r.body_mut().read_json().unwrap_or(Value::Null),
-            ),
-            Err(_) => (0, Value::Null),
-        }
+        self.serve.get(path, token)
     }
 
     fn post(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
-        let mut r = Self::agent()
-            .post(&format!("{}{path}", self.url()))
-            .header("Authorization", &format!("Bearer {token}"))
-            .send_json(body)
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or(Value::Null),
-        )
+        self.serve.post(path, token, body)
     }
 
     fn create_product(&self, admin: &str) {
@@ -126,15 +74,7 @@ impl Node {
 
     /// SIGKILL: no shutdown, no flush, nothing but what the store already made durable.
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.serve.kill();
     }
 }
 
@@ -361,7 +301,7 @@ fn a_client_dribbling_headers_is_cut_off_while_others_are_served() {
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), free_port());
-    let mut slow = std::net::TcpStream::connect(("127.0.0.1", node.port)).unwrap();
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", node.serve.port)).unwrap();
     slow.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let started = Instant::now();
@@ -411,7 +351,7 @@ fn serve_console_serves_the_app_and_refuses_a_directory_without_index_html() {
         &[("LIFELINE_CONSOLE_DIR", &dist)],
     );
     let fetch = |path: &str| {
-        let mut r = Node::agent()
+        let mut r = agent()
             .get(&format!("{}{path}", node.url()))
             .call()
             .unwrap();
@@ -680,7 +620,7 @@ fn serve_evaluates_the_rules_from_a_file_on_its_own() {
     assert_eq!(nodes.as_array().unwrap().len(), 1, "{nodes}");
     assert_eq!(nodes[0]["reachable"], true);
     for _ in 0..3 {
-        let (status, _) = Node::agent()
+        let (status, _) = agent()
             .post(&format!("{}/api/v1/validate", node.url()))
             .send_json(json!({"token": "garbage"}))
             .map(|r| (r.status().as_u16(), ()))

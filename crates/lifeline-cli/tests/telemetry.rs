@@ -9,122 +9,52 @@
     clippy::indexing_slicing
 )]
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+mod common;
+
+use common::{BIN, Serve, agent, free_port, license_fixture};
+
 const ADMIN: &str = "ll_telemetry-test-admin-token-0123456789abcdef";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
 
 /// One `lifeline serve` on its own SQLite file, a product, a license, a viewer token; the
 /// key set and the license in files. The server is SIGKILLed when dropped.
 struct Setup {
     dir: tempfile::TempDir,
-    child: Child,
+    /// The server, alive as long as the setup.
+    _node: Serve,
     url: String,
     viewer: String,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .env("LIFELINE_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while agent()
-            .get(&format!("{url}/readyz"))
-            .call()
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-            != 200
-        {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut setup = Self {
-            dir,
-            child,
-            url,
-            viewer: String::new(),
-        };
-        let (s, _) = setup.post("/api/v1/products", &json!({"id": "app", "name": "App"}));
-        assert_eq!(s, 201);
-        let (s, license) = setup.post(
-            "/api/v1/licenses",
-            &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "entitlements": ["pro"]}),
+        let data = dir.path().join("data");
+        let node = Serve::start(
+            &["--data-dir", data.to_str().unwrap()],
+            &[("LIFELINE_ADMIN_TOKEN", ADMIN)],
         );
-        assert_eq!(s, 201, "{license}");
-        std::fs::write(
-            setup.path("license.jwt"),
-            license["token"].as_str().unwrap(),
-        )
-        .unwrap();
-        let keys = agent()
-            .get(&format!("{}/.well-known/lifeline/keys.json", setup.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        std::fs::write(setup.path("keys.json"), keys).unwrap();
-        let (s, token) = setup.post(
+        license_fixture(&node, ADMIN, dir.path());
+        let (s, token) = node.post(
             "/api/v1/tokens",
+            ADMIN,
             &json!({"name": "verifiers", "role": "viewer"}),
         );
         assert_eq!(s, 201, "{token}");
-        setup.viewer = token["token"].as_str().unwrap().to_owned();
-        setup
+        Self {
+            url: node.url.clone(),
+            viewer: token["token"].as_str().unwrap().to_owned(),
+            dir,
+            _node: node,
+        }
     }
 
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut r = agent()
-            .post(&format!("{}{path}", self.url))
-            .header("Authorization", &format!("Bearer {ADMIN}"))
-            .send_json(body)
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or(Value::Null),
-        )
     }
 
     fn get_json(&self, path: &str) -> Value {
