@@ -104,8 +104,8 @@ npm-test: npm
 # (one Node process, interleaved rounds, medians), then the native core against raw
 # ed25519-dalek verify_strict. QUICK=1 for a short smoke run.
 bench-verify: setup npm
-	$(CARGO) build --locked -q -p lifeline-wasm --features bench-hooks --target wasm32-unknown-unknown --profile wasm-release --target-dir target/bench-build
-	wasm-bindgen --target nodejs --out-dir target/bench-wasm target/bench-build/wasm32-unknown-unknown/wasm-release/lifeline_wasm.wasm
+	$(CARGO) build --locked -q -p lifeline-wasm --features bench-hooks --target wasm32-unknown-unknown --profile wasm-release
+	wasm-bindgen --target nodejs --out-dir target/bench-wasm $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/lifeline_wasm.wasm
 	wasm-opt -O3 target/bench-wasm/lifeline_wasm_bg.wasm -o target/bench-wasm/lifeline_wasm_bg.wasm
 	node tests/npm/bench-verify.mjs $(if $(QUICK),--quick,)
 	$(CARGO) bench --locked -q -p lifeline-core --bench verify -- $(if $(QUICK),--quick,)
