@@ -973,6 +973,19 @@ async fn the_last_run_table_shows_which_drills_pass_now() {
         .click();
     settle().await;
     assert_eq!(picked.get_untracked(), ["expired-signing-key"]);
+
+    // Nothing reported yet: every drill, none run.
+    let root = mount(move || {
+        view! { <DrillSummary reports=Vec::new() now=NOW on_pick=Callback::new(|_| ())/> }
+    });
+    assert_eq!(
+        all(&root, "table.drill-summary tbody tr[data-result=never]").len(),
+        DRILLS.len()
+    );
+    assert_eq!(
+        text(&one(&root, "[data-testid=drill-tally]")),
+        "No drill has reported here yet: 12 drills never run."
+    );
 }
 
 #[wasm_bindgen_test]

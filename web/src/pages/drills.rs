@@ -102,7 +102,6 @@ pub fn DrillsPage() -> impl IntoView {
             })
             .collect_view()
     };
-    let summary_server = server.clone();
     view! {
         <h1>"Drills"</h1>
         <p class="hint">
@@ -121,9 +120,6 @@ pub fn DrillsPage() -> impl IntoView {
             {move || match latest.get() {
                 None => view! { <Loading what="the latest results"/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
-                Some(Ok(reports)) if reports.is_empty() => {
-                    view! { <DrillsHowTo server=summary_server.clone()/> }.into_any()
-                }
                 Some(Ok(reports)) => view! {
                     <DrillSummary reports=reports now=format::now() on_pick=pick/>
                 }.into_any(),
@@ -201,8 +197,9 @@ pub fn DrillsHowTo(
     }
 }
 
-/// The latest result of every drill: a known drill with no report shows as never run; each
-/// row offers its reports (`on_pick`) and links its latest report.
+/// The latest result of every drill: a known drill with no report shows as never run (with
+/// no report at all, every row does; the report list below says how to run one); each row
+/// offers its reports (`on_pick`) and links its latest report.
 #[component]
 pub fn DrillSummary(
     reports: Vec<StoredDrillReport>,
@@ -247,10 +244,14 @@ pub fn DrillSummary(
             }
         })
         .collect_view();
-    let tally = format!(
-        "{passing} passing, {failing} failing, {never} never run (from the {} newest reports)",
-        reports.len()
-    );
+    let tally = if reports.is_empty() {
+        format!("No drill has reported here yet: {never} drills never run.")
+    } else {
+        format!(
+            "{passing} passing, {failing} failing, {never} never run (from the {} newest reports)",
+            reports.len()
+        )
+    };
     view! {
         <p data-testid="drill-tally" class={if failing > 0 { "tally failing" } else { "tally" }}>{tally}</p>
         <div class="table-scroll">
