@@ -595,6 +595,140 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     wait_for(&browser, "tr[data-component='service:checkout-web'].breaks").await;
     shots.take(&browser, "map").await;
 
+    // Drills: a real drill (its own lab of servers and verifiers) stores its report on this
+    // server; the Drills page shows it as the drill's last run, in the list, and in detail.
+    let drill = Command::new(BIN)
+        .args(["drill", "run", "corrupted-license-file", "--json"])
+        .args(["--report-to", &base])
+        .env("LIFELINE_ADMIN_TOKEN", &admin)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let printed: Value = serde_json::from_slice(&drill.stdout)
+        .unwrap_or_else(|e| panic!("drill run --json printed no report ({e}): {drill:?}"));
+    let passed = printed["passed"].as_bool().unwrap();
+    assert_eq!(
+        drill.status.code(),
+        Some(if passed { 0 } else { 1 }),
+        "the exit code says whether the drill passed: {printed}"
+    );
+    let result = if passed { "passed" } else { "failed" };
+    let (status, stored) = api(
+        &base,
+        "GET",
+        "/api/v1/drills?name=corrupted-license-file",
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored.as_array().unwrap().len(), 1, "{stored}");
+    assert_eq!(
+        stored[0]["report"], printed,
+        "the server stored what was printed"
+    );
+    let report_id = stored[0]["id"].as_str().unwrap().to_owned();
+    nav(&browser, "Drills").await;
+    let last_run = wait_for(
+        &browser,
+        &format!("table.drill-summary tr[data-drill=corrupted-license-file][data-result={result}]"),
+    )
+    .await;
+    assert!(
+        last_run
+            .find(Locator::Css(&format!("a[href='/drills/{report_id}']")))
+            .await
+            .is_ok(),
+        "the last run links its report"
+    );
+    wait_for(
+        &browser,
+        "table.drill-summary tr[data-drill=all-nodes-down][data-result=never]",
+    )
+    .await;
+    let row = wait_for(
+        &browser,
+        &format!("table.drills tr[data-report='{report_id}'][data-result={result}]"),
+    )
+    .await;
+    let detect = match printed["times"]["detect_ms"].as_u64() {
+        Some(ms) if ms < 1000 => format!("{ms} ms"),
+        Some(ms) => format!("{:.1} s", ms as f64 / 1000.0),
+        None => "not detected".to_owned(),
+    };
+    assert_eq!(
+        row.find(Locator::Css("[data-field=detect]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        detect
+    );
+    // The filter: a drill never run says how to run it; this one lists its report.
+    wait_for(&browser, "#drill-name")
+        .await
+        .select_by_value("all-nodes-down")
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "[data-testid=drills-how-to]",
+        &format!("lifeline drill run all-nodes-down --report-to {base}"),
+    )
+    .await;
+    assert!(browser.find(Locator::Css("table.drills")).await.is_err());
+    wait_for(&browser, "#drill-name")
+        .await
+        .select_by_value("corrupted-license-file")
+        .await
+        .unwrap();
+    wait_for(
+        &browser,
+        &format!("table.drills tr[data-report='{report_id}']"),
+    )
+    .await;
+    shots.take(&browser, "drills").await;
+    wait_for(
+        &browser,
+        &format!("table.drills tr[data-report='{report_id}'] a"),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_for(
+        &browser,
+        &format!("article.drill[data-report='{report_id}'][data-result={result}]"),
+    )
+    .await;
+    assert_eq!(
+        text_of(&browser, "[data-field=fault]").await,
+        printed["fault"].as_str().unwrap()
+    );
+    assert_eq!(
+        text_of(&browser, "[data-field=checks]").await,
+        printed["verifiers"]["checks"].to_string()
+    );
+    let expectations = printed["expectations"].as_array().unwrap();
+    let shown = browser
+        .find_all(Locator::Css("ul.expectations li"))
+        .await
+        .unwrap();
+    assert_eq!(shown.len(), expectations.len());
+    for (li, e) in shown.iter().zip(expectations) {
+        let text = li.text().await.unwrap();
+        assert!(
+            text.contains(e["expected"].as_str().unwrap())
+                && text.contains(e["observed"].as_str().unwrap()),
+            "{text:?} vs {e}"
+        );
+        assert_eq!(
+            li.attr("data-met").await.unwrap(),
+            Some(e["met"].to_string())
+        );
+    }
+    shots.take(&browser, "drill").await;
+
     // A phone-sized window: the overview still reads.
     browser.set_window_size(390, 844).await.unwrap();
     nav(&browser, "Overview").await;
