@@ -316,3 +316,43 @@ fn oversized_bodies_are_refused_without_waiting_for_them() {
     );
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_body_dribbled_slower_than_the_deadline_is_cut_off_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let local = Ipv4Addr::LOCALHOST;
+    // Headers at once, then a body announced at 100 bytes of which only a few ever come.
+    let mut slow = node.connect_from(local);
+    slow.write_all(
+        b"POST /api/v1/validate HTTP/1.1\r\nHost: lifeline.test\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tok",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let reader = slow.try_clone().unwrap();
+    let answer = std::thread::spawn(move || read_response(reader));
+    // Meanwhile another client is served at once.
+    let other = exchange(
+        node.connect_from(local),
+        &request("GET", "/healthz", None, b""),
+    );
+    assert_eq!(other.status, 200);
+    assert!(started.elapsed() < lifeline_server::BODY_READ_TIMEOUT);
+    // A byte now and then does not keep the connection alive past the deadline.
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_secs(2));
+        if slow.write_all(b"e").is_err() {
+            break;
+        }
+    }
+    let r = answer.join().unwrap();
+    let waited = started.elapsed();
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "body_timeout");
+    assert!(
+        waited >= lifeline_server::BODY_READ_TIMEOUT
+            && waited < lifeline_server::BODY_READ_TIMEOUT + Duration::from_secs(5),
+        "cut off after {waited:?}"
+    );
+}

@@ -58,7 +58,7 @@ pub use hot::{LEASE_REUSE, REVOCATION_REFRESH};
 pub use incidents::Evaluation;
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
-pub use limits::{Limiter, Rate};
+pub use limits::{BODY_READ_TIMEOUT, Limiter, Rate};
 pub use listen::HEADER_READ_TIMEOUT;
 pub use map::{DeclaredKey, MapConfig, UNASSIGNED};
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
@@ -552,6 +552,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::body_deadline))
         .layer(axum::middleware::from_fn(limits::announced_body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

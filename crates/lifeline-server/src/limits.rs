@@ -108,11 +108,7 @@ const BULK_PATH: &str = "/api/v1/licenses/bulk";
 /// Without it the body is read up to the limit before the refusal: a client could announce
 /// gigabytes, send nothing more, and keep the connection and its task for as long as it likes.
 pub(crate) async fn announced_body_limit(request: Request, next: Next) -> Response {
-    let limit = if request.uri().path() == BULK_PATH {
-        crate::MAX_BULK_BODY_BYTES
-    } else {
-        crate::MAX_BODY_BYTES
-    };
+    let limit = body_limit(&request);
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -126,6 +122,62 @@ pub(crate) async fn announced_body_limit(request: Request, next: Next) -> Respon
         )
         .into_response(),
         _ => next.run(request).await,
+    }
+}
+
+/// The most a request to this path may send.
+fn body_limit(request: &Request) -> usize {
+    if request.uri().path() == BULK_PATH {
+        crate::MAX_BULK_BODY_BYTES
+    } else {
+        crate::MAX_BODY_BYTES
+    }
+}
+
+/// A client must send a request's whole body within this long (after its headers), or it is
+/// answered 408 and the connection closed: a body dribbled a byte at a time cannot hold a
+/// connection and its task for ever.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads a request's body within [`BODY_READ_TIMEOUT`] (and its route's size limit) before
+/// the handler runs; requests without a body pass straight on.
+pub(crate) async fn body_deadline(request: Request, next: Next) -> Response {
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next.run(request).await;
+    }
+    let limit = body_limit(&request);
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than this route takes ({limit} bytes) or was cut off"),
+        )
+        .into_response(),
+        Err(_) => {
+            let mut response = AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
     }
 }
 
