@@ -21,6 +21,8 @@ use lifeline_core::{LicenseSigner, PublicKey, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+pub mod fuzzkit;
+
 /// The verification time of every license vector.
 pub const NOW: u64 = 1_800_000_000;
 

@@ -8,6 +8,7 @@
 )]
 
 mod breaker;
+mod fuzz_regressions;
 mod properties;
 mod strictness;
 mod vectors;

@@ -76,6 +76,15 @@ pub use store::{AuditFilter, Backend, Store, StoreError};
 pub use telemetry::{MAX_INSTANCES, MAX_REASONS, MAX_SERVICES};
 pub use webhooks::{SECRET_PREFIX as WEBHOOK_SECRET_PREFIX, sign as sign_webhook};
 
+/// The checks the handlers run on a decoded request body before anything is signed or
+/// stored; each refusal is the 4xx problem the API answers. Public for the fuzz targets
+/// (`fuzz/`), which feed them every body the JSON decoder accepts.
+pub mod checks {
+    pub use crate::licenses::check_request as issue_license;
+    pub use crate::overrides::check as create_override;
+    pub use crate::telemetry::check as telemetry_report;
+    pub use crate::webhooks::check_url as webhook_url;
+}
 
 /// Request bodies larger than this are refused (413) before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -77,7 +77,7 @@ fn from_row(row: &AnyRow, now: u64) -> Result<License, StoreError> {
 }
 
 /// Checks a request before anything is signed.
-pub(crate) fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
+pub fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
     if req.licensee.trim().is_empty() || req.licensee.len() > 256 {
         return Err(AppError::invalid("licensee must be 1 to 256 characters"));
     }

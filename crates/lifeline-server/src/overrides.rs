@@ -144,7 +144,7 @@ fn text_ok(text: &str) -> bool {
 /// Checks a request before anything is signed or stored; every refusal is a 422 with its
 /// own code: `invalid_reason`, `invalid_incident`, `expiry_in_past`, `expiry_too_far`,
 /// `invalid_scope`, `invalid_effect`.
-pub(crate) fn check(req: &CreateOverride, now: u64) -> Result<(), AppError> {
+pub fn check(req: &CreateOverride, now: u64) -> Result<(), AppError> {
     if !text_ok(&req.reason) {
         return Err(unprocessable(
             "invalid_reason",

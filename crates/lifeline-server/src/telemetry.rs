@@ -58,7 +58,7 @@ fn reason_ok(reason: &str) -> bool {
 /// Checks a report received at `now`; every refusal is a 422 with its own code:
 /// `invalid_name`, `invalid_window`, `unknown_state`, `invalid_reason`, `too_many_reasons`,
 /// `invalid_latency_bounds`, `inconsistent_counts`.
-pub(crate) fn check(r: &TelemetryReport, now: u64) -> Result<(), AppError> {
+pub fn check(r: &TelemetryReport, now: u64) -> Result<(), AppError> {
     if !name_ok(&r.service) || !name_ok(&r.instance) {
         return Err(unprocessable(
             "invalid_name",

@@ -113,7 +113,7 @@ fn unprocessable(code: &'static str, detail: impl Into<String>) -> AppError {
 }
 
 /// An `http` or `https` URL with a host and no credentials.
-fn check_url(url: &str) -> Result<(), AppError> {
+pub fn check_url(url: &str) -> Result<(), AppError> {
     let bad = || {
         unprocessable(
             "invalid_url",
