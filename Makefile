@@ -10,7 +10,7 @@ DEMO_DIR ?= target/demo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LIFELINE := $(TARGET_DIR)/debug/lifeline
 
-.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify deny api-fuzz
+.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify deny api-fuzz fuzz fuzz-smoke
 
 run: setup demo console serve-demo
 
@@ -25,7 +25,7 @@ serve-demo:
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
 	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN) --console dist/console
 
-test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz
+test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz fuzz-smoke
 	@echo "make test: all checks passed"
 
 setup:
@@ -98,7 +98,19 @@ npm:
 # module worker and a webpack bundle in headless Chromium.
 npm-test: npm
 	$(CARGO) build --locked -q -p lifeline-cli
-	LIFELINE_BIN=$(LIFELINE) node --test tests/npm/
+	$(CARGO) build --locked -q -p lifeline-tests --bin fuzz-verdicts
+	LIFELINE_BIN=$(LIFELINE) FUZZ_VERDICTS_BIN=$(TARGET_DIR)/debug/fuzz-verdicts node --test tests/npm/
+
+# Coverage-guided fuzzing (cargo-fuzz, fuzz/README.md), one target after another: `make fuzz`
+# runs each for FUZZ_SECONDS (default 300); `make fuzz-smoke` (part of `make test`) each for
+# 15 s. Crashes land in fuzz/artifacts/ and fail the run; a machine that cannot build fuzz
+# targets skips with one line saying why.
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+fuzz-smoke:
+	bash fuzz/run.sh --smoke
 
 # Verify speed: the npm package against Node crypto.verify, @noble/ed25519 and tweetnacl
 # (one Node process, interleaved rounds, medians), then the native core against raw

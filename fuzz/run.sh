@@ -56,6 +56,12 @@ else
   skip "rustc $(rustc --version | awk '{print $2}') refuses the coverage flags (sanitizer $sanitizer), even with RUSTC_BOOTSTRAP=1, and no nightly toolchain is installed"
 fi
 
+# The lock file is the committed one (cargo fuzz has no --locked): fail if it would change.
+cargo "${toolchain[@]}" metadata --locked --offline --format-version 1 >/dev/null || {
+  echo "fuzz: fuzz/Cargo.lock is out of date (a path crate changed its dependencies):" \
+    "run 'cargo metadata --manifest-path fuzz/Cargo.toml --format-version 1 >/dev/null' and commit fuzz/Cargo.lock"
+  exit 1
+}
 all=$(cargo "${toolchain[@]}" fuzz list)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets <<<"$all"

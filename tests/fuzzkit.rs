@@ -14,13 +14,17 @@ pub const NOW: u64 = crate::NOW;
 /// before `NOW`), `kr` (revoked), `ko` (overrides only), `kx` (not in the key set).
 pub const SIGNER_KIDS: [&str; 6] = ["k1", "k2", "kw", "kr", "ko", "kx"];
 
-/// The fuzz signers (fixed seeds; `k1` and `k2` are the license vectors' keys).
-pub fn signers() -> Vec<LicenseSigner> {
-    SIGNER_KIDS
-        .iter()
-        .zip([1u8, 2, 4, 3, 5, 9])
-        .map(|(kid, seed)| LicenseSigner::from_seed(*kid, &[seed; 32]))
-        .collect()
+/// The fuzz signers (fixed seeds; `k1` and `k2` are the license vectors' keys), made once:
+/// deriving a public key per fuzz input would dominate the run time.
+pub fn signers() -> &'static [LicenseSigner] {
+    static SIGNERS: std::sync::LazyLock<Vec<LicenseSigner>> = std::sync::LazyLock::new(|| {
+        SIGNER_KIDS
+            .iter()
+            .zip([1u8, 2, 4, 3, 5, 9])
+            .map(|(kid, seed)| LicenseSigner::from_seed(*kid, &[seed; 32]))
+            .collect()
+    });
+    &SIGNERS
 }
 
 /// The fixed key set of the fuzz targets: every signer but `kx`, each with its status.
@@ -333,7 +337,7 @@ pub fn craft_license(data: &[u8]) -> Crafted {
     let mut signed = key.sign_jws(&header_bytes, &payload_bytes);
     let mut token = signed.clone();
     for change in post {
-        let (changed, resigned_by) = apply(token, change, &signers);
+        let (changed, resigned_by) = apply(token, change, signers);
         token = changed;
         // A signature made by a fuzz key over exactly this token's signing input is genuine:
         // the token counts as signed (by that key) from here on.
