@@ -76,7 +76,14 @@ pub async fn session_for(token: &str) -> Result<SessionInfo, ApiError> {
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
-    decode(response).await
+    if !response.ok() {
+        return Err(problem(response).await);
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    parse(&text)
 }
 
 /// `GET /api/v1/overview`.
@@ -330,13 +337,7 @@ pub async fn drill(auth: Auth, id: &str) -> Result<StoredDrillReport, ApiError> 
 }
 
 async fn get<T: DeserializeOwned>(auth: Auth, request: RequestBuilder) -> Result<T, ApiError> {
-    let token = auth.token().ok_or(ApiError::Unauthorized)?;
-    let response = request
-        .header("Authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    signed_out_on_401(auth, decode(response).await)
+    parse(&send(auth, request, None).await?)
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(
@@ -344,18 +345,19 @@ async fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
-    let token = auth.token().ok_or(ApiError::Unauthorized)?;
-    let response = Request::post(path)
-        .header("Authorization", &format!("Bearer {token}"))
-        .json(body)
-        .map_err(|e| ApiError::Decode(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    signed_out_on_401(auth, decode(response).await)
+    let body = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+    parse(&send(auth, Request::post(path), Some(body)).await?)
 }
 
-fn signed_out_on_401<T>(auth: Auth, result: Result<T, ApiError>) -> Result<T, ApiError> {
+/// Sends an authenticated request (with a JSON body, if any); the body of a 2xx answer. Not
+/// generic: one copy of the async machinery for every call (the console's `.wasm` size);
+/// only [`parse`] is per type. A 401 signs out.
+async fn send(
+    auth: Auth,
+    request: RequestBuilder,
+    json: Option<String>,
+) -> Result<String, ApiError> {
+    let result = send_once(auth, request, json).await;
     if matches!(result, Err(ApiError::Unauthorized)) {
         auth.sign_out(Some(
             "Your session ended: the server no longer accepts that token. Sign in again.",
@@ -364,15 +366,35 @@ fn signed_out_on_401<T>(auth: Auth, result: Result<T, ApiError>) -> Result<T, Ap
     result
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
-    if response.ok() {
-        response
-            .json::<T>()
-            .await
-            .map_err(|e| ApiError::Decode(e.to_string()))
-    } else {
-        Err(problem(response).await)
+async fn send_once(
+    auth: Auth,
+    request: RequestBuilder,
+    json: Option<String>,
+) -> Result<String, ApiError> {
+    let token = auth.token().ok_or(ApiError::Unauthorized)?;
+    let request = request.header("Authorization", &format!("Bearer {token}"));
+    let request = match json {
+        Some(body) => request
+            .header("Content-Type", "application/json")
+            .body(body),
+        None => request.build(),
     }
+    .map_err(|e| ApiError::Decode(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    if !response.ok() {
+        return Err(problem(response).await);
+    }
+    response
+        .text()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 async fn problem(response: Response) -> ApiError {
