@@ -949,6 +949,23 @@ pub struct FaultState {
     pub until_ms: Option<u64>,
 }
 
+/// Every drill `lifeline drill list` names, in its order (the console lists them too, so a
+/// drill never run shows; a CLI test keeps this list and the drills in step).
+pub const DRILL_NAMES: [&str; 12] = [
+    "expired-signing-key",
+    "key-rotated-mid-traffic",
+    "one-node-down",
+    "all-nodes-down",
+    "node-hanging",
+    "corrupted-license-file",
+    "corrupted-lease-cache",
+    "clock-skewed-ahead",
+    "clock-set-back",
+    "replayed-old-lease",
+    "revoked-during-outage",
+    "store-unavailable",
+];
+
 /// A drill's measured times, ms from the fault's injection.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DrillTimes {

@@ -24,20 +24,7 @@ const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
 /// One drill at a time (each starts four servers and measures timings).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-const ALL: [&str; 12] = [
-    "expired-signing-key",
-    "key-rotated-mid-traffic",
-    "one-node-down",
-    "all-nodes-down",
-    "node-hanging",
-    "corrupted-license-file",
-    "corrupted-lease-cache",
-    "clock-skewed-ahead",
-    "clock-set-back",
-    "replayed-old-lease",
-    "revoked-during-outage",
-    "store-unavailable",
-];
+const ALL: [&str; 12] = lifeline_api::DRILL_NAMES;
 
 fn lifeline(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()

@@ -15,22 +15,9 @@ use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
 use crate::format;
 use crate::session::Auth;
 
-/// The drills `lifeline drill list` names (crates/lifeline-cli/src/drill/scenarios.rs): the
-/// filter's choices and the rows of the "last run" table, so a drill never run shows too.
-pub const DRILLS: [&str; 12] = [
-    "expired-signing-key",
-    "key-rotated-mid-traffic",
-    "one-node-down",
-    "all-nodes-down",
-    "node-hanging",
-    "corrupted-license-file",
-    "corrupted-lease-cache",
-    "clock-skewed-ahead",
-    "clock-set-back",
-    "replayed-old-lease",
-    "revoked-during-outage",
-    "store-unavailable",
-];
+/// The drills `lifeline drill list` names: the filter's choices and the rows of the "last
+/// run" table, so a drill never run shows too.
+pub const DRILLS: [&str; 12] = lifeline_api::DRILL_NAMES;
 
 /// Reports read for the "last run" table (the server lists at most 200).
 pub const SUMMARY_LIMIT: u32 = 200;
