@@ -67,7 +67,13 @@ pub(crate) struct Args {
     file: String,
     /// Drills only (`lifeline drill run clock-set-back`): this client's clock reads SECONDS
     /// off (negative: behind).
-    #[arg(long, hide = true, default_value_t = 0, allow_hyphen_values = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        hide = true,
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        value_name = "SECONDS"
+    )]
     clock_offset_s: i64,
     #[command(flatten)]
     telemetry: telemetry::TelemetryArgs,

@@ -56,7 +56,12 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     let mut trust = Trust::default();
     let first = lease("lic-1", "valid", None, NOW, 1_000);
     let got = trust
-        .accept(Some(first.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
+        .accept(
+            Some(first.as_bytes()),
+            "lic-1",
+            &keys(),
+            UnixTime::from_secs(NOW),
+        )
         .unwrap();
     assert_eq!((got.seq, got.issued_at.as_secs()), (1_000, NOW));
     assert_eq!(
@@ -69,12 +74,22 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     // The same answer again is fine; an older one is a replay.
     assert!(
         trust
-            .accept(Some(first.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
+            .accept(
+                Some(first.as_bytes()),
+                "lic-1",
+                &keys(),
+                UnixTime::from_secs(NOW)
+            )
             .is_ok()
     );
     let older = lease("lic-1", "valid", None, NOW - 60, 999);
     assert!(matches!(
-        trust.accept(Some(older.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW)),
+        trust.accept(
+            Some(older.as_bytes()),
+            "lic-1",
+            &keys(),
+            UnixTime::from_secs(NOW)
+        ),
         Err(LeaseProblem::Replayed {
             seq: 999,
             last_seq: 1_000
@@ -83,7 +98,12 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
     // Another license's lease, no lease, a forged lease, a lease from an unknown key.
     let other = lease("lic-2", "valid", None, NOW, 2_000);
     assert!(matches!(
-        trust.accept(Some(other.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW)),
+        trust.accept(
+            Some(other.as_bytes()),
+            "lic-1",
+            &keys(),
+            UnixTime::from_secs(NOW)
+        ),
         Err(LeaseProblem::OtherLicense { .. })
     ));
     assert_eq!(
@@ -104,13 +124,23 @@ fn trust_takes_only_authentic_fresh_leases_for_this_license() {
         .unwrap();
     assert!(
         trust
-            .accept(Some(stranger.as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
+            .accept(
+                Some(stranger.as_bytes()),
+                "lic-1",
+                &keys(),
+                UnixTime::from_secs(NOW)
+            )
             .is_err()
     );
     // A license is not a lease.
     assert!(
         trust
-            .accept(Some(license(json!({})).as_bytes()), "lic-1", &keys(), UnixTime::from_secs(NOW))
+            .accept(
+                Some(license(json!({})).as_bytes()),
+                "lic-1",
+                &keys(),
+                UnixTime::from_secs(NOW)
+            )
             .is_err()
     );
     assert_eq!(trust.last_seq, 1_000, "nothing refused changed the trust");

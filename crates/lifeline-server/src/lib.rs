@@ -29,8 +29,8 @@ mod background;
 mod clock;
 mod console;
 mod deliver;
-mod faults;
 pub mod demo;
+mod faults;
 mod hot;
 mod incidents;
 mod keys;
@@ -232,7 +232,10 @@ impl AppState {
 
     /// Whether a partition fault cuts this node off now.
     pub(crate) fn partitioned(&self) -> bool {
-        self.inner.faults.get().is_some_and(faults::FaultInjector::partitioned)
+        self.inner
+            .faults
+            .get()
+            .is_some_and(faults::FaultInjector::partitioned)
     }
 
     /// This node's id, generated when the state was created (`GET /api/v1/nodes`).
@@ -326,7 +329,11 @@ impl AppState {
             .ok()
             .and_then(|at| at.map(|at| at.elapsed().as_secs()))
             .unwrap_or(0);
-        let allowed = self.rules().heartbeat_every_s.saturating_mul(2).saturating_add(1);
+        let allowed = self
+            .rules()
+            .heartbeat_every_s
+            .saturating_mul(2)
+            .saturating_add(1);
         since.saturating_sub(allowed)
     }
 

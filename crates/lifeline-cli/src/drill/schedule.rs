@@ -42,9 +42,8 @@ impl Schedule {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?;
         let schedule: Schedule = serde_json::from_str(&text).map_err(|e| {
-            CliError::new(format!("{}: not a drill schedule: {e}", path.display())).hint(
-                r#"e.g. {"drills": [{"name": "one-node-down", "every_s": 86400}]}"#,
-            )
+            CliError::new(format!("{}: not a drill schedule: {e}", path.display()))
+                .hint(r#"e.g. {"drills": [{"name": "one-node-down", "every_s": 86400}]}"#)
         })?;
         for entry in &schedule.drills {
             if !DRILLS.iter().any(|d| d.name == entry.name) {
