@@ -50,4 +50,9 @@ test('native and WASM verdicts are identical over the whole token fuzz corpus', 
   // The corpus must reach past the signature, or the comparison proves little.
   assert.ok(native.cases.some((c) => c.verdict.state === 'valid'), 'some corpus token is valid');
   assert.ok(native.cases.some((c) => c.verdict.claims && c.verdict.state === 'invalid'), 'some authentic token is refused');
+  // Regression (found by this check): an authentic license with an integer claim beyond
+  // 2^53 made the WASM verifier throw an `internal` Error instead of giving the verdict.
+  const big = (v) => (typeof v === 'number' ? !Number.isSafeInteger(v) && Number.isInteger(v)
+    : v !== null && typeof v === 'object' && Object.values(v).some(big));
+  assert.ok(native.cases.some((c) => c.verdict.claims && big(c.verdict.claims)), 'the corpus holds an authentic license with an integer claim beyond 2^53');
 });

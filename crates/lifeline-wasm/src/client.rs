@@ -387,7 +387,7 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
 
 fn claims_js(verdict: &Verdict) -> Result<JsValue, JsValue> {
     match verdict.claims() {
-        Some(c) => convert::to_js(c.as_map()),
+        Some(c) => convert::claims_to_js(c.as_map()),
         None => Ok(JsValue::NULL),
     }
 }

@@ -24,7 +24,7 @@ impl core::fmt::Debug for Entry {
 
 impl Entry {
     pub(crate) fn new(signed: SignedLicense) -> Result<Self, JsValue> {
-        let claims = convert::to_js(signed.claims().as_map())?;
+        let claims = convert::claims_to_js(signed.claims().as_map())?;
         deep_freeze(&claims);
         let kid = JsValue::from_str(signed.kid());
         Ok(Self {
