@@ -42,6 +42,13 @@ test('native and WASM verdicts are identical over the whole token fuzz corpus', 
     } catch (e) {
       differ.push(`${c.target}/${c.file}: native ${JSON.stringify(expected)} wasm ${JSON.stringify(got)}`);
     }
+    // inspect() decodes without verifying: for every input it either shows the token or
+    // refuses it with a typed code, never an `internal` error.
+    try {
+      lib.inspect(c.token);
+    } catch (e) {
+      if (e.code === 'internal' || !e.code) differ.push(`${c.target}/${c.file}: inspect threw ${e.code}: ${e.message}`);
+    }
     const key = `${c.verdict.state}/${c.verdict.reason}`;
     states[key] = (states[key] || 0) + 1;
   }

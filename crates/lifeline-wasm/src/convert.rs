@@ -32,6 +32,20 @@ pub(crate) fn claims_to_js(
     }
 }
 
+/// A JSON object whose integers beyond ±(2^53 − 1) are the nearest double (see
+/// [`claims_to_js`]); unchanged when it has none.
+pub(crate) fn js_safe(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    if map.values().any(has_unsafe_integer) {
+        map.iter()
+            .map(|(k, v)| (k.clone(), round_integers(v)))
+            .collect()
+    } else {
+        map
+    }
+}
+
 fn is_safe(n: &serde_json::Number) -> bool {
     match (n.as_u64(), n.as_i64()) {
         (Some(u), _) => u <= MAX_SAFE_INTEGER,

@@ -40,7 +40,12 @@ pub use verifier::{Verifier, VerifierOptionsArg};
 pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
     let inspection = lifeline_core::inspect(token.as_bytes())
         .map_err(|e| js_error::error(e.reason().as_str(), &e.to_string()))?;
-    convert::to_js(&types::Inspection::from(inspection))
+    let mut inspection = types::Inspection::from(inspection);
+    // What it shows is untrusted and may hold any integer: beyond 2^53 it becomes the nearest
+    // JS number instead of an `internal` error.
+    inspection.header = convert::js_safe(inspection.header);
+    inspection.claims = convert::js_safe(inspection.claims);
+    convert::to_js(&inspection)
 }
 
 /// Raw ed25519-dalek `verify_strict`, `iterations` times, for the benchmark only: the floor
