@@ -5,6 +5,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
+# `make console`: the release build (false: a debug build, as `make test` uses).
+CONSOLE_RELEASE ?= true
 DEMO_DIR ?= target/demo
 # Cargo's output directory (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
@@ -25,6 +27,10 @@ serve-demo:
 	@echo "        curl -s -H \"Authorization: Bearer \$$(cat target/demo-server/admin-token)\" http://$(LISTEN)/api/v1/licenses"
 	LIFELINE_ADMIN_TOKEN= $(LIFELINE) serve --demo --data-dir target/demo-server --listen $(LISTEN) --console dist/console
 
+# The end-to-end console test runs on a debug build of the console (it reuses what
+# console-test compiled: minutes less); `make run`, `make console` and `make bench` build the
+# release one (-Oz, LTO), which `make bench` measures.
+test: CONSOLE_RELEASE = false
 test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz fuzz-smoke
 	@echo "make test: all checks passed"
 
@@ -75,9 +81,10 @@ wasm-test:
 	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test node
 	$(CARGO) test --locked -p lifeline-wasm --target wasm32-unknown-unknown --test browser
 
-# The admin console, release build (-Oz) into dist/console; prints the gzipped .wasm size.
+# The admin console into dist/console (release: -Oz, LTO; CONSOLE_RELEASE=false: debug);
+# prints the gzipped .wasm size.
 console:
-	TRUNK_SKIP_VERSION_CHECK=true trunk build
+	TRUNK_SKIP_VERSION_CHECK=true trunk build --release $(CONSOLE_RELEASE)
 	@for f in dist/console/*.wasm; do echo "console: $$f $$(wc -c < $$f) bytes, $$(gzip -9 -c $$f | wc -c) gzipped"; done
 
 # The console's helpers in Node and its components in headless Chromium (wasm-bindgen-test).
