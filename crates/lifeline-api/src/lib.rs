@@ -949,6 +949,18 @@ pub struct FaultState {
     pub until_ms: Option<u64>,
 }
 
+/// Every incident rule's id (the server's rules engine; the console's rule filter).
+pub const INCIDENT_RULES: [&str; 8] = [
+    "validation_failure_ratio",
+    "edge_failure_ratio",
+    "validation_latency_p99",
+    "node_unreachable",
+    "signing_key_expiry",
+    "publication_failures",
+    "reason_surge",
+    "degraded_verdicts",
+];
+
 /// Every drill `lifeline drill list` names, in its order (the console lists them too, so a
 /// drill never run shows; a CLI test keeps this list and the drills in step).
 pub const DRILL_NAMES: [&str; 12] = [

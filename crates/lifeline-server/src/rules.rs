@@ -24,16 +24,7 @@ use crate::series::{Recent, VALIDATE_LATENCY_BOUNDS_SECS, percentile_ms};
 use crate::telemetry::EdgeRecent;
 
 /// Every rule's id.
-pub const RULES: [&str; 8] = [
-    "validation_failure_ratio",
-    "edge_failure_ratio",
-    "validation_latency_p99",
-    "node_unreachable",
-    "signing_key_expiry",
-    "publication_failures",
-    "reason_surge",
-    "degraded_verdicts",
-];
+pub const RULES: [&str; 8] = lifeline_api::INCIDENT_RULES;
 
 /// The rules' thresholds and the engine's timing (`lifeline serve --rules FILE.json`; every
 /// member is optional and defaults as documented).

@@ -15,16 +15,7 @@ use crate::format;
 use crate::session::Auth;
 
 /// The rules the server knows (the rule filter's choices).
-pub const RULES: [&str; 8] = [
-    "validation_failure_ratio",
-    "edge_failure_ratio",
-    "validation_latency_p99",
-    "node_unreachable",
-    "signing_key_expiry",
-    "publication_failures",
-    "reason_surge",
-    "degraded_verdicts",
-];
+pub const RULES: [&str; 8] = lifeline_api::INCIDENT_RULES;
 
 /// The API's name of an incident status.
 pub const fn status_name(status: IncidentStatus) -> &'static str {
