@@ -18,16 +18,16 @@
 //! - It decides nothing about licenses: the server and `lifeline-core` do.
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
 
 pub mod api;
 pub mod components;
 pub mod format;
 pub mod pages;
+pub mod router;
 pub mod session;
 
 use components::status::Notice;
+use router::{NavLink, Route};
 use session::Auth;
 
 /// Mounts the console on the page's `<body>`.
@@ -41,12 +41,11 @@ pub fn start() {
 pub fn App() -> impl IntoView {
     let auth = Auth::restore();
     provide_context(auth);
+    router::provide_location();
     view! {
-        <Router>
-            <Show when=move || auth.is_signed_in() fallback=pages::sign_in::SignIn>
-                <Shell/>
-            </Show>
-        </Router>
+        <Show when=move || auth.is_signed_in() fallback=pages::sign_in::SignIn>
+            <Shell/>
+        </Show>
     }
 }
 
@@ -60,19 +59,39 @@ fn Shell() -> impl IntoView {
             .map(|s| format!("{} ({})", s.info.name, s.info.role.as_str()))
             .unwrap_or_default()
     };
+    let location = router::use_location();
+    let route = Memo::new(move |_| location.route());
+    let page = move || match route.get() {
+        Some(Route::Overview) => view! { <pages::overview::OverviewPage/> }.into_any(),
+        Some(Route::Licenses) => view! { <pages::licenses::LicensesPage/> }.into_any(),
+        Some(Route::License(id)) => {
+            view! { <pages::license_detail::LicenseDetailPage id/> }.into_any()
+        }
+        Some(Route::Overrides) => view! { <pages::overrides::OverridesPage/> }.into_any(),
+        Some(Route::Keys) => view! { <pages::keys::KeysPage/> }.into_any(),
+        Some(Route::Audit) => view! { <pages::audit::AuditPage/> }.into_any(),
+        Some(Route::Incidents) => view! { <pages::incidents::IncidentsPage/> }.into_any(),
+        Some(Route::Incident(id)) => {
+            view! { <pages::incidents::IncidentDetailPage id/> }.into_any()
+        }
+        Some(Route::Map) => view! { <pages::map::MapPage/> }.into_any(),
+        Some(Route::Drills) => view! { <pages::drills::DrillsPage/> }.into_any(),
+        Some(Route::Drill(id)) => view! { <pages::drills::DrillDetailPage id/> }.into_any(),
+        None => view! { <Notice kind="error" text="No such page.".to_owned()/> }.into_any(),
+    };
     view! {
         <a class="skip" href="#main">"Skip to content"</a>
         <header class="top">
             <a class="brand" href="/">"Lifeline"</a>
             <nav aria-label="Main">
-                <A href="/" exact=true>"Overview"</A>
-                <A href="/incidents">"Incidents"</A>
-                <A href="/licenses">"Licenses"</A>
-                <A href="/overrides">"Overrides"</A>
-                <A href="/keys">"Keys"</A>
-                <A href="/map">"Map"</A>
-                <A href="/drills">"Drills"</A>
-                <A href="/audit">"Audit"</A>
+                <NavLink href="/">"Overview"</NavLink>
+                <NavLink href="/incidents">"Incidents"</NavLink>
+                <NavLink href="/licenses">"Licenses"</NavLink>
+                <NavLink href="/overrides">"Overrides"</NavLink>
+                <NavLink href="/keys">"Keys"</NavLink>
+                <NavLink href="/map">"Map"</NavLink>
+                <NavLink href="/drills">"Drills"</NavLink>
+                <NavLink href="/audit">"Audit"</NavLink>
             </nav>
             <div class="who">
                 <span data-testid="who">{who}</span>
@@ -82,19 +101,7 @@ fn Shell() -> impl IntoView {
             </div>
         </header>
         <main id="main" tabindex="-1">
-            <Routes fallback=|| view! { <Notice kind="error" text="No such page.".to_owned()/> }>
-                <Route path=path!("/") view=pages::overview::OverviewPage/>
-                <Route path=path!("/licenses") view=pages::licenses::LicensesPage/>
-                <Route path=path!("/licenses/:id") view=pages::license_detail::LicenseDetailPage/>
-                <Route path=path!("/overrides") view=pages::overrides::OverridesPage/>
-                <Route path=path!("/keys") view=pages::keys::KeysPage/>
-                <Route path=path!("/audit") view=pages::audit::AuditPage/>
-                <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
-                <Route path=path!("/incidents/:id") view=pages::incidents::IncidentDetailPage/>
-                <Route path=path!("/map") view=pages::map::MapPage/>
-                <Route path=path!("/drills") view=pages::drills::DrillsPage/>
-                <Route path=path!("/drills/:id") view=pages::drills::DrillDetailPage/>
-            </Routes>
+            {page}
         </main>
     }
 }

@@ -312,15 +312,48 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
     assert_eq!(charts.len(), 4);
     assert!(text(&root).contains("No verifier has reported telemetry yet"));
     for chart in &charts {
-        let canvas: web_sys::HtmlCanvasElement = one(chart, "canvas").unchecked_into();
-        assert!(canvas.get_attribute("aria-label").is_some());
-        assert!(canvas.width() > 0);
-        assert!(
-            all(chart, ".notice.error").is_empty(),
-            "{}",
-            chart.inner_html()
+        let svg = one(chart, "svg[role=img]");
+        assert!(svg.get_attribute("aria-label").is_some());
+        assert_eq!(
+            svg.namespace_uri().as_deref(),
+            Some("http://www.w3.org/2000/svg")
         );
+        // The y axis starts at 0 and is labelled.
+        assert_eq!(text(&all(chart, "text.tick.y")[0]), "0");
     }
+    // A line per series with a point per minute that has a value, drawn in the plot area.
+    let lines = |chart: &web_sys::Element| {
+        all(chart, "g.series")
+            .iter()
+            .map(|g| {
+                let label = g.get_attribute("data-series").unwrap();
+                let points = one(g, "polyline").get_attribute("points").unwrap();
+                (label, points.split(' ').count(), all(g, "circle").len())
+            })
+            .collect::<Vec<_>>()
+    };
+    let rate = lines(&charts[0]);
+    assert_eq!(rate.len(), 2, "{rate:?}");
+    assert!(
+        rate.iter()
+            .all(|(_, points, dots)| *points == 60 && *dots == 60),
+        "{rate:?}"
+    );
+    // Latency: only the two minutes with traffic have percentiles.
+    let latency = lines(&charts[2]);
+    assert_eq!(
+        latency
+            .iter()
+            .map(|l| (l.0.as_str(), l.1))
+            .collect::<Vec<_>>(),
+        [("p50", 2), ("p95", 2), ("p99", 2)]
+    );
+    // The highest point (8 ms) sits below the top of the axis (10), not on the frame.
+    let top_tick = all(&charts[2], "text.tick.y")
+        .iter()
+        .map(|t| text(t).parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(top_tick, 10.0);
     // The latency chart's table carries the figures for screen readers.
     let latency = text(&charts[2]);
     assert!(

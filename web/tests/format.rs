@@ -191,3 +191,76 @@ fn the_override_form_says_what_to_fix() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[wasm_bindgen_test]
+fn chart_axes_have_round_steps_and_room_above_the_highest_point() {
+    use lifeline_console::components::chart::{tick_label, y_axis};
+    let (top, ticks) = y_axis(100.0);
+    assert_eq!(
+        (top, ticks),
+        (125.0, vec![0.0, 25.0, 50.0, 75.0, 100.0, 125.0])
+    );
+    assert_eq!(y_axis(8.0).0, 10.0);
+    // 0.3 / 0.1 is 2.9999999999999996 in floating point: the top still clears 0.3.
+    let (top, ticks) = y_axis(0.3);
+    assert!(top > 0.3 && ticks.len() <= 6, "{top} {ticks:?}");
+    assert_eq!(
+        ticks.iter().map(|t| tick_label(*t)).collect::<Vec<_>>(),
+        ["0", "0.1", "0.2", "0.3", "0.4"]
+    );
+    // No data, or nonsense: a plain 0..1.25 axis rather than NaN coordinates.
+    for max in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        let (top, ticks) = y_axis(max);
+        assert_eq!(top, 1.25, "{max}");
+        assert_eq!(ticks.len(), 6, "{max}");
+    }
+    assert_eq!(tick_label(12.5), "12.5");
+    assert_eq!(tick_label(2500.0), "2500");
+}
+
+#[wasm_bindgen_test]
+fn paths_name_their_page_and_nothing_else_is_a_page() {
+    use lifeline_console::router::{Route, query_param};
+    let cases = [
+        ("/", Some(Route::Overview)),
+        ("/licenses", Some(Route::Licenses)),
+        ("/licenses/", Some(Route::Licenses)),
+        (
+            "/licenses/0193-a",
+            Some(Route::License("0193-a".to_owned())),
+        ),
+        ("/licenses/a%20b", Some(Route::License("a b".to_owned()))),
+        ("/incidents/7", Some(Route::Incident("7".to_owned()))),
+        ("/drills/d-1", Some(Route::Drill("d-1".to_owned()))),
+        ("/overrides", Some(Route::Overrides)),
+        ("/keys", Some(Route::Keys)),
+        ("/audit", Some(Route::Audit)),
+        ("/map", Some(Route::Map)),
+        // Not console pages: the API, keys for verifiers, typos, extra segments, no id.
+        ("/api/v1/overrides/bundle", None),
+        ("/.well-known/lifeline/keys.json", None),
+        ("/licence", None),
+        ("/licenses/a/b", None),
+        ("/licenses//", None),
+        ("licenses", None),
+        ("", None),
+    ];
+    for (path, route) in cases {
+        assert_eq!(Route::parse(path), route, "{path}");
+    }
+    assert_eq!(
+        query_param("?state=grace", "state").as_deref(),
+        Some("grace")
+    );
+    assert_eq!(
+        query_param("a=1&name=one-node-down&name=x", "name").as_deref(),
+        Some("one-node-down")
+    );
+    assert_eq!(
+        query_param("?q=acme+corp%26co", "q").as_deref(),
+        Some("acme corp&co")
+    );
+    assert_eq!(query_param("?flag&x=1", "flag").as_deref(), Some(""));
+    assert_eq!(query_param("?x=%E0%A4%A", "x").as_deref(), Some("%E0%A4%A"));
+    assert_eq!(query_param("", "state"), None);
+}

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::router::use_location;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
 use lifeline_api::StoredDrillReport;
 
 use crate::api;
@@ -58,9 +58,7 @@ fn origin() -> String {
 #[component]
 pub fn DrillsPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let initial = use_query_map()
-        .with_untracked(|q| q.get("name"))
-        .unwrap_or_default();
+    let initial = use_location().query("name").unwrap_or_default();
     let name = RwSignal::new(initial);
     let latest = LocalResource::new(move || api::drills(auth, None, SUMMARY_LIMIT));
     let list = LocalResource::new(move || {
@@ -299,11 +297,10 @@ pub fn DrillTable(
 
 /// One report's page (`/drills/:id`).
 #[component]
-pub fn DrillDetailPage() -> impl IntoView {
+pub fn DrillDetailPage(id: String) -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let params = use_params_map();
     let report = LocalResource::new(move || {
-        let id = params.with(|p| p.get("id").unwrap_or_default());
+        let id = id.clone();
         async move { api::drill(auth, &id).await }
     });
     view! {

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use lifeline_api::{Incident, IncidentDetail, IncidentStatus, Role};
 use serde_json::Value;
 
@@ -136,10 +135,10 @@ pub fn IncidentTable(items: Vec<Incident>, now: u64) -> impl IntoView {
 
 /// One incident's page (`/incidents/:id`).
 #[component]
-pub fn IncidentDetailPage() -> impl IntoView {
+pub fn IncidentDetailPage(id: String) -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let id = StoredValue::new(id);
+    let id = move || id.get_value();
     let detail = LocalResource::new(move || {
         let id = id();
         async move { api::incident(auth, &id).await }

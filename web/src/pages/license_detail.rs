@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use lifeline_api::{ExtendLicense, License, Role};
 
 use crate::api::{self, ApiError, AuditQuery};
@@ -17,10 +16,10 @@ use crate::session::Auth;
 
 /// The detail page of `/licenses/:id`.
 #[component]
-pub fn LicenseDetailPage() -> impl IntoView {
+pub fn LicenseDetailPage(id: String) -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let id = StoredValue::new(id);
+    let id = move || id.get_value();
     let license = LocalResource::new(move || {
         let id = id();
         async move { api::license(auth, &id).await }

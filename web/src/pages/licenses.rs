@@ -1,8 +1,8 @@
 //! Licenses: search, filter and page through them; issue a new one.
 
+use crate::router::use_location;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_query_map;
 use lifeline_api::{IssueLicense, Role};
 
 use crate::api::{self, LicenseQuery};
@@ -18,8 +18,8 @@ pub const PAGE_SIZE: u32 = 25;
 #[component]
 pub fn LicensesPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let initial_state = use_query_map()
-        .with_untracked(|q| q.get("state"))
+    let initial_state = use_location()
+        .query("state")
         .and_then(|s| format::parse_license_state(&s));
     let search = RwSignal::new(String::new());
     let state = RwSignal::new(initial_state);
