@@ -12,9 +12,9 @@ DEMO_DIR ?= target/demo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LIFELINE := $(TARGET_DIR)/debug/lifeline
 
-.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify deny api-fuzz fuzz fuzz-smoke
+.PHONY: console console-test console-e2e bench bench-check pg-test serve-demo run test setup setup-run lint unit wasm-check wasm-test npm npm-test interop vectors demo bench-verify deny api-fuzz fuzz fuzz-smoke
 
-run: setup demo console serve-demo
+run: setup-run demo console serve-demo
 
 # The license server on an embedded SQLite with demo data (fresh each time), in the foreground.
 LISTEN ?= 127.0.0.1:8080
@@ -36,6 +36,10 @@ test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test co
 
 setup:
 	@bash .ci/setup
+
+# Only what `make run` needs (no test tools).
+setup-run:
+	@bash .ci/setup run
 
 lint:
 	$(CARGO) fmt --all --check
