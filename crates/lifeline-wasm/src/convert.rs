@@ -1,5 +1,7 @@
 //! Plain data into JS values: JSON-compatible objects (never `Map`s), `null` for `None`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -21,28 +23,22 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 pub(crate) fn claims_to_js(
     claims: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<JsValue, JsValue> {
-    if claims.values().any(has_unsafe_integer) {
-        let rounded: serde_json::Map<String, serde_json::Value> = claims
-            .iter()
-            .map(|(k, v)| (k.clone(), round_integers(v)))
-            .collect();
-        to_js(&rounded)
-    } else {
-        to_js(claims)
-    }
+    to_js(&*js_safe(claims))
 }
 
 /// A JSON object whose integers beyond ±(2^53 − 1) are the nearest double (see
-/// [`claims_to_js`]); unchanged when it has none.
+/// [`claims_to_js`]); borrowed unchanged when it has none.
 pub(crate) fn js_safe(
-    map: serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Map<String, serde_json::Value> {
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Cow<'_, serde_json::Map<String, serde_json::Value>> {
     if map.values().any(has_unsafe_integer) {
-        map.iter()
-            .map(|(k, v)| (k.clone(), round_integers(v)))
-            .collect()
+        Cow::Owned(
+            map.iter()
+                .map(|(k, v)| (k.clone(), round_integers(v)))
+                .collect(),
+        )
     } else {
-        map
+        Cow::Borrowed(map)
     }
 }
 
@@ -71,12 +67,7 @@ fn round_integers(v: &serde_json::Value) -> serde_json::Value {
             .and_then(serde_json::Number::from_f64)
             .map_or(Value::Null, Value::Number),
         Value::Array(items) => Value::Array(items.iter().map(round_integers).collect()),
-        Value::Object(members) => Value::Object(
-            members
-                .iter()
-                .map(|(k, v)| (k.clone(), round_integers(v)))
-                .collect(),
-        ),
+        Value::Object(members) => Value::Object(js_safe(members).into_owned()),
         other => other.clone(),
     }
 }

@@ -24,6 +24,8 @@ mod telemetry;
 mod types;
 mod verifier;
 
+use std::borrow::Cow;
+
 use wasm_bindgen::prelude::*;
 
 pub use client::{Client, ClientOptionsArg};
@@ -43,8 +45,12 @@ pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
     let mut inspection = types::Inspection::from(inspection);
     // What it shows is untrusted and may hold any integer: beyond 2^53 it becomes the nearest
     // JS number instead of an `internal` error.
-    inspection.header = convert::js_safe(inspection.header);
-    inspection.claims = convert::js_safe(inspection.claims);
+    if let Cow::Owned(header) = convert::js_safe(&inspection.header) {
+        inspection.header = header;
+    }
+    if let Cow::Owned(claims) = convert::js_safe(&inspection.claims) {
+        inspection.claims = claims;
+    }
     convert::to_js(&inspection)
 }
 
