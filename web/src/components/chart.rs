@@ -15,6 +15,14 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+impl Series {
+    /// The colour as CSS (`rgb(r,g,b)`).
+    fn css_color(&self) -> String {
+        let (r, g, b) = self.color;
+        format!("rgb({r},{g},{b})")
+    }
+}
+
 /// The largest y of all series, or 0.
 pub fn y_max(series: &[Series]) -> f64 {
     series
@@ -148,7 +156,7 @@ fn plot(series: &[Series], unit: &str) -> impl IntoView + use<> {
     let lines = series
         .iter()
         .map(|s| {
-            let color = format!("rgb({},{},{})", s.color.0, s.color.1, s.color.2);
+            let color = s.css_color();
             let points: Vec<(f64, f64)> = s
                 .points
                 .iter()
@@ -182,7 +190,7 @@ fn plot(series: &[Series], unit: &str) -> impl IntoView + use<> {
         .enumerate()
         .map(|(i, s)| {
             let y = TOP + 14.0 + 16.0 * i as f64;
-            let color = format!("rgb({},{},{})", s.color.0, s.color.1, s.color.2);
+            let color = s.css_color();
             view! {
                 <line x1=n(left + 10.0) x2=n(left + 26.0) y1=n(y) y2=n(y) stroke=color stroke-width="2"/>
                 <text class="legend" x=n(left + 32.0) y=n(y) dominant-baseline="middle">{s.label.clone()}</text>

@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::router::use_location;
 use leptos::prelude::*;
 use lifeline_api::StoredDrillReport;
 
 use crate::api;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
 use crate::format;
+use crate::router::use_location;
 use crate::session::Auth;
 
 /// The drills `lifeline drill list` names: the filter's choices and the rows of the "last

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use lifeline_api::{Incident, IncidentDetail, IncidentStatus, Role};
+use lifeline_api::{INCIDENT_RULES, Incident, IncidentDetail, IncidentStatus, Role};
 use serde_json::Value;
 
 use crate::api::{self, ApiError, IncidentQuery};
@@ -12,9 +12,6 @@ use crate::components::health::SeverityBadge;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
 use crate::format;
 use crate::session::Auth;
-
-/// The rules the server knows (the rule filter's choices).
-pub const RULES: [&str; 8] = lifeline_api::INCIDENT_RULES;
 
 /// The API's name of an incident status.
 pub const fn status_name(status: IncidentStatus) -> &'static str {
@@ -74,7 +71,7 @@ pub fn IncidentsPage() -> impl IntoView {
                 <label for="incident-rule">"Rule"</label>
                 <select id="incident-rule" on:change=move |ev| rule.set(event_target_value(&ev))>
                     <option value="">"any"</option>
-                    {RULES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                    {INCIDENT_RULES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
                 </select>
             </div>
             <div class="field">

@@ -1,6 +1,5 @@
 //! Licenses: search, filter and page through them; issue a new one.
 
-use crate::router::use_location;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use lifeline_api::{IssueLicense, Role};
@@ -9,6 +8,7 @@ use crate::api::{self, LicenseQuery};
 use crate::components::license_table::LicenseTable;
 use crate::components::status::{ErrorNotice, Loading, Notice};
 use crate::format;
+use crate::router::use_location;
 use crate::session::Auth;
 
 /// Rows per page.
