@@ -356,3 +356,157 @@ fn a_body_dribbled_slower_than_the_deadline_is_cut_off_while_others_are_served()
         "cut off after {waited:?}"
     );
 }
+
+/// The server's resident memory, KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Sends the head of a request announcing `length` body bytes, then up to `send` bytes of
+/// body while the server reads; returns the answer and how long it took to come.
+fn announce_and_trickle(
+    node: &Node,
+    source: Ipv4Addr,
+    path: &str,
+    token: Option<&str>,
+    length: usize,
+    send: usize,
+) -> (Response, Duration) {
+    let mut stream = node.connect_from(source);
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n"
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    let started = Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    let reader = stream.try_clone().unwrap();
+    let answer = std::thread::spawn(move || {
+        let r = read_response(reader);
+        (r, started.elapsed())
+    });
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < send && !answer.is_finished() {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    answer.join().unwrap()
+}
+
+/// The red-team finding "unauthenticated memory hold": a client announcing a 32 MiB body to
+/// the bulk route and sending it slowly held ~33 MiB of server memory per connection until the
+/// body deadline, then got 408 (48 such connections: RSS 534 -> 1,593 MiB). Now the token and
+/// its role are checked before any of the body is read: 401 / 403 at once, and the memory
+/// does not move. What an authorised client can make the node hold is bounded by
+/// MAX_BODY_BYTES_IN_FLIGHT (503 `busy` beyond it), and returned when its requests end.
+#[test]
+fn bodies_are_read_only_after_authentication_and_within_a_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &["--validate-rate", "0"]);
+    let bulk = "/api/v1/licenses/bulk";
+    let big = lifeline_server::MAX_BULK_BODY_BYTES;
+    let pid = node.child.id();
+    let before = rss_kib(pid);
+
+    // 48 anonymous connections, each announcing 32 MiB and pushing 4 MiB of it (each from its
+    // own address, so that none is refused for too many failed authentications instead).
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..48u8)
+            .map(|i| {
+                let source = Ipv4Addr::new(127, 0, 1, i + 1);
+                let node = &node;
+                s.spawn(move || announce_and_trickle(node, source, bulk, None, big, 4 << 20))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (r, took) in &answers {
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["code"], "unauthorized");
+        assert!(*took < Duration::from_secs(5), "401 only after {took:?}");
+    }
+    let after = rss_kib(pid);
+    println!("48 anonymous 32 MiB bulk bodies: server RSS {before} KiB -> {after} KiB");
+    assert!(
+        after < before + 48 * 1024,
+        "48 anonymous 32 MiB bodies moved the server's memory from {before} KiB to {after} KiB"
+    );
+
+    // A viewer may not issue: refused 403 before its body is read, too.
+    let created = exchange(
+        node.connect_from(Ipv4Addr::LOCALHOST),
+        &request(
+            "POST",
+            "/api/v1/tokens",
+            Some(&node.admin),
+            br#"{"name":"reader","role":"viewer"}"#,
+        ),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let viewer = created.json()["token"].as_str().unwrap().to_owned();
+    let (r, took) = announce_and_trickle(
+        &node,
+        Ipv4Addr::LOCALHOST,
+        bulk,
+        Some(&viewer),
+        big,
+        1 << 20,
+    );
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+    assert!(took < Duration::from_secs(5), "403 only after {took:?}");
+
+    // An admin's bodies are read, but the node holds at most its in-flight budget of them:
+    // four announced bulk bodies take it all, a fifth request is told to come back.
+    let budget = lifeline_server::MAX_BODY_BYTES_IN_FLIGHT / big;
+    let holders: Vec<TcpStream> = (0..budget)
+        .map(|_| {
+            let mut s = node.connect_from(Ipv4Addr::LOCALHOST);
+            let head = format!(
+                "POST {bulk} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
+                 Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {big}\r\n\r\n{{",
+                node.admin
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let full = exchange(
+        node.connect_from(Ipv4Addr::LOCALHOST),
+        &request("POST", bulk, Some(&node.admin), br#"{"licenses":[]}"#),
+    );
+    assert_eq!(full.status, 503, "{}", String::from_utf8_lossy(&full.body));
+    assert_eq!(full.json()["code"], "busy");
+    assert_eq!(full.header("retry-after"), Some("1"));
+    // Their clients go away: the budget comes back at once.
+    drop(holders);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = exchange(
+            node.connect_from(Ipv4Addr::LOCALHOST),
+            &request("POST", bulk, Some(&node.admin), br#"{"licenses":[]}"#),
+        );
+        if r.status != 503 {
+            assert!(r.status < 500, "{} {:?}", r.status, r.json());
+            break;
+        }
+        assert!(Instant::now() < deadline, "the budget did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

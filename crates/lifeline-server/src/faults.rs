@@ -113,10 +113,9 @@ pub(crate) async fn get(
 /// `PUT /api/v1/faults`: replaces the fault set (audited as `fault.injected`).
 pub(crate) async fn put(
     State(state): State<AppState>,
-    caller: crate::auth::Caller,
+    crate::auth::Admin(caller): crate::auth::Admin,
     crate::problem::JsonBody(req): crate::problem::JsonBody<FaultRequest>,
 ) -> Result<axum::Json<FaultState>, AppError> {
-    caller.require(lifeline_api::Role::Admin)?;
     check(&req)?;
     let injector = state.faults()?;
     let before = injector.state();

@@ -58,7 +58,7 @@ pub use hot::{LEASE_REUSE, REVOCATION_REFRESH};
 pub use incidents::Evaluation;
 pub use keys::KeyRing;
 pub use licenses::new_id as new_license_id;
-pub use limits::{BODY_READ_TIMEOUT, Limiter, Rate};
+pub use limits::{BODY_READ_TIMEOUT, Limiter, MAX_BODY_BYTES_IN_FLIGHT, Rate};
 pub use listen::HEADER_READ_TIMEOUT;
 pub use map::{DeclaredKey, MapConfig, UNASSIGNED};
 pub use metrics::{KEY_MAX_AGE_SECS, Metrics};
@@ -118,6 +118,7 @@ struct Inner {
     validate_limit: Limiter,
     telemetry_limit: Limiter,
     auth_failure_limit: Limiter,
+    body_budget: limits::BodyBudget,
     node_id: String,
     started_at: u64,
     rules: std::sync::RwLock<Arc<RulesConfig>>,
@@ -191,6 +192,7 @@ impl AppState {
                 validate_limit: Limiter::new(limits.validate),
                 telemetry_limit: Limiter::new(limits.telemetry),
                 auth_failure_limit: Limiter::new(limits.auth_failures),
+                body_budget: limits::BodyBudget::new(),
                 node_id,
                 started_at: clock::now(),
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
@@ -472,6 +474,10 @@ impl AppState {
     pub(crate) fn auth_failure_limit(&self) -> &Limiter {
         &self.inner.auth_failure_limit
     }
+
+    pub(crate) fn body_budget(&self) -> &limits::BodyBudget {
+        &self.inner.body_budget
+    }
 }
 
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
@@ -568,7 +574,6 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limits::body_deadline))
         .layer(axum::middleware::from_fn(limits::announced_body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -109,12 +109,7 @@ const BULK_PATH: &str = "/api/v1/licenses/bulk";
 /// gigabytes, send nothing more, and keep the connection and its task for as long as it likes.
 pub(crate) async fn announced_body_limit(request: Request, next: Next) -> Response {
     let limit = body_limit(&request);
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match announced {
+    match announced_length(&request) {
         Some(n) if n > limit as u64 => AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
@@ -123,6 +118,15 @@ pub(crate) async fn announced_body_limit(request: Request, next: Next) -> Respon
         .into_response(),
         _ => next.run(request).await,
     }
+}
+
+/// The body length a request announces (`Content-Length`), if it does.
+fn announced_length(request: &Request) -> Option<u64> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The most a request to this path may send.
@@ -134,51 +138,68 @@ fn body_limit(request: &Request) -> usize {
     }
 }
 
-/// A client must send a request's whole body within this long (after its headers), or it is
+/// A client must send a request's whole body within this long (after it is authenticated), or it is
 /// answered 408 and the connection closed: a body dribbled a byte at a time cannot hold a
 /// connection and its task for ever.
 pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Reads a request's body within [`BODY_READ_TIMEOUT`] (and its route's size limit) before
-/// the handler runs; requests without a body pass straight on.
-pub(crate) async fn body_deadline(request: Request, next: Next) -> Response {
-    let has_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_some_and(|v| v.as_bytes() != b"0")
-        || request.headers().contains_key(header::TRANSFER_ENCODING);
-    if !has_body {
-        return next.run(request).await;
+/// The answer to a body that did not arrive within [`BODY_READ_TIMEOUT`]: 408, and the
+/// connection closed.
+pub(crate) fn body_timeout() -> Response {
+    let mut response = AppError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "the request body did not arrive within {} s",
+            BODY_READ_TIMEOUT.as_secs()
+        ),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The most request-body bytes a node holds at once, over all requests: the bound on what
+/// slow or large bodies can make it buffer. Every body reserves its announced length (its
+/// route's limit when not announced) before it is read and returns it once parsed.
+pub const MAX_BODY_BYTES_IN_FLIGHT: usize = 128 * 1024 * 1024;
+
+/// The node's budget for request bodies being read ([`MAX_BODY_BYTES_IN_FLIGHT`]), counted
+/// in KiB.
+#[derive(Debug)]
+pub(crate) struct BodyBudget(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl BodyBudget {
+    pub(crate) fn new() -> Self {
+        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            MAX_BODY_BYTES_IN_FLIGHT / 1024,
+        )))
     }
-    let limit = body_limit(&request);
-    let (parts, body) = request.into_parts();
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
-        }
-        Ok(Err(_)) => AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is larger than this route takes ({limit} bytes) or was cut off"),
-        )
-        .into_response(),
-        Err(_) => {
-            let mut response = AppError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!(
-                    "the request body did not arrive within {} s",
-                    BODY_READ_TIMEOUT.as_secs()
-                ),
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
+
+    /// Reserves room for this request's body; `None` when the node already holds its
+    /// budget's worth of bodies (answer [`busy`]).
+    pub(crate) fn reserve(&self, request: &Request) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let limit = body_limit(request);
+        let bytes = announced_length(request).map_or(limit, |n| n.min(limit as u64) as usize);
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        self.0.clone().try_acquire_many_owned(kib).ok()
     }
+}
+
+/// 503 `busy` with `Retry-After`: the body budget is spent for now.
+pub(crate) fn busy() -> Response {
+    let mut response = AppError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "this node is reading as many request bodies as it can hold; retry shortly",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// 429 with `Retry-After`.

@@ -104,14 +104,35 @@ impl IntoResponse for AppError {
 }
 
 /// A JSON body extractor whose rejections are problem+json with precise codes.
+///
+/// It is the one place a request body is read: always the last extractor, so authentication
+/// and the role ([`crate::auth::Admin`], [`crate::auth::Operator`]) are checked before any of
+/// it arrives. The body must fit its route's limit and the node's in-flight budget
+/// ([`crate::MAX_BODY_BYTES_IN_FLIGHT`], else 503 `busy`), and arrive within
+/// [`crate::BODY_READ_TIMEOUT`] (else 408 `body_timeout`, connection closed).
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub(crate) T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
-    type Rejection = AppError;
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<crate::AppState> for JsonBody<T> {
+    type Rejection = Response;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &crate::AppState,
+    ) -> Result<Self, Response> {
+        // Held while the body is read and parsed; its bytes return to the budget after.
+        let Some(_reserved) = state.body_budget().reserve(&req) else {
+            return Err(crate::limits::busy());
+        };
+        match tokio::time::timeout(
+            crate::limits::BODY_READ_TIMEOUT,
+            Json::<T>::from_request(req, state),
+        )
+        .await
+        {
+            Ok(Ok(Json(value))) => Ok(Self(value)),
+            Ok(Err(rejection)) => Err(AppError::from(rejection).into_response()),
+            Err(_) => Err(crate::limits::body_timeout()),
+        }
     }
 }

@@ -11,17 +11,16 @@ use serde::Deserialize;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::problem::{AppError, JsonBody};
 use crate::store::{AuditFilter, StoreError};
 use crate::{AppState, audit};
 
 pub(crate) async fn create_product(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     JsonBody(req): JsonBody<CreateProduct>,
 ) -> Result<(StatusCode, Json<Product>), AppError> {
-    caller.require(Role::Admin)?;
     let id_ok = !req.id.is_empty()
         && req.id.len() <= 64
         && req
@@ -112,10 +111,9 @@ pub(crate) async fn rotate_keys(
 
 pub(crate) async fn create_token(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     JsonBody(req): JsonBody<CreateApiToken>,
 ) -> Result<(StatusCode, Json<ApiTokenCreated>), AppError> {
-    caller.require(Role::Admin)?;
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(AppError::invalid("name must be 1 to 128 characters"));
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sqlx::Row;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::problem::{AppError, JsonBody};
 use crate::store::StoreError;
 
@@ -20,10 +20,9 @@ const MAX_LISTED: i64 = 200;
 /// `POST /api/v1/drills`: 201 with the stored report.
 pub(crate) async fn store(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     JsonBody(report): JsonBody<DrillReport>,
 ) -> Result<(StatusCode, Json<StoredDrillReport>), AppError> {
-    caller.require(Role::Admin)?;
     check(&report)?;
     let id = crate::licenses::new_id()?;
     let now = crate::clock::now();

@@ -7,7 +7,7 @@ use lifeline_api::{Incident, IncidentDetail, IncidentNote, IncidentStatus, NodeI
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Operator};
 use crate::incidents;
 use crate::problem::{AppError, JsonBody};
 
@@ -72,11 +72,10 @@ pub(crate) async fn acknowledge(
 /// `POST /api/v1/incidents/{id}/notes` `{text}` (operator).
 pub(crate) async fn note(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<IncidentNote>,
 ) -> Result<Json<IncidentDetail>, AppError> {
-    caller.require(Role::Operator)?;
     incidents::note(
         state.store(),
         &caller.actor(),

@@ -9,17 +9,16 @@ use lifeline_api::{
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Operator};
 use crate::licenses::{self, ListQuery};
 use crate::problem::{AppError, JsonBody};
 
 pub(crate) async fn issue(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     headers: HeaderMap,
     JsonBody(req): JsonBody<IssueLicense>,
 ) -> Result<(StatusCode, Json<License>), AppError> {
-    caller.require(Role::Operator)?;
     let now = crate::clock::now();
     let key = idempotency_key(&headers)?;
     if let Some(key) = &key
@@ -77,11 +76,10 @@ pub(crate) async fn get(
 
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RevokeLicense>,
 ) -> Result<Json<License>, AppError> {
-    caller.require(Role::Operator)?;
     if req.reason.trim().is_empty() || req.reason.len() > 1024 {
         return Err(AppError::invalid("reason must be 1 to 1024 characters"));
     }
@@ -100,11 +98,10 @@ pub(crate) async fn revoke(
 /// Re-signs a license with a later expiry (operator).
 pub(crate) async fn extend(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<ExtendLicense>,
 ) -> Result<Json<License>, AppError> {
-    caller.require(Role::Operator)?;
     if req.reason.trim().is_empty() || req.reason.len() > 1024 {
         return Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -149,11 +146,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 /// `Idempotency-Key`, a retry of a committed batch returns that batch instead of issuing again.
 pub(crate) async fn bulk(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     headers: HeaderMap,
     JsonBody(req): JsonBody<BulkIssue>,
 ) -> Result<(StatusCode, Json<BulkIssued>), AppError> {
-    caller.require(Role::Operator)?;
     let n = req.licenses.len();
     if n == 0 || n > MAX_BULK {
         return Err(AppError::invalid(format!(

@@ -1,4 +1,6 @@
-//! HTTP handlers, one module per resource. Each admin handler starts with `caller.require(role)`.
+//! HTTP handlers, one module per resource. Each admin handler names the role it needs: as an
+//! extractor (`Admin(caller)`, `Operator(caller)`: required for handlers that take a body, so
+//! the role is checked before the body is read) or with `caller.require(role)` first thing.
 
 pub(crate) mod admin;
 pub(crate) mod drills;

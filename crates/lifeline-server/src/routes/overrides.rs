@@ -10,7 +10,7 @@ use lifeline_core::UnixTime;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Operator};
 use crate::overrides::{self, OVERRIDE_BUNDLE_MEDIA_TYPE, OVERRIDE_BUNDLE_TTL_SECS};
 use crate::problem::{AppError, JsonBody};
 
@@ -26,10 +26,9 @@ async fn refresh(state: &AppState) {
 /// (it ends more than 72 hours ahead).
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     JsonBody(req): JsonBody<CreateOverride>,
 ) -> Result<(StatusCode, Json<OverrideRecord>), AppError> {
-    caller.require(Role::Operator)?;
     let now = crate::clock::now();
     overrides::check(&req, now)?;
     // Fresh keys: sign with the key that is active now (another node may have rotated).
@@ -76,11 +75,10 @@ pub(crate) async fn approve(
 /// `POST /api/v1/overrides/{id}/revoke` (operator).
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<RevokeOverride>,
 ) -> Result<Json<OverrideRecord>, AppError> {
-    caller.require(Role::Operator)?;
     let record = overrides::revoke(
         state.store(),
         &caller,

@@ -7,16 +7,15 @@ use axum::http::StatusCode;
 use lifeline_api::{CreateWebhook, Role, Webhook, WebhookCreated};
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::problem::{AppError, JsonBody};
 
 /// `POST /api/v1/webhooks`: 201.
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     JsonBody(req): JsonBody<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), AppError> {
-    caller.require(Role::Admin)?;
     let created =
         crate::webhooks::create(state.store(), &caller.actor(), &req, crate::clock::now()).await?;
     Ok((StatusCode::CREATED, Json(created)))
