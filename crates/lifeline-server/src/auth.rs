@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lifeline_api::Role;
+use lifeline_api::{ApiTokenCreated, Role};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use subtle::ConstantTimeEq;
@@ -162,4 +162,50 @@ async fn lookup(store: &Store, secret: &str) -> Result<Option<Caller>, StoreErro
         role,
         expires_at: expires_at.and_then(|t| u64::try_from(t).ok()),
     }))
+}
+
+/// Creates an API token and audits it; the secret is returned once.
+pub async fn create_token(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    role: Role,
+    expires_at: Option<u64>,
+) -> Result<ApiTokenCreated, StoreError> {
+    let secret = new_secret().map_err(|e| StoreError(e.to_string()))?;
+    insert_token(store, actor, name, role, expires_at, &secret).await
+}
+
+pub(crate) async fn insert_token(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    role: Role,
+    expires_at: Option<u64>,
+    secret: &str,
+) -> Result<ApiTokenCreated, StoreError> {
+    let id = crate::ids::new_id()?;
+    let mut w = store.write().await?;
+    sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&id)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(hash_secret(secret))
+        .bind(crate::clock::now_i64())
+        .bind(expires_at.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+        .execute(&mut *w.tx)
+        .await?;
+    // The audit log names the token, never its secret.
+    let after =
+        serde_json::json!({ "id": id, "name": name, "role": role, "expires_at": expires_at });
+    w.audit(actor, "token.created", &id, None, Some(&after))
+        .await?;
+    w.commit().await?;
+    Ok(ApiTokenCreated {
+        id,
+        name: name.to_owned(),
+        role,
+        token: secret.to_owned(),
+        expires_at,
+    })
 }

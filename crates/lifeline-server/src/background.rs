@@ -18,6 +18,7 @@ pub(crate) struct Background {
 /// Registers the node, then starts the loops.
 pub(crate) async fn start(state: &AppState) -> Background {
     if let Err(e) = state.heartbeat(crate::clock::now()).await {
+        state.metrics().store_error();
         eprintln!("lifeline-server: heartbeat: {e}");
     }
     let heartbeat = {
@@ -29,6 +30,7 @@ pub(crate) async fn start(state: &AppState) -> Background {
                     continue;
                 }
                 if let Err(e) = state.heartbeat(crate::clock::now()).await {
+                    state.metrics().store_error();
                     eprintln!("lifeline-server: heartbeat: {e}");
                 }
             }
@@ -51,7 +53,10 @@ pub(crate) async fn start(state: &AppState) -> Background {
                             eprintln!("lifeline-server: incident resolved: {id}");
                         }
                     }
-                    Err(e) => eprintln!("lifeline-server: evaluating the rules: {e}"),
+                    Err(e) => {
+                        state.metrics().store_error();
+                        eprintln!("lifeline-server: evaluating the rules: {e}");
+                    }
                 }
             }
         })
@@ -69,7 +74,10 @@ pub(crate) async fn start(state: &AppState) -> Background {
                             );
                         }
                     }
-                    Err(e) => eprintln!("lifeline-server: delivering webhooks: {e}"),
+                    Err(e) => {
+                        state.metrics().store_error();
+                        eprintln!("lifeline-server: delivering webhooks: {e}");
+                    }
                 }
             }
         })

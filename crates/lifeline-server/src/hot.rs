@@ -11,13 +11,13 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lifeline_core::{KeySet, SignedLicense, TokenCache, UnverifiedLicense, VerifyError};
 use sqlx::Row;
 
+use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 
 /// Other nodes' revocations reach this node's answers within this long.
@@ -43,9 +43,7 @@ struct CachedAnswer {
 /// The validate hot path's memory (one per node).
 pub(crate) struct HotPath {
     signed: Mutex<TokenCache<Arc<SignedLicense>>>,
-    revoked: RwLock<Option<(Instant, Arc<Revoked>)>>,
-    /// One request re-reads the revoked set while the others use the previous one.
-    revoked_refreshing: AtomicBool,
+    revoked: Snapshot<Revoked>,
     answers: Mutex<HashMap<(u64, Option<String>), CachedAnswer>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -64,8 +62,7 @@ impl HotPath {
     pub(crate) fn new() -> Self {
         Self {
             signed: Mutex::new(TokenCache::new(SIGNED_ENTRIES)),
-            revoked: RwLock::new(None),
-            revoked_refreshing: AtomicBool::new(false),
+            revoked: Snapshot::empty(REVOCATION_REFRESH),
             answers: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -93,32 +90,16 @@ impl HotPath {
         store: &Store,
         id: &str,
     ) -> Result<Option<(u64, String)>, StoreError> {
-        let snapshot = self
+        let set = self
             .revoked
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let set = match snapshot {
-            Some((at, set)) if at.elapsed() < REVOCATION_REFRESH => set,
-            // Stale, and another request is re-reading it: the previous set, at most a
-            // moment older.
-            Some((_, set)) if self.revoked_refreshing.swap(true, Ordering::AcqRel) => set,
-            // Stale (this request re-reads it), or never read (every request must wait).
-            _ => {
-                let loaded = load_revoked(store).await;
-                self.revoked_refreshing.store(false, Ordering::Release);
-                let set = Arc::new(loaded?);
-                *self.revoked.write().unwrap_or_else(PoisonError::into_inner) =
-                    Some((Instant::now(), set.clone()));
-                set
-            }
-        };
+            .get(|| async { load_revoked(store).await.map(Arc::new) })
+            .await?;
         Ok(set.get(id).cloned())
     }
 
     /// Makes the next answer re-read revocations (this node just revoked one).
     pub(crate) fn invalidate_revocations(&self) {
-        *self.revoked.write().unwrap_or_else(PoisonError::into_inner) = None;
+        self.revoked.invalidate();
     }
 
     fn lease_key(&self, token: &[u8], instance: Option<&str>) -> (u64, Option<String>) {

@@ -97,6 +97,15 @@ pub struct Evaluation {
     pub resolved: Vec<String>,
 }
 
+impl AppState {
+    /// Evaluates the incident rules on this node's figures as of `now` (unix seconds): opens
+    /// an incident per new finding, resolves those whose condition cleared. `serve` does it
+    /// every `evaluate_every_s`; tests and drills call it with the `now` they need.
+    pub async fn evaluate_rules(&self, now: u64) -> Result<Evaluation, StoreError> {
+        evaluate(self, &self.rules(), now).await
+    }
+}
+
 /// Evaluates the rules on this node's figures as of `now`, and opens and resolves incidents.
 pub(crate) async fn evaluate(
     state: &AppState,
@@ -220,7 +229,7 @@ async fn open_incident(
     f: &Finding,
     now: u64,
 ) -> Result<Option<String>, StoreError> {
-    let id = format!("inc-{}", crate::licenses::new_id()?);
+    let id = format!("inc-{}", crate::ids::new_id()?);
     let mut w = store.write().await?;
     let inserted = sqlx::query(
         "INSERT INTO incidents (id, rule, subject, title, severity, status, node_id, opened_at, \

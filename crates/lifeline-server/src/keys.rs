@@ -10,6 +10,10 @@ use sqlx::Row;
 
 use crate::store::{Store, StoreError};
 
+/// Signing keys are expected to be rotated within this long; a key's expiration timestamp is
+/// its `not_after`, or its creation plus this.
+pub const KEY_MAX_AGE_SECS: u64 = 365 * 86_400;
+
 /// The keys as loaded from the store.
 #[derive(Debug)]
 pub struct KeyRing {
@@ -99,7 +103,7 @@ pub(crate) async fn load(store: &Store) -> Result<Option<Arc<KeyRing>>, StoreErr
             rotate_by: is_active.then(|| {
                 u64::try_from(not_before)
                     .unwrap_or(0)
-                    .saturating_add(crate::metrics::KEY_MAX_AGE_SECS)
+                    .saturating_add(KEY_MAX_AGE_SECS)
             }),
             public_jwk: public.to_jwk(),
         });

@@ -13,7 +13,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::AppError;
+use crate::problem::AppError;
+
+/// Request bodies larger than this are refused (413) before parsing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The limit for `POST /api/v1/licenses/bulk` (10,000 licenses).
+pub const MAX_BULK_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Addresses tracked at most; the idlest are forgotten beyond this.
 const MAX_TRACKED: usize = 100_000;
@@ -101,7 +106,7 @@ pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
-/// The path whose bodies may be larger ([`crate::MAX_BULK_BODY_BYTES`]).
+/// The path whose bodies may be larger ([`MAX_BULK_BODY_BYTES`]).
 const BULK_PATH: &str = "/api/v1/licenses/bulk";
 
 /// Refuses at once (413) a request whose `Content-Length` announces more than its route takes.
@@ -132,9 +137,9 @@ fn announced_length(request: &Request) -> Option<u64> {
 /// The most a request to this path may send.
 fn body_limit(request: &Request) -> usize {
     if request.uri().path() == BULK_PATH {
-        crate::MAX_BULK_BODY_BYTES
+        MAX_BULK_BODY_BYTES
     } else {
-        crate::MAX_BODY_BYTES
+        MAX_BODY_BYTES
     }
 }
 

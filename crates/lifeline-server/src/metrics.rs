@@ -9,18 +9,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::series::VALIDATE_LATENCY_BOUNDS_SECS;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::{AppError, AppState};
-
-/// Signing keys are expected to be rotated within this long; a key's expiration timestamp is
-/// its `not_after`, or its creation plus this.
-pub const KEY_MAX_AGE_SECS: u64 = 365 * 86_400;
-
-/// Store operations that failed since start.
-pub(crate) static STORE_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 /// In-process counters.
 #[derive(Debug, Default)]
@@ -32,6 +20,7 @@ pub struct Metrics {
     edge: crate::telemetry::Edge,
     publish_failures: Mutex<BTreeMap<&'static str, u64>>,
     publish_series: crate::series::Series,
+    store_errors: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -95,7 +84,18 @@ impl Metrics {
         self.publish_series.recent(now, secs).reasons
     }
 
-    fn render(&self, out: &mut String) {
+    /// Counts one request answered, by its route pattern (never the raw path).
+    pub(crate) fn http_request(&self, route: String, method: String, status: u16) {
+        *lock(&self.http).entry((route, method, status)).or_default() += 1;
+    }
+
+    /// Counts a request or a background pass that failed because the store did.
+    pub(crate) fn store_error(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes this node's counters in the Prometheus text format.
+    pub(crate) fn render(&self, out: &mut String) {
         family(
             out,
             "lifeline_validations_total",
@@ -181,117 +181,22 @@ impl Metrics {
                 "lifeline_edge_reasons_total{{service=\"{service}\",reason=\"{reason}\"}} {n}"
             );
         }
+        family(
+            out,
+            "lifeline_store_errors_total",
+            "counter",
+            "Requests and background passes that failed because the store did.",
+        );
+        let _ = writeln!(
+            out,
+            "lifeline_store_errors_total {}",
+            self.store_errors.load(Ordering::Relaxed)
+        );
     }
 }
 
 /// Writes the `# HELP` and `# TYPE` lines that open a metric family.
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Middleware: counts every request by its route pattern (never the raw path).
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
-    if response.status().is_server_error() {
-        let what = match route.as_str() {
-            "/api/v1/status-list" => Some("status_list"),
-            "/api/v1/overrides/bundle" => Some("override_bundle"),
-            _ => None,
-        };
-        if let Some(what) = what {
-            state.metrics().publish_failure(crate::clock::now(), what);
-        }
-    }
-    *lock(&state.metrics().http)
-        .entry((route, method, response.status().as_u16()))
-        .or_default() += 1;
-    response
-}
-
-/// `GET /metrics`.
-pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    let mut out = String::new();
-    state.metrics().render(&mut out);
-    let (counts, expiring) = crate::licenses::census(
-        state.store(),
-        crate::clock::now(),
-        &[7 * 86_400, 30 * 86_400],
-    )
-    .await?;
-    family(&mut out, "lifeline_licenses", "gauge", "Licenses by state.");
-    for (state_name, n) in [
-        ("valid", counts.valid),
-        ("grace", counts.grace),
-        ("expired", counts.expired),
-        ("revoked", counts.revoked),
-    ] {
-        let _ = writeln!(out, "lifeline_licenses{{state=\"{state_name}\"}} {n}");
-    }
-    family(
-        &mut out,
-        "lifeline_licenses_expiring",
-        "gauge",
-        "Valid licenses expiring within a window.",
-    );
-    for (within, n) in ["7d", "30d"].iter().zip(&expiring) {
-        let _ = writeln!(out, "lifeline_licenses_expiring{{within=\"{within}\"}} {n}");
-    }
-    let ring = state.keys().await?;
-    family(
-        &mut out,
-        "lifeline_signing_key_expiration_timestamp_seconds",
-        "gauge",
-        &format!(
-            "When each signing key stops signing (not_after, or creation + {KEY_MAX_AGE_SECS} s for the active key)."
-        ),
-    );
-    for k in &ring.infos {
-        let expires = k
-            .not_after
-            .unwrap_or(k.created_at.saturating_add(KEY_MAX_AGE_SECS));
-        let status = match k.status {
-            lifeline_api::KeyStatus::Active => "active",
-            lifeline_api::KeyStatus::Retired => "retired",
-        };
-        let _ = writeln!(
-            out,
-            "lifeline_signing_key_expiration_timestamp_seconds{{kid=\"{}\",status=\"{status}\"}} {expires}",
-            k.kid
-        );
-    }
-    family(
-        &mut out,
-        "lifeline_store_errors_total",
-        "counter",
-        "Store operations that failed.",
-    );
-    let _ = writeln!(
-        out,
-        "lifeline_store_errors_total {}",
-        STORE_ERRORS.load(Ordering::Relaxed)
-    );
-    family(
-        &mut out,
-        "lifeline_auth_failures_total",
-        "counter",
-        "Requests refused for a missing, unknown, expired or revoked token.",
-    );
-    let _ = writeln!(
-        out,
-        "lifeline_auth_failures_total {}",
-        state.failed_auth_count()
-    );
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        out,
-    ))
 }

@@ -258,7 +258,7 @@ pub(crate) async fn create(
     check(req, now)?;
     let immediate = req.expires_at.saturating_sub(now) <= MAX_UNAPPROVED_OVERRIDE_SECS;
     let mut record = OverrideRecord {
-        id: format!("ovr-{}", crate::licenses::new_id()?),
+        id: format!("ovr-{}", crate::ids::new_id()?),
         scope: req.scope.clone(),
         effect: req.effect.clone(),
         reason: req.reason.trim().to_owned(),

@@ -10,6 +10,13 @@ use lifeline_api::Problem;
 
 use crate::store::StoreError;
 
+/// Marks a response that failed because the store did (counted by the metrics middleware).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreFailure;
+
+/// The code of an answer that failed because the store did.
+const STORE_UNAVAILABLE: &str = "store_unavailable";
+
 /// An error answered as problem+json.
 #[derive(Debug)]
 pub struct AppError {
@@ -59,7 +66,7 @@ impl From<StoreError> for AppError {
         eprintln!("lifeline-server: {e}");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
+            STORE_UNAVAILABLE,
             "the license store is unavailable; try again",
         )
     }
@@ -94,45 +101,14 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.code == STORE_UNAVAILABLE {
+            response.extensions_mut().insert(StoreFailure);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
-    }
-}
-
-/// A JSON body extractor whose rejections are problem+json with precise codes.
-///
-/// It is the one place a request body is read: always the last extractor, so authentication
-/// and the role ([`crate::auth::Admin`], [`crate::auth::Operator`]) are checked before any of
-/// it arrives. The body must fit its route's limit and the node's in-flight budget
-/// ([`crate::MAX_BODY_BYTES_IN_FLIGHT`], else 503 `busy`), and arrive within
-/// [`crate::BODY_READ_TIMEOUT`] (else 408 `body_timeout`, connection closed).
-#[derive(Debug)]
-pub(crate) struct JsonBody<T>(pub(crate) T);
-
-impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<crate::AppState> for JsonBody<T> {
-    type Rejection = Response;
-
-    async fn from_request(
-        req: axum::extract::Request,
-        state: &crate::AppState,
-    ) -> Result<Self, Response> {
-        // Held while the body is read and parsed; its bytes return to the budget after.
-        let Some(_reserved) = state.body_budget().reserve(&req) else {
-            return Err(crate::limits::busy());
-        };
-        match tokio::time::timeout(
-            crate::limits::BODY_READ_TIMEOUT,
-            Json::<T>::from_request(req, state),
-        )
-        .await
-        {
-            Ok(Ok(Json(value))) => Ok(Self(value)),
-            Ok(Err(rejection)) => Err(AppError::from(rejection).into_response()),
-            Err(_) => Err(crate::limits::body_timeout()),
-        }
     }
 }

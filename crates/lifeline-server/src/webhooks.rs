@@ -91,7 +91,7 @@ pub(crate) async fn enqueue(
     data: &Value,
     now: u64,
 ) -> Result<(), StoreError> {
-    let msg_id = format!("msg_{}", crate::licenses::new_id()?.replace('-', ""));
+    let msg_id = format!("msg_{}", crate::ids::new_id()?.replace('-', ""));
     let payload = json!({ "type": event.as_str(), "timestamp": rfc3339(now), "data": data });
     sqlx::query(
         "INSERT INTO webhook_outbox (msg_id, webhook_id, event_type, payload, created_at, next_attempt_at) \
@@ -169,7 +169,7 @@ pub(crate) async fn create(
         ));
     }
     let webhook = Webhook {
-        id: format!("wh-{}", crate::licenses::new_id()?),
+        id: format!("wh-{}", crate::ids::new_id()?),
         url: req.url.clone(),
         events,
         created_at: now,

@@ -242,10 +242,10 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
 /// adds routes another way (`merge`, `nest`, `route_service`) fails: this test could not see
 /// them.
 fn router_paths() -> BTreeSet<String> {
-    let source = include_str!("../src/lib.rs");
+    let source = include_str!("../src/router.rs");
     let start = source
         .find("pub fn app(")
-        .expect("lib.rs defines `pub fn app(`");
+        .expect("router.rs defines `pub fn app(`");
     let body = &source[start..];
     let end = body.find("\n}\n").expect("app() ends with a `}` line");
     let body = &body[..end];

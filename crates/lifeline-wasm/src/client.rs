@@ -24,6 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::telemetry::ClientTelemetry;
+use crate::timers::{clear_timeout, now_ms, set_timeout, sleep};
 use crate::{convert, js_error, js_verdict};
 
 /// Answers larger than this are a node failure.
@@ -292,10 +293,6 @@ fn has_fn(obj: &JsValue, name: &str) -> bool {
     Reflect::get(obj, &name.into()).is_ok_and(|f| f.is_function())
 }
 
-fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
 fn elapsed(inner: &Rc<RefCell<Inner>>) -> u64 {
     let started = inner.borrow().started_ms;
     (now_ms() - started).max(0.0) as u64
@@ -504,28 +501,6 @@ async fn fetch_with_timeout(
     .await;
     clear_timeout(&timer);
     result
-}
-
-pub(crate) fn set_timeout(f: &Function, ms: u64) -> Result<JsValue, JsValue> {
-    let global = js_sys::global();
-    let st: Function = Reflect::get(&global, &"setTimeout".into())?.dyn_into()?;
-    st.call2(&global, f, &JsValue::from_f64(ms as f64))
-}
-
-pub(crate) fn clear_timeout(timer: &JsValue) {
-    let global = js_sys::global();
-    if let Ok(ct) =
-        Reflect::get(&global, &"clearTimeout".into()).and_then(|f| f.dyn_into::<Function>())
-    {
-        let _ = ct.call1(&global, timer);
-    }
-}
-
-async fn sleep(ms: u64) -> Result<(), JsValue> {
-    let promise = Promise::new(&mut |resolve, _| {
-        let _ = set_timeout(&resolve, ms);
-    });
-    JsFuture::from(promise).await.map(|_| ())
 }
 
 /// Reads the cache once (a corrupted entry is discarded: never trusted).

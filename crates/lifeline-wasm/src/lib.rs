@@ -21,6 +21,7 @@ mod convert;
 mod js_error;
 mod js_verdict;
 mod telemetry;
+mod timers;
 mod types;
 mod verifier;
 

@@ -356,7 +356,7 @@ async fn fetch_status(
     let controller = Reflect::construct(&controller_ctor, &js_sys::Array::new())?;
     let signal = Reflect::get(&controller, &"signal".into())?;
     let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
-    let timer = crate::client::set_timeout(&abort.bind0(&controller), timeout_ms)?;
+    let timer = crate::timers::set_timeout(&abort.bind0(&controller), timeout_ms)?;
     let init = js_sys::Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into())?;
     let headers = js_sys::Object::new();
@@ -392,6 +392,6 @@ async fn fetch_status(
         Ok(Some((status, code)))
     }
     .await;
-    crate::client::clear_timeout(&timer);
+    crate::timers::clear_timeout(&timer);
     result
 }

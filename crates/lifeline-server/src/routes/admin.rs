@@ -12,7 +12,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::auth::{Admin, Caller};
-use crate::problem::{AppError, JsonBody};
+use crate::body::JsonBody;
+use crate::problem::AppError;
 use crate::store::{AuditFilter, StoreError};
 use crate::{AppState, audit};
 

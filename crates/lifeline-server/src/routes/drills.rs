@@ -11,7 +11,8 @@ use sqlx::Row;
 
 use crate::AppState;
 use crate::auth::{Admin, Caller};
-use crate::problem::{AppError, JsonBody};
+use crate::body::JsonBody;
+use crate::problem::AppError;
 use crate::store::StoreError;
 
 /// Reports listed at most.
@@ -24,7 +25,7 @@ pub(crate) async fn store(
     JsonBody(report): JsonBody<DrillReport>,
 ) -> Result<(StatusCode, Json<StoredDrillReport>), AppError> {
     check(&report)?;
-    let id = crate::licenses::new_id()?;
+    let id = crate::ids::new_id()?;
     let now = crate::clock::now();
     let json = serde_json::to_string(&report).map_err(|e| AppError::invalid(e.to_string()))?;
     let mut w = state.store().write().await?;

@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{Caller, Operator};
+use crate::body::JsonBody;
 use crate::incidents;
-use crate::problem::{AppError, JsonBody};
+use crate::problem::AppError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,8 +10,9 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{Caller, Operator};
+use crate::body::JsonBody;
 use crate::licenses::{self, ListQuery};
-use crate::problem::{AppError, JsonBody};
+use crate::problem::AppError;
 
 pub(crate) async fn issue(
     State(state): State<AppState>,

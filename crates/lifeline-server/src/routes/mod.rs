@@ -4,9 +4,11 @@
 
 pub(crate) mod admin;
 pub(crate) mod drills;
+pub(crate) mod faults;
 pub(crate) mod incidents;
 pub(crate) mod licenses;
 pub(crate) mod map;
+pub(crate) mod metrics;
 pub(crate) mod overrides;
 pub(crate) mod overview;
 pub(crate) mod public;

@@ -11,8 +11,9 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{Caller, Operator};
+use crate::body::JsonBody;
 use crate::overrides::{self, OVERRIDE_BUNDLE_MEDIA_TYPE, OVERRIDE_BUNDLE_TTL_SECS};
-use crate::problem::{AppError, JsonBody};
+use crate::problem::AppError;
 
 /// After a change: this node applies and publishes it at once (other nodes within
 /// `OVERRIDE_REFRESH`). The change is committed; a failed re-read only delays that.

@@ -10,7 +10,8 @@ use lifeline_core::{Effect, Policy, UnixTime};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::problem::{AppError, JsonBody};
+use crate::body::JsonBody;
+use crate::problem::AppError;
 
 /// How long a lease stays valid: a client that cached one may run offline this long.
 pub const LEASE_TTL_SECS: u64 = 3600;

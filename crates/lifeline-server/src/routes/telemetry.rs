@@ -8,7 +8,8 @@ use lifeline_api::{Role, TelemetryAccepted, TelemetryReport};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::problem::{AppError, JsonBody};
+use crate::body::JsonBody;
+use crate::problem::AppError;
 
 /// Refuses a report beyond the caller's rate, before authentication and the body.
 pub(crate) async fn telemetry_rate(

@@ -8,7 +8,8 @@ use lifeline_api::{CreateWebhook, Role, Webhook, WebhookCreated};
 
 use crate::AppState;
 use crate::auth::{Admin, Caller};
-use crate::problem::{AppError, JsonBody};
+use crate::body::JsonBody;
+use crate::problem::AppError;
 
 /// `POST /api/v1/webhooks`: 201.
 pub(crate) async fn create(

@@ -1,0 +1,110 @@
+//! `GET /metrics` (Prometheus text format) and the middleware that counts every request.
+
+use std::fmt::Write as _;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::keys::KEY_MAX_AGE_SECS;
+use crate::metrics::family;
+use crate::problem::{AppError, StoreFailure};
+
+/// Middleware: counts every request by its route pattern (never the raw path).
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    if response.status().is_server_error() {
+        let what = match route.as_str() {
+            "/api/v1/status-list" => Some("status_list"),
+            "/api/v1/overrides/bundle" => Some("override_bundle"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            state.metrics().publish_failure(crate::clock::now(), what);
+        }
+    }
+    if response.extensions().get::<StoreFailure>().is_some() {
+        state.metrics().store_error();
+    }
+    state
+        .metrics()
+        .http_request(route, method, response.status().as_u16());
+    response
+}
+
+/// `GET /metrics`.
+pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    let mut out = String::new();
+    state.metrics().render(&mut out);
+    let (counts, expiring) = crate::licenses::census(
+        state.store(),
+        crate::clock::now(),
+        &[7 * 86_400, 30 * 86_400],
+    )
+    .await?;
+    family(&mut out, "lifeline_licenses", "gauge", "Licenses by state.");
+    for (state_name, n) in [
+        ("valid", counts.valid),
+        ("grace", counts.grace),
+        ("expired", counts.expired),
+        ("revoked", counts.revoked),
+    ] {
+        let _ = writeln!(out, "lifeline_licenses{{state=\"{state_name}\"}} {n}");
+    }
+    family(
+        &mut out,
+        "lifeline_licenses_expiring",
+        "gauge",
+        "Valid licenses expiring within a window.",
+    );
+    for (within, n) in ["7d", "30d"].iter().zip(&expiring) {
+        let _ = writeln!(out, "lifeline_licenses_expiring{{within=\"{within}\"}} {n}");
+    }
+    let ring = state.keys().await?;
+    family(
+        &mut out,
+        "lifeline_signing_key_expiration_timestamp_seconds",
+        "gauge",
+        &format!(
+            "When each signing key stops signing (not_after, or creation + {KEY_MAX_AGE_SECS} s for the active key)."
+        ),
+    );
+    for k in &ring.infos {
+        let expires = k
+            .not_after
+            .unwrap_or(k.created_at.saturating_add(KEY_MAX_AGE_SECS));
+        let status = match k.status {
+            lifeline_api::KeyStatus::Active => "active",
+            lifeline_api::KeyStatus::Retired => "retired",
+        };
+        let _ = writeln!(
+            out,
+            "lifeline_signing_key_expiration_timestamp_seconds{{kid=\"{}\",status=\"{status}\"}} {expires}",
+            k.kid
+        );
+    }
+    family(
+        &mut out,
+        "lifeline_auth_failures_total",
+        "counter",
+        "Requests refused for a missing, unknown, expired or revoked token.",
+    );
+    let _ = writeln!(
+        out,
+        "lifeline_auth_failures_total {}",
+        state.failed_auth_count()
+    );
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    ))
+}

@@ -1,0 +1,101 @@
+//! A value read from the store and kept for a while: the key ring, the active overrides, the
+//! revoked set. Refreshes are single-flight: while one caller re-reads a stale value, the
+//! others answer from the previous one instead of all querying the store at once.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+/// A snapshot re-read when older than its refresh period.
+#[derive(Debug)]
+pub(crate) struct Snapshot<T> {
+    current: RwLock<Option<(Instant, Arc<T>)>>,
+    refreshing: AtomicBool,
+    every: Duration,
+}
+
+impl<T> Snapshot<T> {
+    /// A snapshot of `value`, read now, re-read every `every`.
+    pub(crate) fn new(value: Arc<T>, every: Duration) -> Self {
+        Self {
+            current: RwLock::new(Some((Instant::now(), value))),
+            refreshing: AtomicBool::new(false),
+            every,
+        }
+    }
+
+    /// A snapshot that has not been read yet (the first caller reads it).
+    pub(crate) fn empty(every: Duration) -> Self {
+        Self {
+            current: RwLock::new(None),
+            refreshing: AtomicBool::new(false),
+            every,
+        }
+    }
+
+    /// The value: the snapshot while it is fresh; else, when another caller is already
+    /// re-reading it, the previous one (a moment older); else `load`'s (remembered).
+    pub(crate) async fn get<E, F>(&self, load: impl FnOnce() -> F) -> Result<Arc<T>, E>
+    where
+        F: Future<Output = Result<Arc<T>, E>>,
+    {
+        let snapshot = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match snapshot {
+            Some((at, value)) if at.elapsed() < self.every => Ok(value),
+            Some((_, value)) if self.refreshing.swap(true, Ordering::AcqRel) => Ok(value),
+            // Stale (this caller re-reads it), or never read (every caller must wait).
+            _ => {
+                let loaded = load().await;
+                self.refreshing.store(false, Ordering::Release);
+                let value = loaded?;
+                self.set(value.clone());
+                Ok(value)
+            }
+        }
+    }
+
+    /// Replaces the value (just re-read, or changed by this node).
+    pub(crate) fn set(&self, value: Arc<T>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), value));
+    }
+
+    /// Forgets the value: the next caller re-reads it.
+    pub(crate) fn invalidate(&self) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn fresh_values_are_kept_stale_ones_reread_once() {
+        let snap = Snapshot::new(Arc::new(1), Duration::from_secs(60));
+        let v: Result<_, ()> = snap.get(|| async { Ok(Arc::new(2)) }).await;
+        assert_eq!(*v.unwrap(), 1, "fresh: not re-read");
+        snap.invalidate();
+        let v: Result<_, ()> = snap.get(|| async { Ok(Arc::new(3)) }).await;
+        assert_eq!(*v.unwrap(), 3, "forgotten: re-read");
+        let stale = Snapshot::new(Arc::new(1), Duration::ZERO);
+        stale.refreshing.store(true, Ordering::Release);
+        let v: Result<_, ()> = stale.get(|| async { Ok(Arc::new(2)) }).await;
+        assert_eq!(
+            *v.unwrap(),
+            1,
+            "stale while another re-reads: the previous value"
+        );
+        stale.refreshing.store(false, Ordering::Release);
+        let v: Result<_, &str> = stale.get(|| async { Err("down") }).await;
+        assert_eq!(v.unwrap_err(), "down");
+        let v: Result<_, ()> = stale.get(|| async { Ok(Arc::new(4)) }).await;
+        assert_eq!(*v.unwrap(), 4, "a failed re-read does not block the next");
+    }
+}

@@ -1,0 +1,371 @@
+//! The state every handler shares: the store, this node's snapshots of what it reads often
+//! (key ring, active overrides), its caches, counters, limits and settings. Domain modules
+//! extend [`AppState`] with what they do (`incidents.rs`: the rule evaluation); this file
+//! imports none of the modules that use it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::deliver::{self, DeliveryConfig, DeliveryReport};
+use crate::faults::FaultInjector;
+use crate::hot::HotPath;
+use crate::keys::{self, KeyRing};
+use crate::limits::{BodyBudget, Limiter, Rate};
+use crate::map::MapConfig;
+use crate::metrics::Metrics;
+use crate::overrides::{self, ActiveOverrides};
+use crate::rules::RulesConfig;
+use crate::snapshot::Snapshot;
+use crate::store::{Store, StoreError};
+use crate::{clock, ids, nodes};
+
+/// Cached key rings are re-read from the store after this long (other nodes may rotate).
+const KEY_REFRESH: Duration = Duration::from_secs(5);
+/// Each node re-reads the active overrides after this long: a change made on another node
+/// reaches this one's `validate` and bundle within it (on the node that made it, at once).
+pub const OVERRIDE_REFRESH: Duration = Duration::from_secs(5);
+
+/// Shared state of all handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    keys: Snapshot<KeyRing>,
+    overrides: Snapshot<ActiveOverrides>,
+    hot: HotPath,
+    failed_auth: AtomicU64,
+    metrics: Metrics,
+    public_url: String,
+    validate_limit: Limiter,
+    telemetry_limit: Limiter,
+    auth_failure_limit: Limiter,
+    body_budget: BodyBudget,
+    node_id: String,
+    started_at: u64,
+    rules: std::sync::RwLock<Arc<RulesConfig>>,
+    delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
+    map: std::sync::RwLock<Arc<MapConfig>>,
+    /// Set only by `--danger-fault-injection`.
+    faults: std::sync::OnceLock<FaultInjector>,
+    /// When this node last wrote its heartbeat (a monotonic clock, unaffected by a skewed
+    /// one): `/readyz` fails when it is stale, as the store then refuses writes.
+    /// `None` until the first heartbeat (a state without the background loops never stalls).
+    heartbeat_ok_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// Rate limits per client address.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// `POST /api/v1/validate`.
+    pub validate: Rate,
+    /// Failed authentications; once spent, that address's admin requests get 429 for a while.
+    pub auth_failures: Rate,
+    /// `POST /api/v1/telemetry`.
+    pub telemetry: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            validate: Rate {
+                per_sec: 200.0,
+                burst: 400.0,
+            },
+            auth_failures: Rate {
+                per_sec: 0.2,
+                burst: 20.0,
+            },
+            telemetry: Rate {
+                per_sec: 50.0,
+                burst: 200.0,
+            },
+        }
+    }
+}
+
+impl AppState {
+    /// State over an open store; creates the first signing key if there is none.
+    /// `public_url` is where clients reach this service (it names the status list in tokens).
+    pub async fn new(store: Store, public_url: &str) -> Result<Self, StoreError> {
+        Self::with_limits(store, public_url, Limits::default()).await
+    }
+
+    /// Like [`Self::new`] with explicit rate limits.
+    pub async fn with_limits(
+        store: Store,
+        public_url: &str,
+        limits: Limits,
+    ) -> Result<Self, StoreError> {
+        let ring = keys::load_or_init(&store).await?;
+        let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
+        let node_id = format!("node-{}", &ids::new_id()?);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                keys: Snapshot::new(ring, KEY_REFRESH),
+                overrides: Snapshot::new(Arc::new(active), OVERRIDE_REFRESH),
+                hot: HotPath::new(),
+                failed_auth: AtomicU64::new(0),
+                metrics: Metrics::default(),
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                validate_limit: Limiter::new(limits.validate),
+                telemetry_limit: Limiter::new(limits.telemetry),
+                auth_failure_limit: Limiter::new(limits.auth_failures),
+                body_budget: BodyBudget::new(),
+                node_id,
+                started_at: clock::now(),
+                rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
+                delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
+                map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
+                faults: std::sync::OnceLock::new(),
+                heartbeat_ok_at: std::sync::Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Turns on fault injection (`--danger-fault-injection`): the routes `GET`/`PUT
+    /// /api/v1/faults` exist in routers made after this. For drills only, never in production.
+    pub fn enable_fault_injection(&self) {
+        let _ = self.inner.faults.set(FaultInjector::default());
+    }
+
+    /// Whether fault injection is on.
+    pub fn fault_injection(&self) -> bool {
+        self.inner.faults.get().is_some()
+    }
+
+    /// The fault injector, when fault injection is on.
+    pub(crate) fn faults(&self) -> Option<&FaultInjector> {
+        self.inner.faults.get()
+    }
+
+    /// How long a hanging-node fault makes `validate` wait, if one is injected.
+    pub(crate) fn injected_validate_delay(&self) -> Option<Duration> {
+        let ms = self.inner.faults.get()?.current().hang_validate_ms;
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// Whether a partition fault cuts this node off now.
+    pub(crate) fn partitioned(&self) -> bool {
+        self.inner
+            .faults
+            .get()
+            .is_some_and(FaultInjector::partitioned)
+    }
+
+    /// This node's id, generated when the state was created (`GET /api/v1/nodes`).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// The incident rules in force.
+    pub fn rules(&self) -> Arc<RulesConfig> {
+        self.inner
+            .rules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the incident rules (checked: see [`RulesConfig::check`]).
+    pub fn set_rules(&self, rules: RulesConfig) -> Result<(), String> {
+        rules.check()?;
+        *self
+            .inner
+            .rules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rules);
+        Ok(())
+    }
+
+    /// How webhook messages are delivered.
+    pub fn delivery(&self) -> Arc<DeliveryConfig> {
+        self.inner
+            .delivery
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the webhook delivery settings.
+    pub fn set_delivery(&self, delivery: DeliveryConfig) {
+        *self
+            .inner
+            .delivery
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(delivery);
+    }
+
+    /// The dependency map's owners and declarations (`serve --owners`, `--store-replica`).
+    pub fn map_config(&self) -> Arc<MapConfig> {
+        self.inner
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the dependency map's owners and declarations (checked: see
+    /// [`MapConfig::check`]).
+    pub fn set_map_config(&self, config: MapConfig) -> Result<(), String> {
+        config.check()?;
+        *self
+            .inner
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
+        Ok(())
+    }
+
+    /// Registers this node in the store, or refreshes its heartbeat, as of `now` (unix
+    /// seconds). `serve` does it every `heartbeat_every_s`.
+    pub async fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
+        nodes::heartbeat(
+            &self.inner.store,
+            &self.inner.node_id,
+            &self.inner.public_url,
+            self.inner.started_at,
+            now,
+        )
+        .await?;
+        if let Ok(mut at) = self.inner.heartbeat_ok_at.lock() {
+            *at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// How long this node's writes have been failing, seconds: the age of its last written
+    /// heartbeat beyond two heartbeat intervals (0 when writes work).
+    pub(crate) fn store_write_stall(&self) -> u64 {
+        let since = self
+            .inner
+            .heartbeat_ok_at
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|at| at.elapsed().as_secs()))
+            .unwrap_or(0);
+        let allowed = self
+            .rules()
+            .heartbeat_every_s
+            .saturating_mul(2)
+            .saturating_add(1);
+        since.saturating_sub(allowed)
+    }
+
+    /// Removes this node's heartbeat row (it stops cleanly: not "unreachable").
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        nodes::remove(&self.inner.store, &self.inner.node_id).await
+    }
+
+    /// One webhook delivery pass: sends the messages due at `now` (unix seconds; the
+    /// attempt's `webhook-timestamp`). `serve` runs one every `every_ms`.
+    pub async fn deliver_webhooks(&self, now: u64) -> Result<DeliveryReport, StoreError> {
+        deliver::deliver(&self.inner.store, &self.delivery(), now).await
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The key ring, re-read from the store when older than a few seconds.
+    pub async fn keys(&self) -> Result<Arc<KeyRing>, StoreError> {
+        let store = &self.inner.store;
+        self.inner.keys.get(|| keys::load_or_init(store)).await
+    }
+
+    /// Re-reads the key ring now.
+    pub async fn reload_keys(&self) -> Result<Arc<KeyRing>, StoreError> {
+        let ring = keys::load_or_init(&self.inner.store).await?;
+        self.inner.keys.set(ring.clone());
+        Ok(ring)
+    }
+
+    /// The active overrides (each verified against the key ring), re-read from the store
+    /// when older than [`OVERRIDE_REFRESH`].
+    pub(crate) async fn active_overrides(&self) -> Result<Arc<ActiveOverrides>, StoreError> {
+        self.inner
+            .overrides
+            .get(|| self.read_active_overrides())
+            .await
+    }
+
+    /// Re-reads the active overrides now (after a change on this node, so that it applies
+    /// and publishes the change at once).
+    pub(crate) async fn reload_overrides(&self) -> Result<Arc<ActiveOverrides>, StoreError> {
+        let active = self.read_active_overrides().await?;
+        self.inner.overrides.set(active.clone());
+        Ok(active)
+    }
+
+    /// The active overrides as the store has them. A token signed by a key this node has
+    /// not seen yet makes it re-read the keys first.
+    async fn read_active_overrides(&self) -> Result<Arc<ActiveOverrides>, StoreError> {
+        let now = clock::now();
+        let ring = self.keys().await?;
+        let (mut active, unknown_key) =
+            overrides::load_active(&self.inner.store, &ring.set, now).await?;
+        if unknown_key {
+            let ring = self.reload_keys().await?;
+            active = overrides::load_active(&self.inner.store, &ring.set, now)
+                .await?
+                .0;
+        }
+        Ok(Arc::new(active))
+    }
+
+    /// The `iss` of the overrides this server signs: its public URL.
+    pub(crate) fn override_issuer(&self) -> &str {
+        if self.inner.public_url.is_empty() {
+            "lifeline-server"
+        } else {
+            &self.inner.public_url
+        }
+    }
+
+    /// The URI of the status list, as licenses name it.
+    pub fn status_list_uri(&self) -> String {
+        format!("{}/api/v1/status-list", self.inner.public_url)
+    }
+
+    /// The validate hot path's caches.
+    pub(crate) fn hot(&self) -> &HotPath {
+        &self.inner.hot
+    }
+
+    /// This node's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Failed authentications since start.
+    pub fn failed_auth_count(&self) -> u64 {
+        self.inner.failed_auth.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_failed_auth(&self, ip: std::net::IpAddr) {
+        self.inner.failed_auth.fetch_add(1, Ordering::Relaxed);
+        let _ = self.inner.auth_failure_limit.take(ip);
+    }
+
+    pub(crate) fn validate_limit(&self) -> &Limiter {
+        &self.inner.validate_limit
+    }
+
+    pub(crate) fn telemetry_limit(&self) -> &Limiter {
+        &self.inner.telemetry_limit
+    }
+
+    pub(crate) fn auth_failure_limit(&self) -> &Limiter {
+        &self.inner.auth_failure_limit
+    }
+
+    pub(crate) fn body_budget(&self) -> &BodyBudget {
+        &self.inner.body_budget
+    }
+}
