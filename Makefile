@@ -72,8 +72,8 @@ unit:
 # The cluster lives under /tmp: the postgres user must reach it wherever the checkout is.
 pg-test:
 	@dir=$$(mktemp -d /tmp/lifeline-pg.XXXXXX); url=$$(bash .ci/pg start $$dir) && echo "PostgreSQL at $$url"; \
-	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test api -- --ignored && \
-	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-cli --test failover; rc=$$?; \
+	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test it -- --ignored && \
+	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-cli --test it -- failover::; rc=$$?; \
 	bash .ci/pg stop $$dir; rm -rf $$dir; exit $$rc
 
 # The core must build for browsers, edge workers and Node.
@@ -99,7 +99,7 @@ console-test:
 # The console end to end: a real server on a fresh SQLite, real headless Chromium over
 # WebDriver. Screenshots and report.json land in target/console-e2e/.
 console-e2e: console
-	$(CARGO) test --locked -p lifeline-cli --test console -- --ignored --nocapture
+	$(CARGO) test --locked -p lifeline-cli --test it -- --ignored --nocapture console::
 
 # The npm package @lifeline/verifier, built into dist/npm/.
 npm:
@@ -147,7 +147,7 @@ bench: setup
 bench-check:
 	node tests/bench/check.mjs
 
-# Also part of `cargo test` (crates/lifeline-cli/tests/interop.rs).
+# Also part of `cargo test` (crates/lifeline-cli/tests/it/interop.rs).
 interop:
 	$(CARGO) build --locked -q -p lifeline-cli
 	LIFELINE_BIN=$(LIFELINE) node --test tests/interop/

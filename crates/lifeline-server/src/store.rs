@@ -1,6 +1,6 @@
 //! Storage: one implementation over sqlx's `Any` driver, two real backends — SQLite (the
 //! embedded default; WAL, `synchronous=FULL`) and PostgreSQL (several nodes, one store).
-//! Migrations are per backend (`migrations/<backend>/`).
+//! One set of migrations for both (`migrations/`).
 //!
 //! Every write runs in a [`WriteTx`], which first moves the audit chain's head: that one row
 //! serializes writers on both backends, and the audit event is appended in the same
@@ -49,57 +49,28 @@ pub struct Store {
     backend: Backend,
 }
 
-const MIGRATIONS_SQLITE: &[(&str, &str)] = &[
-    (
-        "0001_init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-    ),
+/// The schema, in order: one set of files for both backends. The SQL is the part both
+/// speak (`TEXT`, `BIGINT`, `INTEGER`, numbered `$n` placeholders); a statement that had to
+/// differ would be chosen by backend in [`Store::migrate`], the one place for it.
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
     (
         "0002_status_list",
-        include_str!("../migrations/sqlite/0002_status_list.sql"),
+        include_str!("../migrations/0002_status_list.sql"),
     ),
     (
         "0003_audit_filters",
-        include_str!("../migrations/sqlite/0003_audit_filters.sql"),
+        include_str!("../migrations/0003_audit_filters.sql"),
     ),
     (
         "0004_overrides",
-        include_str!("../migrations/sqlite/0004_overrides.sql"),
+        include_str!("../migrations/0004_overrides.sql"),
     ),
     (
         "0005_incidents",
-        include_str!("../migrations/sqlite/0005_incidents.sql"),
+        include_str!("../migrations/0005_incidents.sql"),
     ),
-    (
-        "0006_drills",
-        include_str!("../migrations/sqlite/0006_drills.sql"),
-    ),
-];
-const MIGRATIONS_POSTGRES: &[(&str, &str)] = &[
-    (
-        "0001_init",
-        include_str!("../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        "0002_status_list",
-        include_str!("../migrations/postgres/0002_status_list.sql"),
-    ),
-    (
-        "0003_audit_filters",
-        include_str!("../migrations/postgres/0003_audit_filters.sql"),
-    ),
-    (
-        "0004_overrides",
-        include_str!("../migrations/postgres/0004_overrides.sql"),
-    ),
-    (
-        "0005_incidents",
-        include_str!("../migrations/postgres/0005_incidents.sql"),
-    ),
-    (
-        "0006_drills",
-        include_str!("../migrations/postgres/0006_drills.sql"),
-    ),
+    ("0006_drills", include_str!("../migrations/0006_drills.sql")),
 ];
 
 impl Store {
@@ -158,11 +129,7 @@ impl Store {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
             .execute(&self.pool)
             .await?;
-        let migrations = match self.backend {
-            Backend::Sqlite => MIGRATIONS_SQLITE,
-            Backend::Postgres => MIGRATIONS_POSTGRES,
-        };
-        for (version, sql) in migrations {
+        for (version, sql) in MIGRATIONS {
             let mut tx = self.pool.begin().await?;
             if self.backend == Backend::Postgres {
                 // Several nodes may start at once: one migrates, the others wait.
@@ -208,6 +175,7 @@ impl Store {
     }
 
     /// Starts a write: locks the audit head so this transaction's events extend the chain.
+    #[tracing::instrument(name = "store.write", level = "debug", skip_all)]
     pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
@@ -430,6 +398,7 @@ impl WriteTx {
     }
 
     /// Commits the change and its audit events together.
+    #[tracing::instrument(name = "store.commit", level = "debug", skip_all)]
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
         if self.appended {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")

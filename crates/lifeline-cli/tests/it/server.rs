@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
-
-use common::{BIN, Serve, agent, free_port};
+use crate::common::{BIN, Serve, agent, free_port};
 
 /// A `lifeline serve` over its own data directory (its admin token in `DATA/admin-token`).
 struct Node {
@@ -157,6 +155,7 @@ fn out_ids(out: &Path) -> Vec<String> {
 
 #[test]
 fn provision_issues_a_csv_and_resumes_without_duplicates() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), free_port());
     let admin = node.admin();
@@ -229,6 +228,7 @@ fn provision_issues_a_csv_and_resumes_without_duplicates() {
 
 #[test]
 fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
@@ -298,6 +298,7 @@ fn sigkill_during_bulk_provisioning_loses_no_acknowledged_license_or_event() {
 
 #[test]
 fn a_client_dribbling_headers_is_cut_off_while_others_are_served() {
+    let _lab = crate::common::beside_others();
     use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), free_port());
@@ -339,6 +340,7 @@ fn a_client_dribbling_headers_is_cut_off_while_others_are_served() {
 
 #[test]
 fn serve_console_serves_the_app_and_refuses_a_directory_without_index_html() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let dist = dir.path().join("dist");
     std::fs::create_dir(&dist).unwrap();
@@ -438,6 +440,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn override_create_makes_an_expired_license_usable_offline_until_revoked() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start_full(&dir.path().join("data"), free_port(), &["--demo"], &[]);
     let admin = node.admin();
@@ -601,6 +604,7 @@ fn override_create_makes_an_expired_license_usable_offline_until_revoked() {
 /// its own every second and opens an incident; a bad rules file stops the start.
 #[test]
 fn serve_evaluates_the_rules_from_a_file_on_its_own() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.json");
     std::fs::write(

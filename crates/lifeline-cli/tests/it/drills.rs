@@ -10,19 +10,13 @@
 )]
 
 use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-
-use common::{BIN, Serve};
+use crate::common::{BIN, Serve};
 
 const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
-
-/// One drill at a time (each starts four servers and measures timings).
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const ALL: [&str; 12] = lifeline_api::DRILL_NAMES;
 
@@ -33,7 +27,7 @@ fn lifeline(args: &[&str]) -> Output {
 /// Runs a drill with `--json`: its report, checked for shape; panics with the report unless
 /// it passed.
 fn drill(name: &str) -> Value {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     let out = lifeline(&["drill", "run", name, "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
@@ -195,7 +189,7 @@ fn reports(server: &Serve) -> Vec<Value> {
 #[test]
 fn report_to_stores_the_report_on_the_server() {
     let (server, _dir) = serve(&[]);
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     let out = Command::new(BIN)
         .args([
             "drill",
@@ -232,7 +226,7 @@ fn serve_runs_scheduled_drills_and_stores_their_reports() {
         r#"{"drills": [{"name": "clock-set-back", "every_s": 3600, "first_after_s": 0}]}"#,
     )
     .unwrap();
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = crate::common::alone();
     let (server, _data) = serve(&["--drills", schedule.to_str().unwrap()]);
     let start = Instant::now();
     let stored = loop {

@@ -15,14 +15,12 @@
     clippy::indexing_slicing
 )]
 
-mod live;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::live::{Live, generous, now};
 use lifeline_api::Role;
 use lifeline_core::LATENCY_BUCKETS_SECS;
 use lifeline_server::{RulesConfig, create_token};
-use live::{Live, generous, now};
 use serde_json::{Value, json};
 
 /// The least a route needs.
@@ -242,7 +240,7 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
 /// adds routes another way (`merge`, `nest`, `route_service`) fails: this test could not see
 /// them.
 fn router_paths() -> BTreeSet<String> {
-    let source = include_str!("../src/router.rs");
+    let source = include_str!("../../src/router.rs");
     let start = source
         .find("pub fn app(")
         .expect("router.rs defines `pub fn app(`");
@@ -252,7 +250,7 @@ fn router_paths() -> BTreeSet<String> {
     for other in [".merge(", ".nest(", ".nest_service(", ".route_service("] {
         assert!(
             !body.contains(other),
-            "app() adds routes with `{other}`: teach tests/authz.rs to list them"
+            "app() adds routes with `{other}`: teach tests/it/authz.rs to list them"
         );
     }
     let mut paths = BTreeSet::new();
@@ -262,7 +260,7 @@ fn router_paths() -> BTreeSet<String> {
         let literal = rest.trim_start();
         assert!(
             literal.starts_with('"'),
-            "a `.route(` in app() without a string literal path: teach tests/authz.rs to read it: {}",
+            "a `.route(` in app() without a string literal path: teach tests/it/authz.rs to read it: {}",
             &literal[..literal.len().min(80)]
         );
         let close = literal[1..].find('"').unwrap();
@@ -291,7 +289,7 @@ fn routed(live: &Live) -> (BTreeSet<(String, String)>, Vec<String>) {
         }
         if statuses.iter().all(|s| *s == 404) {
             problems.push(format!(
-                "{path}: in app() but not served by this test's server (a route behind a switch? turn it on in tests/authz.rs)"
+                "{path}: in app() but not served by this test's server (a route behind a switch? turn it on in tests/it/authz.rs)"
             ));
         }
         assert!(
@@ -444,7 +442,7 @@ fn every_route_answers_every_caller_as_the_matrix_says() {
     for key @ (method, path) in &routes {
         if !keys.contains(key) {
             problems.push(format!(
-                "{method} {path}: in the router, no entry in the authorization matrix (tests/authz.rs)"
+                "{method} {path}: in the router, no entry in the authorization matrix (tests/it/authz.rs)"
             ));
         }
         if !docs.contains_key(key) {

@@ -11,6 +11,7 @@ use std::process::Command;
 
 #[test]
 fn node_crypto_and_lifeline_verify_each_others_tokens() {
+    let _lab = crate::common::beside_others();
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let out = Command::new("node")
         .args(["--test", "tests/interop/"])

@@ -1,4 +1,4 @@
--- Temporary overrides (PostgreSQL). A row is pending while `token` is NULL (it waits for a second
+-- Temporary overrides. A row is pending while `token` is NULL (it waits for a second
 -- admin), active once signed, until `expires_at` or `revoked_at`. `created_by_token` is the
 -- creating API token's id: the approver's must differ (the two-person rule).
 CREATE TABLE overrides (

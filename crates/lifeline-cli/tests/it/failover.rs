@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
-
-use common::{BIN, Serve, free_port, license_fixture};
+use crate::common::{BIN, Serve, free_port, license_fixture};
 
 const ADMIN: &str = "ll_failover-test-admin-token-0123456789abcdef";
 
@@ -101,6 +99,7 @@ fn dead_url() -> String {
 
 #[test]
 fn killing_one_of_three_nodes_under_a_steady_stream_fails_no_check() {
+    let _lab = crate::common::beside_others();
     let mut setup = Setup::new(3);
     let mut child = setup
         .check_cmd(
@@ -128,6 +127,7 @@ fn killing_one_of_three_nodes_under_a_steady_stream_fails_no_check() {
 
 #[test]
 fn with_every_node_down_the_cached_lease_carries_the_grace_then_it_runs_out() {
+    let _lab = crate::common::beside_others();
     let mut setup = Setup::new(1);
     let urls = setup.urls();
     let grace = [
@@ -189,6 +189,7 @@ fn fake_node(body: String) -> String {
 
 #[test]
 fn a_hanging_node_times_out_and_the_check_fails_over_within_the_deadline() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let (hang, _h) = hanging_node();
     let started = Instant::now();
@@ -206,6 +207,7 @@ fn a_hanging_node_times_out_and_the_check_fails_over_within_the_deadline() {
 
 #[test]
 fn garbage_and_forged_answers_are_node_failures_never_verdicts() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let garbage = fake_node(
         "{\"verdict\": {\"state\": \"invalid\", \"reason\": \"revoked\"}, nonsense".to_owned(),
@@ -242,6 +244,7 @@ fn garbage_and_forged_answers_are_node_failures_never_verdicts() {
 
 #[test]
 fn a_corrupted_lease_cache_is_discarded_refetched_and_never_trusted() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let urls = setup.urls();
     let (v, _) = setup.check(&urls, &[]);
@@ -274,6 +277,7 @@ fn a_corrupted_lease_cache_is_discarded_refetched_and_never_trusted() {
 
 #[test]
 fn a_clock_set_back_behind_a_signed_lease_is_refused_offline() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let (v, _) = setup.check(&setup.urls(), &[]);
     assert_eq!(v["state"], "valid");
@@ -288,6 +292,7 @@ fn a_clock_set_back_behind_a_signed_lease_is_refused_offline() {
 
 #[test]
 fn a_revocation_made_during_an_outage_applies_at_the_first_successful_check() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let urls = setup.urls();
     let (v, _) = setup.check(&urls, &[]);
@@ -313,6 +318,7 @@ fn a_revocation_made_during_an_outage_applies_at_the_first_successful_check() {
 
 #[test]
 fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
+    let _lab = crate::common::beside_others();
     let setup = Setup::new(1);
     let (s, closed) = setup.nodes[0].post(
         "/api/v1/licenses",

@@ -1,4 +1,4 @@
--- Lifeline schema, SQLite. Times are unix seconds; JSON is stored as TEXT.
+-- Lifeline schema (SQLite and PostgreSQL alike). Times are unix seconds; JSON is stored as TEXT.
 CREATE TABLE products (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

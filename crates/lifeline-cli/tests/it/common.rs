@@ -1,6 +1,7 @@
 //! What the CLI's process tests share: the binary, a free port, an HTTP agent, a
-//! `lifeline serve` process (SIGKILLed when dropped) and the usual fixture — a product, a
-//! license and the key set in files. Each test file uses some of it.
+//! `lifeline serve` process (SIGKILLed when dropped), the usual fixture — a product, a
+//! license and the key set in files — and the lock that keeps drills alone. Each test module
+//! uses some of it.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -12,11 +13,29 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_lifeline");
+
+/// A drill starts a lab of four servers and its verifiers and measures timings: it runs
+/// alone ([`alone`]), and every other test holds this lock shared ([`beside_others`]), so
+/// that no test shares the machine with a drill (they used to be separate test binaries).
+static LAB: RwLock<()> = RwLock::new(());
+
+/// Waits until no other test runs, and keeps them waiting until dropped.
+pub(crate) fn alone() -> RwLockWriteGuard<'static, ()> {
+    LAB.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Waits while a drill runs.
+pub(crate) fn beside_others() -> RwLockReadGuard<'static, ()> {
+    LAB.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// A port nothing listens on right now.
 pub(crate) fn free_port() -> u16 {

@@ -111,6 +111,7 @@ fn claims() -> Value {
 
 #[test]
 fn keygen_writes_a_private_key_0600_and_merges_the_key_set() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     #[cfg(unix)]
     {
@@ -153,6 +154,7 @@ fn keygen_writes_a_private_key_0600_and_merges_the_key_set() {
 
 #[test]
 fn keygen_refuses_overwrites_bad_kids_and_broken_key_sets() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let before = std::fs::read(s.file("k1.jwk")).unwrap();
     let again = lifeline(&["keygen", "--kid", "k1", "--out", path(s.dir.path())]);
@@ -181,6 +183,7 @@ fn keygen_refuses_overwrites_bad_kids_and_broken_key_sets() {
 
 #[test]
 fn issue_fills_iat_nbf_and_a_random_jti() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -217,6 +220,7 @@ fn issue_fills_iat_nbf_and_a_random_jti() {
 
 #[test]
 fn issue_refuses_bad_claims_and_keys_with_exit_2_and_empty_stdout() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let mut no_exp = claims();
     no_exp.as_object_mut().unwrap().remove("exp");
@@ -258,6 +262,7 @@ fn issue_refuses_bad_claims_and_keys_with_exit_2_and_empty_stdout() {
 
 #[test]
 fn verify_prints_one_verdict_and_exits_by_usability() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let token = s.token(&claims());
 
@@ -302,6 +307,7 @@ fn verify_prints_one_verdict_and_exits_by_usability() {
 
 #[test]
 fn a_tampered_token_is_refused() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let token = s.token(&claims());
     let trimmed = token.trim_end();
@@ -320,6 +326,7 @@ fn a_tampered_token_is_refused() {
 
 #[test]
 fn verify_usage_and_io_errors_exit_2_with_nothing_on_stdout() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let token = s.token(&claims());
     let lic = s.write("lic.jwt", token.as_bytes());
@@ -350,6 +357,7 @@ fn verify_usage_and_io_errors_exit_2_with_nothing_on_stdout() {
 
 #[test]
 fn malformed_input_of_any_shape_is_exit_1_malformed() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let inputs: Vec<Vec<u8>> = vec![
         vec![],
@@ -383,6 +391,7 @@ fn malformed_input_of_any_shape_is_exit_1_malformed() {
 
 #[test]
 fn every_license_vector_gives_its_verdict_and_exit_code_through_the_cli() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     for (name, v) in lifeline_tests::read_license_vectors() {
         let keys = s.write("vector-keys.json", v.keys.to_string().as_bytes());
@@ -408,6 +417,7 @@ fn every_license_vector_gives_its_verdict_and_exit_code_through_the_cli() {
 
 #[test]
 fn inspect_marks_output_unverified_and_refuses_undecodable_input() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let token = s.token(&claims());
     let f = s.write("lic.jwt", token.as_bytes());
@@ -424,6 +434,7 @@ fn inspect_marks_output_unverified_and_refuses_undecodable_input() {
 
 #[test]
 fn every_command_has_help() {
+    let _lab = crate::common::beside_others();
     for cmd in [
         vec!["--help"],
         vec!["keygen", "--help"],
@@ -442,6 +453,7 @@ fn every_command_has_help() {
 
 #[test]
 fn an_override_minted_with_the_emergency_key_rescues_a_license_offline() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let d = path(dir.path());
     let closed = (std::time::SystemTime::now()

@@ -231,10 +231,12 @@ pub(crate) async fn count(s: &Server) -> usize {
 
 mod alerts;
 mod audit;
+mod authz;
 mod console;
 mod drills;
 mod incidents;
 mod licenses;
+mod live;
 mod map;
 mod nodes;
 mod overrides;

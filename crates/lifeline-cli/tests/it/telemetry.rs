@@ -14,9 +14,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-mod common;
-
-use common::{BIN, Serve, agent, free_port, license_fixture};
+use crate::common::{BIN, Serve, agent, free_port, license_fixture};
 
 const ADMIN: &str = "ll_telemetry-test-admin-token-0123456789abcdef";
 
@@ -132,6 +130,7 @@ const REFUSED: &str =
 
 #[test]
 fn check_posts_telemetry_in_batches_and_the_server_aggregates_it() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let out = s.check(
         &s.url,
@@ -205,6 +204,7 @@ fn check_posts_telemetry_in_batches_and_the_server_aggregates_it() {
 
 #[test]
 fn a_refused_or_undeliverable_post_changes_no_verdict_and_no_exit_code() {
+    let _lab = crate::common::beside_others();
     let s = Setup::new();
     let secret = "ll_wrong-telemetry-secret-0123456789abcdef";
     // Refused (401): every batch is tried, stderr says so once, the token never shows.

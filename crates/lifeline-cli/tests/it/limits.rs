@@ -170,6 +170,7 @@ fn read_response(mut stream: TcpStream) -> Response {
 
 #[test]
 fn a_validate_flood_from_one_address_does_not_starve_another() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     // 2 requests per second per address, a burst of 4.
     let node = Node::start(&dir.path().join("data"), &["--validate-rate", "2"]);
@@ -229,6 +230,7 @@ fn a_validate_flood_from_one_address_does_not_starve_another() {
 
 #[test]
 fn oversized_bodies_are_refused_without_waiting_for_them() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), &[]);
     let local = Ipv4Addr::LOCALHOST;
@@ -319,6 +321,7 @@ fn oversized_bodies_are_refused_without_waiting_for_them() {
 
 #[test]
 fn a_body_dribbled_slower_than_the_deadline_is_cut_off_while_others_are_served() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), &[]);
     let local = Ipv4Addr::LOCALHOST;
@@ -416,6 +419,7 @@ fn announce_and_trickle(
 /// MAX_BODY_BYTES_IN_FLIGHT (503 `busy` beyond it), and returned when its requests end.
 #[test]
 fn bodies_are_read_only_after_authentication_and_within_a_budget() {
+    let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("data"), &["--validate-rate", "0"]);
     let bulk = "/api/v1/licenses/bulk";

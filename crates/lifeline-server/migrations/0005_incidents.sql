@@ -1,4 +1,4 @@
--- Nodes, incidents and webhooks (SQLite). Times are unix seconds; JSON is stored as TEXT.
+-- Nodes, incidents and webhooks. Times are unix seconds; JSON is stored as TEXT.
 -- Every node registers itself at start and refreshes last_seen every few seconds; a node
 -- whose heartbeat is older than the rules' window is unreachable.
 CREATE TABLE nodes (
