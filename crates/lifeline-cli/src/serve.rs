@@ -61,6 +61,39 @@ pub(crate) struct Args {
     /// 86400, "first_after_s": 600}]}`; each run's report is stored here (Drills page).
     #[arg(long, value_name = "FILE.json")]
     drills: Option<PathBuf>,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line)
+    /// for log shippers. Which lines: `RUST_LOG` (default `info,sqlx=warn`; e.g.
+    /// `RUST_LOG=lifeline_server=debug` adds a line per request with its id).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Sends the server's log lines to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: LogFormat) -> Result<(), CliError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&spec)
+            .map_err(|e| {
+                CliError::new(format!("RUST_LOG={spec:?}: {e}"))
+                    .hint("e.g. RUST_LOG=info or RUST_LOG=lifeline_server=debug")
+            })?,
+        // sqlx logs every statement at info: its warnings only, unless asked.
+        _ => tracing_subscriber::EnvFilter::new("info,sqlx=warn"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|e| CliError::new(format!("cannot set up logging: {e}")))
 }
 
 /// The rules: the file's, else the defaults; `--evaluate-every` wins over both.
@@ -105,6 +138,7 @@ fn map_config(args: &Args) -> Result<lifeline_server::MapConfig, CliError> {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
+    init_logging(args.log_format)?;
     let admin_token = std::env::var("LIFELINE_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -148,7 +182,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(lifeline_server::serve(config))
+        .block_on(async {
+            let bound = lifeline_server::bind(config).await?;
+            if let Some(token) = bound.first_admin_token() {
+                // Shown once, to the person starting the server: not a log line.
+                eprintln!(
+                    "lifeline: first start: admin token (shown once, also in {}):\n  {token}",
+                    bound.admin_token_file().display()
+                );
+            }
+            bound.run().await
+        })
         .map_err(|e| CliError::new(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub(crate) struct Background {
 pub(crate) async fn start(state: &AppState) -> Background {
     if let Err(e) = state.heartbeat(crate::clock::now()).await {
         state.metrics().store_error();
-        eprintln!("lifeline-server: heartbeat: {e}");
+        tracing::error!(error = %e, "heartbeat");
     }
     let heartbeat = {
         let state = state.clone();
@@ -31,7 +31,7 @@ pub(crate) async fn start(state: &AppState) -> Background {
                 }
                 if let Err(e) = state.heartbeat(crate::clock::now()).await {
                     state.metrics().store_error();
-                    eprintln!("lifeline-server: heartbeat: {e}");
+                    tracing::error!(error = %e, "heartbeat");
                 }
             }
         })
@@ -47,15 +47,15 @@ pub(crate) async fn start(state: &AppState) -> Background {
                 match state.evaluate_rules(crate::clock::now()).await {
                     Ok(e) => {
                         for id in &e.opened {
-                            eprintln!("lifeline-server: incident opened: {id}");
+                            tracing::warn!(incident = %id, "incident opened");
                         }
                         for id in &e.resolved {
-                            eprintln!("lifeline-server: incident resolved: {id}");
+                            tracing::info!(incident = %id, "incident resolved");
                         }
                     }
                     Err(e) => {
                         state.metrics().store_error();
-                        eprintln!("lifeline-server: evaluating the rules: {e}");
+                        tracing::error!(error = %e, "evaluating the rules");
                     }
                 }
             }
@@ -69,14 +69,12 @@ pub(crate) async fn start(state: &AppState) -> Background {
                 match state.deliver_webhooks(crate::clock::now()).await {
                     Ok(r) => {
                         for id in &r.disabled {
-                            eprintln!(
-                                "lifeline-server: webhook {id} disabled after repeated failures"
-                            );
+                            tracing::warn!(webhook = %id, "webhook disabled after repeated failures");
                         }
                     }
                     Err(e) => {
                         state.metrics().store_error();
-                        eprintln!("lifeline-server: delivering webhooks: {e}");
+                        tracing::error!(error = %e, "delivering webhooks");
                     }
                 }
             }
@@ -94,7 +92,7 @@ impl Background {
             task.abort();
         }
         if let Err(e) = state.leave().await {
-            eprintln!("lifeline-server: removing this node's heartbeat: {e}");
+            tracing::error!(error = %e, "removing this node's heartbeat");
         }
     }
 }

@@ -73,6 +73,7 @@ struct Due {
 }
 
 /// Sends the messages due at `now` (unix seconds).
+#[tracing::instrument(name = "webhooks.deliver", level = "debug", skip_all, fields(now = now))]
 pub(crate) async fn deliver(
     store: &Store,
     config: &DeliveryConfig,

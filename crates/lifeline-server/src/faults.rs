@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use lifeline_api::{FaultRequest, FaultState, Faults};
 use tokio::sync::oneshot;
 
@@ -139,13 +138,10 @@ fn install(injector: &FaultInjector, faults: Faults, for_ms: Option<u64>) -> Res
     crate::clock::set_offset(faults.clock_offset_s);
     let now = crate::clock::now_ms();
     let generation = {
-        let mut i = injector.inner.lock().map_err(|_| {
-            AppError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the fault state is poisoned",
-            )
-        })?;
+        let mut i = injector
+            .inner
+            .lock()
+            .map_err(|_| AppError::internal("the fault state is poisoned"))?;
         i.generation = i.generation.wrapping_add(1);
         i.faults = faults;
         i.until_ms = for_ms.map(|ms| now.saturating_add(ms));
@@ -166,7 +162,7 @@ fn install(injector: &FaultInjector, faults: Faults, for_ms: Option<u64>) -> Res
             if current {
                 release_lock(injector);
                 let _ = install(injector, Faults::default(), None);
-                eprintln!("lifeline-server: faults cleared (their time ran out)");
+                tracing::info!("faults cleared (their time ran out)");
             }
         });
     }

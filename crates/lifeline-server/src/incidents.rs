@@ -107,6 +107,7 @@ impl AppState {
 }
 
 /// Evaluates the rules on this node's figures as of `now`, and opens and resolves incidents.
+#[tracing::instrument(name = "rules.evaluate", level = "debug", skip_all, fields(now = now))]
 pub(crate) async fn evaluate(
     state: &AppState,
     config: &RulesConfig,

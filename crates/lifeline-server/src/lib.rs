@@ -31,6 +31,7 @@ mod metrics;
 mod nodes;
 mod overrides;
 mod problem;
+mod request_id;
 mod router;
 mod routes;
 mod rules;
@@ -62,13 +63,14 @@ pub use overrides::{
     OVERRIDE_BUNDLE_TTL_SECS,
 };
 pub use problem::AppError;
+pub use request_id::REQUEST_ID_HEADER;
 pub use router::app;
 pub use routes::licenses::MAX_BULK;
 pub use routes::overview::EXPIRING_WINDOW_SECS;
 pub use routes::public::{LEASE_TTL_SECS, STATUS_LIST_TTL_SECS};
 pub use rules::{RULES, RulesConfig};
 pub use series::VALIDATE_LATENCY_BOUNDS_SECS;
-pub use serve::{ServeConfig, bootstrap_admin, serve};
+pub use serve::{Bound, ServeConfig, bind, bootstrap_admin, serve};
 pub use state::{AppState, Limits, OVERRIDE_REFRESH};
 pub use store::{AuditFilter, Backend, Store, StoreError};
 pub use telemetry::{MAX_INSTANCES, MAX_REASONS, MAX_SERVICES};

@@ -114,6 +114,7 @@ pub(crate) fn request_hash(req: &IssueLicense) -> String {
 }
 
 /// Signs a license for a request (pure CPU: no store).
+#[tracing::instrument(name = "sign", level = "debug", skip_all)]
 pub(crate) fn sign(
     keys: &KeyRing,
     req: &IssueLicense,
@@ -147,7 +148,7 @@ pub(crate) fn sign(
         .sign_license(
             claims
                 .as_object()
-                .ok_or_else(|| AppError::invalid("claims"))?,
+                .ok_or_else(|| AppError::internal("the claims are not a JSON object"))?,
         )
         .map_err(|e| AppError::invalid(e.to_string()))?;
     Ok(License {
@@ -280,6 +281,7 @@ pub(crate) async fn issue_in(
 
 /// Signs many licenses on every core (signing is the cost of bulk issuing); license `i`
 /// gets status-list index `first_idx + i`.
+#[tracing::instrument(name = "sign_many", level = "debug", skip_all, fields(n = reqs.len()))]
 pub(crate) fn sign_many(
     keys: &KeyRing,
     reqs: &[IssueLicense],
@@ -311,7 +313,7 @@ pub(crate) fn sign_many(
         for h in handles {
             out.extend(
                 h.join()
-                    .map_err(|_| AppError::invalid("signing failed"))??,
+                    .map_err(|_| AppError::internal("a signing thread panicked"))??,
             );
         }
         Ok(out)

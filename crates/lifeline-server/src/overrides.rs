@@ -578,7 +578,9 @@ pub(crate) async fn load_active(
         match Override::verify(token.as_bytes(), keys, UnixTime::from_secs(now), leeway) {
             Ok(verified) => items.push(Active { token, verified }),
             Err(VerifyError::UnknownKey { .. }) => unknown_key = true,
-            Err(e) => eprintln!("lifeline-server: override {id} does not verify: {e}"),
+            Err(e) => {
+                tracing::warn!(override_id = %id, error = %e, "a stored override does not verify")
+            }
         }
     }
     Ok((ActiveOverrides { items }, unknown_key))

@@ -50,6 +50,18 @@ impl AppError {
         Self::new(StatusCode::CONFLICT, "conflict", detail)
     }
 
+    /// 500 `internal`: something failed inside this server (never the caller's fault). The
+    /// cause goes to the log with the request id; the caller gets the id, not the cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let request_id = crate::request_id::current();
+        tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error; the server's log has it under this request's id",
+        )
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code
@@ -63,7 +75,8 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        eprintln!("lifeline-server: {e}");
+        let request_id = crate::request_id::current();
+        tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = %e, "store failure");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             STORE_UNAVAILABLE,
@@ -89,11 +102,17 @@ impl From<JsonRejection> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut detail = self.detail;
+        if self.status.is_server_error()
+            && let Some(id) = crate::request_id::current()
+        {
+            detail = format!("{detail} (request id {id})");
+        }
         let problem = Problem {
             type_: format!("urn:lifeline:problem:{}", self.code),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            detail: self.detail,
+            detail,
             code: self.code.to_owned(),
         };
         let mut response = (self.status, Json(problem)).into_response();

@@ -10,7 +10,7 @@ use crate::routes::{
     admin, drills, faults, incidents, licenses, map, metrics, overrides, overview, public,
     telemetry, webhooks,
 };
-use crate::{AppState, console};
+use crate::{AppState, console, request_id};
 
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
 /// how to serve the console; see [`with_console`]).
@@ -105,5 +105,6 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn(request_id::layer))
         .with_state(state)
 }

@@ -98,8 +98,67 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
-/// Opens the store, bootstraps, and serves until Ctrl-C / SIGTERM.
+/// A server that has opened its store, bootstrapped and bound its address: [`Bound::run`]
+/// serves. Between the two, the caller may show [`Bound::first_admin_token`] (the library
+/// never prints or logs a secret).
+#[derive(Debug)]
+pub struct Bound {
+    state: AppState,
+    router: axum::Router,
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    admin_token: Option<String>,
+    admin_token_file: PathBuf,
+}
+
+impl Bound {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The admin token generated on the first start (also written, 0600, to
+    /// [`Self::admin_token_file`]); `None` on later starts or with `LIFELINE_ADMIN_TOKEN`.
+    pub fn first_admin_token(&self) -> Option<&str> {
+        self.admin_token.as_deref()
+    }
+
+    /// Where the first admin token was written.
+    pub fn admin_token_file(&self) -> &Path {
+        &self.admin_token_file
+    }
+
+    /// Serves until Ctrl-C / SIGTERM, with the node's background loops.
+    pub async fn run(self) -> Result<(), Box<dyn std::error::Error>> {
+        let Self {
+            state,
+            router,
+            listener,
+            ..
+        } = self;
+        let background = background::start(&state).await;
+        let partitioned = {
+            let state = state.clone();
+            move || state.partitioned()
+        };
+        listen::run(listener, router, partitioned, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        background.stop(&state).await;
+        Ok(())
+    }
+}
+
+/// Opens the store, bootstraps, and serves until Ctrl-C / SIGTERM ([`bind`], then
+/// [`Bound::run`]; a generated first admin token is only in its file).
 pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    bind(config).await?.run().await
+}
+
+/// Opens the store (migrating it), makes sure an admin token exists, seeds demo data when
+/// asked, and binds the address.
+pub async fn bind(config: ServeConfig) -> Result<Bound, Box<dyn std::error::Error>> {
     // A bad console directory fails the start before anything is touched.
     let console = config
         .console_dir
@@ -127,15 +186,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             std::fs::Permissions::from_mode(0o600),
         );
     }
-    if let Some(token) =
-        bootstrap_admin(&store, &config.data_dir, config.admin_token.as_deref()).await?
-    {
-        eprintln!(
-            "lifeline: first start: admin token (shown once, also in {}):",
-            config.data_dir.join("admin-token").display()
-        );
-        eprintln!("  {token}");
-    }
+    let admin_token =
+        bootstrap_admin(&store, &config.data_dir, config.admin_token.as_deref()).await?;
     let public_url = config
         .public_url
         .clone()
@@ -146,8 +198,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
     state.set_map_config(config.map.clone())?;
     if config.fault_injection {
         state.enable_fault_injection();
-        eprintln!(
-            "lifeline: DANGER: fault injection is on (PUT /api/v1/faults, admin only, audited); for drills, never in production"
+        tracing::warn!(
+            "DANGER: fault injection is on (PUT /api/v1/faults, admin only, audited); for drills, never in production"
         );
     }
     if config.demo
@@ -155,29 +207,24 @@ pub async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>
             .await
             .map_err(|e| format!("demo data: {}", e.code()))?
     {
-        eprintln!(
-            "lifeline: seeded demo data (2 products, licenses in every state, a rotated key)"
-        );
+        tracing::info!("seeded demo data (2 products, licenses in every state, a rotated key)");
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let local = listener.local_addr()?;
-    eprintln!("lifeline: serving on http://{local}");
+    tracing::info!(node = state.node_id(), store = ?state.store().backend(), "serving on http://{local}");
     let router = match console {
         Some(console) => {
-            eprintln!("lifeline: console at http://{local}/");
+            tracing::info!("console at http://{local}/");
             console.mount(app(state.clone()))
         }
         None => app(state.clone()),
     };
-    let background = background::start(&state).await;
-    let partitioned = {
-        let state = state.clone();
-        move || state.partitioned()
-    };
-    listen::run(listener, router, partitioned, async {
-        let _ = tokio::signal::ctrl_c().await;
+    Ok(Bound {
+        state,
+        router,
+        listener,
+        local,
+        admin_token,
+        admin_token_file: config.data_dir.join("admin-token"),
     })
-    .await?;
-    background.stop(&state).await;
-    Ok(())
 }

@@ -71,6 +71,16 @@ impl Serve {
 
     /// [`Self::start`] on a given port.
     pub(crate) fn start_on(port: u16, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_logging(port, args, env, Stdio::null())
+    }
+
+    /// [`Self::start_on`] with its stderr (its log) sent to `stderr`.
+    pub(crate) fn start_logging(
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: impl Into<Stdio>,
+    ) -> Self {
         let child = Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
@@ -78,7 +88,7 @@ impl Serve {
             .env_remove("LIFELINE_CONSOLE_DIR")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let serve = Self {

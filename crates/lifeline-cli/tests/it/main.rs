@@ -10,5 +10,6 @@ mod drills;
 mod failover;
 mod interop;
 mod limits;
+mod logs;
 mod server;
 mod telemetry;

@@ -27,7 +27,7 @@ pub(crate) async fn store(
     check(&report)?;
     let id = crate::ids::new_id()?;
     let now = crate::clock::now();
-    let json = serde_json::to_string(&report).map_err(|e| AppError::invalid(e.to_string()))?;
+    let json = serde_json::to_string(&report).map_err(AppError::internal)?;
     let mut w = state.store().write().await?;
     sqlx::query(
         "INSERT INTO drill_reports (id, name, passed, started_at, received_at, received_from, report) \

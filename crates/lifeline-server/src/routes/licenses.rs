@@ -192,7 +192,7 @@ pub(crate) async fn bulk(
         )
     })
     .await
-    .map_err(|_| AppError::invalid("signing was interrupted"))?;
+    .map_err(|e| AppError::internal(format!("the signing task failed: {e}")))?;
     let signed = signed?;
     let rows: Vec<licenses::NewRow<'_>> = signed
         .iter()

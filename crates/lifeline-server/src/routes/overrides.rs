@@ -19,7 +19,7 @@ use crate::problem::AppError;
 /// `OVERRIDE_REFRESH`). The change is committed; a failed re-read only delays that.
 async fn refresh(state: &AppState) {
     if let Err(e) = state.reload_overrides().await {
-        eprintln!("lifeline-server: re-reading the active overrides: {e}");
+        tracing::warn!(error = %e, "re-reading the active overrides");
     }
 }
 

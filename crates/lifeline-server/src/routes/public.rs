@@ -77,6 +77,7 @@ pub(crate) async fn validate_rate(
     response
 }
 
+#[tracing::instrument(name = "validate", level = "debug", skip_all)]
 pub(crate) async fn validate(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<ValidateRequest>,
@@ -220,7 +221,7 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
                 Value::Object(map) => match ring.active.sign_lease(&map) {
                     Ok(lease) => (Some(lease), Some(exp)),
                     Err(e) => {
-                        eprintln!("lifeline-server: signing a lease: {e}");
+                        tracing::error!(error = %e, "signing a lease");
                         state.metrics().publish_failure(now, "lease");
                         (None, None)
                     }
@@ -238,13 +239,7 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         lease_expires_at,
         overrides,
     })
-    .map_err(|e| {
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("cannot encode the answer: {e}"),
-        )
-    })?;
+    .map_err(|e| AppError::internal(format!("cannot encode the answer: {e}")))?;
     if signed {
         hot.remember_answer(token, instance, summary, body.clone());
     }
@@ -318,20 +313,12 @@ pub(crate) async fn status_list(
         }
     }
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    z.write_all(&bits).and_then(|()| z.flush()).map_err(|e| {
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("compression: {e}"),
-        )
-    })?;
-    let compressed = z.finish().map_err(|e| {
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("compression: {e}"),
-        )
-    })?;
+    z.write_all(&bits)
+        .and_then(|()| z.flush())
+        .map_err(|e| AppError::internal(format!("compression: {e}")))?;
+    let compressed = z
+        .finish()
+        .map_err(|e| AppError::internal(format!("compression: {e}")))?;
     let ring = state.keys().await?;
     let now = crate::clock::now();
     let header = json!({ "alg": "EdDSA", "typ": "statuslist+jwt", "kid": ring.active.kid() });
