@@ -13,7 +13,7 @@
 //! verified claims), never un-revokes, and only rescues refusals an incident can cause by
 //! mistake: `expired` and `key_expired`. Replay is bounded by its own `exp`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::claims::{missing, string, time, wrong};
@@ -23,8 +23,8 @@ use crate::{Claims, KeySet, UnixTime, jws};
 /// The `typ` of an override token.
 pub const OVERRIDE_TYP: &str = "lifeline-override+jwt";
 
-/// Which licenses an override covers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Which licenses an override covers (also the API's `OverrideScope`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Scope {
     /// One license, by `jti`.
@@ -49,8 +49,9 @@ impl Scope {
     }
 }
 
-/// What an override does to a covered license while it lasts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What an override does to a covered license while it lasts (also the API's
+/// `OverrideEffect`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     /// Treat the license as valid until the override's `exp`, though it expired or its key's

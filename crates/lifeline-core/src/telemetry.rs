@@ -8,38 +8,83 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{LATENCY_BUCKETS_SECS, Reason, State, UnixTime, Verdict, VerifyStats};
 
 /// Longest service or instance name the server accepts.
 pub const MAX_TELEMETRY_NAME: usize = 128;
 
-/// The body of `POST /api/v1/telemetry` (the server's `TelemetryReport`, snake_case).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The body of `POST /api/v1/telemetry`: what one verifier instance saw over a window. One
+/// type for both sides: [`TelemetryBatch::drain`] writes it, the server reads it (as
+/// `lifeline_api::TelemetryReport`). The server also takes the shape of the WASM verifier's
+/// `stats()` (camelCase names, totals since start with `cumulative: true`, its cache figures,
+/// which it ignores).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TelemetryReport {
-    /// The service embedding the verifier.
+    /// The service embedding the verifier: 1–128 of `A-Z a-z 0-9 . _ - : /`.
     pub service: String,
-    /// This instance of it (machine, process, browser session).
+    /// This instance of it (machine, process, browser session): same charset.
     pub instance: String,
     /// When the first verdict of the window was recorded (or the previous drain), unix seconds.
+    #[serde(alias = "windowStart")]
     pub window_start: u64,
     /// When the batch was drained, unix seconds; never before `window_start`.
+    #[serde(alias = "windowEnd")]
     pub window_end: u64,
-    /// Verdicts by state; adds up to `count`.
-    pub by_state: BTreeMap<&'static str, u64>,
-    /// Verdicts by reason code (valid verdicts have none).
-    pub by_reason: BTreeMap<&'static str, u64>,
+    /// Verdicts by state (`valid`, `grace`, `invalid`, `override`, `offline`); adds up to
+    /// `count`.
+    #[serde(alias = "byState")]
+    pub by_state: BTreeMap<String, u64>,
+    /// Verdicts by reason code (valid verdicts have none; at most 64 codes).
+    #[serde(default, alias = "byReason")]
+    pub by_reason: BTreeMap<String, u64>,
     /// Cumulative counts per bucket of `latency_bounds_seconds`, then `+Inf` (= `count`).
+    #[serde(alias = "latencyBuckets")]
     pub latency_buckets: Vec<u64>,
     /// Exactly [`LATENCY_BUCKETS_SECS`].
+    #[serde(alias = "latencyBoundsSeconds", alias = "latency_bounds_secs")]
     pub latency_bounds_seconds: Vec<f64>,
-    /// Sum of the measured durations, seconds.
-    pub latency_sum_seconds: f64,
+    /// Sum of the measured durations, seconds (informational; a drained batch has it).
+    #[serde(
+        default,
+        alias = "latencySumSeconds",
+        alias = "latency_sum_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency_sum_seconds: Option<f64>,
     /// Verdicts in the window.
     pub count: u64,
-    /// Always `false`: the counts are this window's, not totals since start.
+    /// `false` for a drained batch (the counts are this window's). `true`: totals since the
+    /// verifier started (as `verifier.stats()` keeps them); the server then counts only what
+    /// grew since the same instance's previous report with the same `window_start`.
+    #[serde(default)]
     pub cumulative: bool,
+    /// Ignored (the WASM verifier's cache figures).
+    #[serde(default, alias = "cacheHits", skip_serializing_if = "Option::is_none")]
+    pub cache_hits: Option<u64>,
+    /// Ignored.
+    #[serde(
+        default,
+        alias = "cachedTokens",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cached_tokens: Option<u64>,
+}
+
+/// Every state's name, as reports carry them.
+const STATE_NAMES: [&str; 5] = [
+    State::Valid.as_str(),
+    State::Grace.as_str(),
+    State::Invalid.as_str(),
+    State::Override.as_str(),
+    State::Offline.as_str(),
+];
+
+/// Counts keyed by owned names (the wire form).
+fn names(counts: BTreeMap<&'static str, u64>) -> BTreeMap<String, u64> {
+    counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Why a batch cannot be drained into a report the server would accept.
@@ -192,13 +237,15 @@ impl TelemetryBatch {
             instance: instance.to_owned(),
             window_start: start,
             window_end: now,
-            by_state: stats.by_state,
-            by_reason: stats.by_reason,
+            by_state: names(stats.by_state),
+            by_reason: names(stats.by_reason),
             latency_buckets: stats.latency_buckets,
             latency_bounds_seconds: stats.latency_bounds_secs,
-            latency_sum_seconds: stats.latency_sum_secs,
+            latency_sum_seconds: Some(stats.latency_sum_secs),
             count: stats.count,
             cumulative: false,
+            cache_hits: None,
+            cached_tokens: None,
         })
     }
 
@@ -212,13 +259,18 @@ impl TelemetryBatch {
         {
             return;
         }
+        // Only names this core writes come back (a report is restored, never invented).
         for (state, n) in &report.by_state {
-            let slot = self.stats.by_state.entry(state).or_default();
-            *slot = slot.saturating_add(*n);
+            if let Some(state) = STATE_NAMES.iter().find(|s| **s == state.as_str()) {
+                let slot = self.stats.by_state.entry(state).or_default();
+                *slot = slot.saturating_add(*n);
+            }
         }
         for (reason, n) in &report.by_reason {
-            let slot = self.stats.by_reason.entry(reason).or_default();
-            *slot = slot.saturating_add(*n);
+            if let Some(reason) = Reason::ALL.iter().find(|r| r.as_str() == reason.as_str()) {
+                let slot = self.stats.by_reason.entry(reason.as_str()).or_default();
+                *slot = slot.saturating_add(*n);
+            }
         }
         for (slot, n) in self
             .stats
@@ -228,7 +280,7 @@ impl TelemetryBatch {
         {
             *slot = slot.saturating_add(*n);
         }
-        self.stats.latency_sum_secs += report.latency_sum_seconds;
+        self.stats.latency_sum_secs += report.latency_sum_seconds.unwrap_or(0.0);
         self.stats.count = self.stats.count.saturating_add(report.count);
         if report.count > 0 {
             let start = self.window_start.get_or_insert(report.window_start);
@@ -258,7 +310,7 @@ mod tests {
             && r.latency_buckets.last() == Some(&r.count)
             && states == r.count
             && reasons <= r.count
-            && r.latency_sum_seconds.is_finite()
+            && r.latency_sum_seconds.is_some_and(f64::is_finite)
             && !r.cumulative
     }
 
@@ -297,7 +349,7 @@ mod tests {
         assert_eq!(r.latency_buckets[9], 2);
         assert_eq!(r.latency_buckets[11], 2);
         assert_eq!(r.latency_buckets[12], 3);
-        assert!((r.latency_sum_seconds - 0.203_003).abs() < 1e-9);
+        assert!((r.latency_sum_seconds.unwrap() - 0.203_003).abs() < 1e-9);
 
         assert!(b.is_empty());
         let empty = b.drain("shop", "host-1:42", T.saturating_add(20)).unwrap();
@@ -361,8 +413,8 @@ mod tests {
         assert_eq!(r.latency_buckets[11], 3);
         assert_eq!(r.latency_buckets[12], 5);
         assert!(
-            (r.latency_sum_seconds - 7.5).abs() < 1e-9,
-            "{}",
+            (r.latency_sum_seconds.unwrap() - 7.5).abs() < 1e-9,
+            "{:?}",
             r.latency_sum_seconds
         );
         assert!(

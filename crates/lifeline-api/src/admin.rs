@@ -1,0 +1,127 @@
+//! Signing keys, API tokens, the audit log and the caller's session.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::common::Role;
+
+/// Whether a signing key signs new licenses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Signs new licenses and leases.
+    Active,
+    /// Rotated out: verifies what it signed, signs nothing new.
+    Retired,
+}
+
+/// A signing key as the API shows it (public part only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyInfo {
+    /// Key id.
+    pub kid: String,
+    /// Active or retired.
+    pub status: KeyStatus,
+    /// Created at.
+    pub created_at: u64,
+    /// Start of its signing window.
+    pub not_before: u64,
+    /// End of its signing window (set when rotated out).
+    pub not_after: Option<u64>,
+    /// For the active key: when it should be rotated by (a year after its window opened).
+    #[serde(default)]
+    pub rotate_by: Option<u64>,
+    /// The public JWK.
+    pub public_jwk: Value,
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    /// A label for people.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Optional expiry, unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+/// A created API token: the secret is shown once, here, and stored only hashed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenCreated {
+    /// Token id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The bearer secret (`ll_...`). Store it now: it cannot be shown again.
+    pub token: String,
+    /// Expiry, if any.
+    pub expires_at: Option<u64>,
+}
+
+/// One audit event. Events form a hash chain: `hash = SHA-256(prev_hash || canonical event)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1.
+    pub seq: u64,
+    /// When.
+    pub at: u64,
+    /// Who: the API token's id and name, or `system`.
+    pub actor: String,
+    /// What: `license.issued`, `license.revoked`, `key.rotated`, `token.created`, ...
+    pub action: String,
+    /// The object acted on (license id, kid, ...).
+    pub subject: String,
+    /// State before, if any.
+    pub before: Option<Value>,
+    /// State after, if any.
+    pub after: Option<Value>,
+    /// Hash of the previous event (hex), 64 zeros for the first.
+    pub prev_hash: String,
+    /// This event's hash (hex).
+    pub hash: String,
+}
+
+/// A page of audit events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Events in ascending `seq` (descending with `order=desc`).
+    pub items: Vec<AuditEvent>,
+    /// Pass as `after` for the next page (ascending order).
+    pub next_after: Option<u64>,
+    /// Pass as `before` for the next page (descending order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}
+
+/// `GET /api/v1/audit/verify`: whether the whole hash chain checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditIntegrity {
+    /// Every event's hash chains to the previous one.
+    pub intact: bool,
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The last event's hash, when intact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// What is wrong, when not intact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// `GET /api/v1/session`: who the presented bearer token is (the console signs in with it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The API token's id.
+    pub token_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// When it expires, if it does.
+    pub expires_at: Option<u64>,
+}
