@@ -23,6 +23,7 @@
 //! Ed25519), never chosen by the token. Header and payload JSON refuse duplicate members and
 //! deep nesting; tokens over [`MAX_TOKEN_BYTES`] are refused before any parsing.
 
+mod answer;
 mod claims;
 mod client;
 mod error;
@@ -43,6 +44,8 @@ mod verdict;
 mod verifier;
 mod verify;
 
+#[cfg(feature = "sign")]
+pub use answer::{LeaseTerms, lease_claims};
 pub use claims::Claims;
 pub use client::{Breaker, Check, ClientPolicy, Nodes, Outcome, Step};
 pub use error::{ClaimProblem, KeyProblem, KeySetError, Malformed, Segment, VerifyError};

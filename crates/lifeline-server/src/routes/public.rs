@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lifeline_api::{ValidateRequest, ValidateResponse};
-use lifeline_core::{Effect, Policy, UnixTime};
+use lifeline_core::{LeaseTerms, Policy, UnixTime, lease_claims};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -161,15 +161,13 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         overrides = covering.iter().map(|a| a.token.clone()).collect();
         verdict = verdict.with_overrides(covering.iter().map(|a| &a.verified), at);
     }
+    // What the store knows and the token cannot say: the core writes the refusal.
     let revoked = revocation.is_some();
-    let (state_name, reason) = if revoked {
-        ("invalid", Some("revoked"))
-    } else {
-        (
-            verdict.state().as_str(),
-            verdict.reason().map(|r| r.as_str()),
-        )
-    };
+    if let Some((at, why)) = &revocation {
+        verdict = verdict.revoked(UnixTime::from_secs(*at), why);
+    }
+    let state_name = verdict.state().as_str();
+    let reason = verdict.reason().map(|r| r.as_str());
     let override_id = verdict.applied_override().map(|o| o.id.clone());
     let summary = format!("{state_name}/{reason:?}/{override_id:?}");
     let instance = req.instance.as_deref();
@@ -185,50 +183,26 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         record(&state);
         return Ok(json_answer(cached));
     }
-    let mut verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
-    if let Some((at, why)) = &revocation
-        && let Some(obj) = verdict_json.as_object_mut()
-    {
-        obj.insert("state".into(), "invalid".into());
-        obj.insert("reason".into(), "revoked".into());
-        obj.insert(
-            "detail".into(),
-            format!("license revoked at {at}: {why}").into(),
-        );
-    }
-    let usable = verdict.is_usable() && !revoked;
+    let verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
     // Every answer about an authentic license carries a lease signed by this node: permission
     // when usable, a signed refusal otherwise. Clients trust nothing else, so a forged or
     // garbled answer is a node failure to them, never a refusal.
-    let (lease, lease_expires_at) = match verdict.claims() {
-        Some(claims) => {
-            let exp = if usable {
-                now.saturating_add(LEASE_TTL_SECS)
-                    .min(usable_until(&verdict, claims))
-            } else {
-                now.saturating_add(LEASE_TTL_SECS)
-            };
-            let mut payload = json!({
-                "iss": crate::licenses::ISSUER, "sub": claims.jti(), "aud": claims.aud(),
-                "instance": req.instance, "state": state_name, "reason": reason,
-                "iat": now, "nbf": now, "exp": exp, "license_exp": claims.exp().as_secs(),
-                "seq": lease_seq(),
-            });
-            if let (Some(id), Some(obj)) = (override_id, payload.as_object_mut()) {
-                obj.insert("override".into(), id.into());
+    let terms = LeaseTerms {
+        issuer: crate::licenses::ISSUER,
+        instance,
+        now: at,
+        ttl_secs: LEASE_TTL_SECS,
+        seq: lease_seq(),
+    };
+    let (lease, lease_expires_at) = match lease_claims(&verdict, &terms) {
+        Some((claims, exp)) => match ring.active.sign_lease(&claims) {
+            Ok(lease) => (Some(lease), Some(exp.as_secs())),
+            Err(e) => {
+                tracing::error!(error = %e, "signing a lease");
+                state.metrics().publish_failure(now, "lease");
+                (None, None)
             }
-            match payload {
-                Value::Object(map) => match ring.active.sign_lease(&map) {
-                    Ok(lease) => (Some(lease), Some(exp)),
-                    Err(e) => {
-                        tracing::error!(error = %e, "signing a lease");
-                        state.metrics().publish_failure(now, "lease");
-                        (None, None)
-                    }
-                },
-                _ => (None, None),
-            }
-        }
+        },
         None => (None, None),
     };
     let signed = lease.is_some();
@@ -259,22 +233,6 @@ fn lease_seq() -> u64 {
     let ms = crate::clock::now_ms();
     let prev = LAST.fetch_max(ms, Ordering::Relaxed);
     prev.max(ms)
-}
-
-/// Until when a usable verdict stays usable (a lease never outlives it): the end of the
-/// license's grace, or what the override that made it usable allows.
-fn usable_until(verdict: &lifeline_core::Verdict, claims: &lifeline_core::Claims) -> u64 {
-    let grace_until = claims.grace_until().as_secs();
-    match verdict.applied_override() {
-        Some(o) => match &o.effect {
-            Effect::Valid => o.expires_at.as_secs().max(grace_until),
-            Effect::ExtendGrace { secs } => grace_until
-                .saturating_add(*secs)
-                .min(o.expires_at.as_secs()),
-            Effect::Entitlements { .. } => grace_until,
-        },
-        None => grace_until,
-    }
 }
 
 /// How long a status list may be cached (`ttl` claim and `Cache-Control`).
