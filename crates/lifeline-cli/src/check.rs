@@ -1,7 +1,7 @@
-//! `lifeline check`: the validation client. Asks redundant nodes (the core's `Nodes` state
-//! machine decides whom and when), trusts an answer only through its signed lease, keeps the
-//! last lease in a cache file, and falls back to it offline. With `--telemetry`, posts the
-//! verdicts it gave to the server (`check/telemetry.rs`).
+//! `lifeline check`: the validation client's shell. The core's `Session` decides everything
+//! (which node, when, which answer to trust, the verdict online or offline); this file does
+//! the I/O it asks for: HTTP with ureq, sleeping, the clocks, the cache file. With
+//! `--telemetry`, posts the verdicts it gave to the server (`check/telemetry.rs`).
 
 mod telemetry;
 
@@ -11,17 +11,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use lifeline_core::{
-    ClientPolicy, KeySet, Lease, Nodes, OfflinePolicy, Outcome, Override, Policy, Step, Trust,
-    UnixTime, Verdict, offline_verdict, online_verdict,
+    ClientPolicy, Next, Nodes, OfflinePolicy, Outcome, Policy, Received, Reply, Session,
+    SessionCache, UnixTime, Verdict,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::failure::CliError;
 use crate::files;
 
 /// Answers larger than this are a node failure (a validate answer is a few KiB).
-pub(crate) const MAX_ANSWER_BYTES: u64 = 256 * 1024;
+const MAX_ANSWER_BYTES: u64 = lifeline_core::MAX_ANSWER_BYTES as u64;
 
 /// Check a license online against redundant validation nodes, offline from the cached
 /// lease when none answers. Prints one verdict (JSON) per check.
@@ -79,26 +78,6 @@ pub(crate) struct Args {
     telemetry: telemetry::TelemetryArgs,
 }
 
-/// What the cache file keeps between runs.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cache {
-    /// The last accepted lease.
-    lease: Option<String>,
-    /// Trusted time and the highest lease sequence.
-    trust: Trust,
-    /// Override tokens the last answer carried.
-    #[serde(default)]
-    overrides: Vec<String>,
-}
-
-/// The parts of a node's answer the client reads.
-#[derive(Debug, Deserialize)]
-struct Answer {
-    lease: Option<String>,
-    #[serde(default)]
-    overrides: Vec<String>,
-}
-
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let keys = files::read_key_set(&args.keys)?;
     let token = files::read_up_to(&args.file, 1024 * 1024, "license")?;
@@ -108,22 +87,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         policy = policy.with_audience(aud.clone());
     }
     let mut client = Client {
-        nodes: Nodes::new(
-            args.nodes.len(),
-            ClientPolicy {
-                request_timeout_ms: args.timeout_ms,
-                deadline_ms: args.deadline_ms,
-                ..ClientPolicy::default()
+        session: Session::new(
+            Nodes::new(
+                args.nodes.len(),
+                ClientPolicy {
+                    request_timeout_ms: args.timeout_ms,
+                    deadline_ms: args.deadline_ms,
+                    ..ClientPolicy::default()
+                },
+            ),
+            keys,
+            policy,
+            OfflinePolicy {
+                default_grace_s: args.offline_grace,
+                ..OfflinePolicy::default()
             },
+            load_cache(&args.cache),
         ),
         urls: args.nodes.clone(),
-        keys,
-        policy,
-        offline: OfflinePolicy {
-            default_grace_s: args.offline_grace,
-            ..OfflinePolicy::default()
-        },
-        cache: load_cache(&args.cache),
         instance: args.instance.clone(),
         started: Instant::now(),
         clock_offset_s: args.clock_offset_s,
@@ -161,7 +142,7 @@ fn run_checks(
         let verdict = client.check(token)?;
         let took = started.elapsed();
         usable = verdict.is_usable();
-        save_cache(&args.cache, &client.cache)?;
+        save_cache(&args.cache, client.session.cache())?;
         let line = serde_json::to_string(&verdict)
             .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
         {
@@ -187,12 +168,8 @@ fn wall_now() -> UnixTime {
 }
 
 struct Client {
-    nodes: Nodes,
+    session: Session,
     urls: Vec<String>,
-    keys: KeySet,
-    policy: Policy,
-    offline: OfflinePolicy,
-    cache: Cache,
     instance: Option<String>,
     started: Instant,
     clock_offset_s: i64,
@@ -203,68 +180,30 @@ impl Client {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// One check: ask nodes as the state machine says, or decide offline.
+    /// One check: what the session asks for, until it decides.
     fn check(&mut self, token: &str) -> Result<Verdict, CliError> {
         let wall = crate::issue::now_secs()?.saturating_add_signed(self.clock_offset_s);
-        let now = UnixTime::from_secs(wall);
-        let local = lifeline_core::verify(token.as_bytes(), &self.keys, &self.policy, now);
-        let Some(license_id) = local.claims().map(|c| c.jti().to_owned()) else {
-            // Not authentic: no node can make it usable.
-            return Ok(local);
-        };
-        let mut check = self.nodes.start(self.now_ms());
+        let mut round =
+            self.session
+                .begin(token.as_bytes(), UnixTime::from_secs(wall), self.now_ms());
         loop {
-            match self.nodes.next(&mut check, self.now_ms(), jitter()) {
-                Step::Send { node, timeout_ms } => {
-                    let (outcome, answer) = self.ask(node, token, timeout_ms);
-                    let accepted = match answer {
-                        Some(answer) if outcome.is_success() => {
-                            match self.cache.trust.accept(
-                                answer.lease.as_deref().map(str::as_bytes),
-                                &license_id,
-                                &self.keys,
-                                now,
-                            ) {
-                                Ok(lease) => Some((lease, answer)),
-                                Err(problem) => {
-                                    eprintln!(
-                                        "lifeline check: node {} failed: {problem}",
-                                        self.url(node)
-                                    );
-                                    None
-                                }
-                            }
+            match self.session.next(&mut round, self.now_ms(), jitter()) {
+                Next::Send { node, timeout_ms } => {
+                    let reply = self.ask(node, token, timeout_ms);
+                    let reply = match &reply {
+                        Ok(body) => Reply::Body(body),
+                        Err(outcome) => Reply::Failed(*outcome),
+                    };
+                    match self.session.receive(&mut round, node, self.now_ms(), reply) {
+                        Received::Verdict(verdict) => return Ok(*verdict),
+                        Received::Rejected(problem) => {
+                            eprintln!("lifeline check: node {} failed: {problem}", self.url(node));
                         }
-                        _ => None,
-                    };
-                    let Some((lease, answer)) = accepted else {
-                        let failed = if outcome.is_success() {
-                            Outcome::Invalid
-                        } else {
-                            outcome
-                        };
-                        self.nodes.record(&mut check, node, self.now_ms(), failed);
-                        continue;
-                    };
-                    self.nodes
-                        .record(&mut check, node, self.now_ms(), Outcome::Answered);
-                    self.cache.lease = answer.lease;
-                    self.cache.overrides = answer.overrides;
-                    let local = local.with_overrides(&self.overrides(now), now);
-                    return Ok(online_verdict(local, &lease));
+                        Received::Failed => {}
+                    }
                 }
-                Step::Wait { ms } => std::thread::sleep(Duration::from_millis(ms)),
-                Step::GiveUp => {
-                    let lease = self.cached_lease(&license_id);
-                    let local = local.with_overrides(&self.overrides(now), now);
-                    return Ok(offline_verdict(
-                        local,
-                        lease.as_ref(),
-                        &self.cache.trust,
-                        &self.offline,
-                        now,
-                    ));
-                }
+                Next::Wait { ms } => std::thread::sleep(Duration::from_millis(ms)),
+                Next::Done(verdict) => return Ok(*verdict),
             }
         }
     }
@@ -273,8 +212,8 @@ impl Client {
         self.urls.get(node).map_or("?", String::as_str)
     }
 
-    /// Sends `validate` to one node and classifies what came back.
-    fn ask(&self, node: usize, token: &str, timeout_ms: u64) -> (Outcome, Option<Answer>) {
+    /// Sends `validate` to one node: the body of a 200, or how the request failed.
+    fn ask(&self, node: usize, token: &str, timeout_ms: u64) -> Result<Vec<u8>, Outcome> {
         let url = format!("{}/api/v1/validate", self.url(node).trim_end_matches('/'));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -284,8 +223,8 @@ impl Client {
         let body = serde_json::json!({ "token": token, "instance": self.instance });
         let mut response = match agent.post(&url).send_json(body) {
             Ok(r) => r,
-            Err(ureq::Error::Timeout(_)) => return (Outcome::TimedOut, None),
-            Err(_) => return (Outcome::Unreachable, None),
+            Err(ureq::Error::Timeout(_)) => return Err(Outcome::TimedOut),
+            Err(_) => return Err(Outcome::Unreachable),
         };
         let status = response.status().as_u16();
         if status != 200 {
@@ -295,47 +234,21 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|s| s.saturating_mul(1000));
-            return (
-                Outcome::Refused {
-                    status,
-                    retry_after_ms,
-                },
-                None,
-            );
+            return Err(Outcome::Refused {
+                status,
+                retry_after_ms,
+            });
         }
-        let bytes = match response
+        match response
             .body_mut()
             .with_config()
             .limit(MAX_ANSWER_BYTES)
             .read_to_vec()
         {
-            Ok(b) => b,
-            Err(ureq::Error::Timeout(_)) => return (Outcome::TimedOut, None),
-            Err(_) => return (Outcome::Invalid, None),
-        };
-        match serde_json::from_slice::<Answer>(&bytes) {
-            Ok(answer) => (Outcome::Answered, Some(answer)),
-            Err(_) => (Outcome::Invalid, None),
+            Ok(body) => Ok(body),
+            Err(ureq::Error::Timeout(_)) => Err(Outcome::TimedOut),
+            Err(_) => Err(Outcome::Invalid),
         }
-    }
-
-    /// The cached lease, if it still verifies for this license.
-    fn cached_lease(&self, license_id: &str) -> Option<Lease> {
-        let token = self.cache.lease.as_deref()?;
-        Lease::verify(token.as_bytes(), &self.keys)
-            .ok()
-            .filter(|l| l.license_id == license_id)
-    }
-
-    /// The cached override tokens that verify now.
-    fn overrides(&self, now: UnixTime) -> Vec<Override> {
-        self.cache
-            .overrides
-            .iter()
-            .filter_map(|t| {
-                Override::verify(t.as_bytes(), &self.keys, now, self.policy.leeway_secs()).ok()
-            })
-            .collect()
     }
 }
 
@@ -350,31 +263,31 @@ fn jitter() -> f64 {
 
 /// The cache file, or an empty cache when it is missing or corrupted (said on stderr: a
 /// corrupted cache is discarded and rebuilt at the next answer, never trusted).
-fn load_cache(path: &Path) -> Cache {
+fn load_cache(path: &Path) -> SessionCache {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cache::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return SessionCache::default(),
         Err(e) => {
             eprintln!(
                 "lifeline check: cannot read the cache {}: {e}; starting empty",
                 path.display()
             );
-            return Cache::default();
+            return SessionCache::default();
         }
     };
-    match serde_json::from_slice::<Value>(&bytes).and_then(serde_json::from_value::<Cache>) {
+    match serde_json::from_slice::<Value>(&bytes).and_then(serde_json::from_value::<SessionCache>) {
         Ok(cache) => cache,
         Err(e) => {
             eprintln!(
                 "lifeline check: the cache {} is corrupted ({e}); discarded",
                 path.display()
             );
-            Cache::default()
+            SessionCache::default()
         }
     }
 }
 
-fn save_cache(path: &Path, cache: &Cache) -> Result<(), CliError> {
+fn save_cache(path: &Path, cache: &SessionCache) -> Result<(), CliError> {
     let json = serde_json::to_vec_pretty(cache)
         .map_err(|e| CliError::new(format!("cannot encode the cache: {e}")))?;
     files::replace_atomically(path, &json)

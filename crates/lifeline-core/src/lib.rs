@@ -34,6 +34,7 @@ mod keys;
 mod offline;
 mod overrides;
 mod reason;
+mod session;
 #[cfg(any(test, feature = "sign"))]
 #[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
 mod sign;
@@ -58,6 +59,7 @@ pub use offline::{
 };
 pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
+pub use session::{MAX_ANSWER_BYTES, Next, Received, Reply, Round, Session, SessionCache};
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};
 pub use stats::{LATENCY_BUCKETS_SECS, VerifyStats};

@@ -1,6 +1,7 @@
-//! `Client`: the validation client for JS runtimes. The core's `Nodes` state machine decides
-//! whom to ask and when; this layer only does the I/O: `fetch` with an `AbortController`
-//! timeout, `setTimeout` for waits, and a pluggable cache for the last signed lease.
+//! `Client`: the validation client for JS runtimes, a shell around the core's `Session`, which
+//! decides everything (whom to ask and when, which answer to trust, the verdict online or
+//! offline). This layer only does the I/O: `fetch` with an `AbortController` timeout,
+//! `setTimeout` for waits, the clock, and a pluggable cache for what the session keeps.
 //!
 //! `new Client({ nodes, keys, licenseToken, cache })`, then `await client.check()` → verdict
 //! (`valid`/`grace`/`override`/`offline` usable, `invalid` not). An answer counts only if
@@ -16,19 +17,15 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
 use lifeline_core::{
-    ClientPolicy, KeySet, Lease, Nodes, OfflinePolicy, Outcome, Override, Policy, Step, Trust,
-    UnixTime, Verdict, offline_verdict, online_verdict,
+    ClientPolicy, MAX_ANSWER_BYTES, Next, Nodes, OfflinePolicy, Outcome, Policy, Received, Reply,
+    Session, SessionCache, UnixTime, Verdict,
 };
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::telemetry::ClientTelemetry;
 use crate::timers::{clear_timeout, now_ms, set_timeout, sleep};
 use crate::{convert, js_error, js_verdict};
-
-/// Answers larger than this are a node failure.
-const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TYPES: &'static str = r#"
@@ -96,15 +93,6 @@ fn opt_ms(obj: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
     }
 }
 
-/// What the cache keeps (JSON under `cacheKey`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cached {
-    lease: Option<String>,
-    trust: Trust,
-    #[serde(default)]
-    overrides: Vec<String>,
-}
-
 /// Where the cache lives.
 enum Store {
     Memory(HashMap<String, String>),
@@ -116,16 +104,14 @@ enum Store {
 }
 
 struct Inner {
-    nodes: Nodes,
+    session: Session,
     urls: Vec<String>,
-    keys: KeySet,
-    policy: Policy,
-    offline: OfflinePolicy,
     license: String,
     instance: Option<String>,
     store: Store,
     cache_key: String,
-    cached: Option<Cached>,
+    /// Whether the session's cache was read from the store yet (once, at the first check).
+    cache_loaded: bool,
     started_ms: f64,
     telemetry: Option<ClientTelemetry>,
     request_timeout_ms: u64,
@@ -210,28 +196,32 @@ impl Client {
         let request_timeout_ms = opt_ms(&raw, "timeoutMs")?.unwrap_or(defaults.request_timeout_ms);
         Ok(Client {
             inner: Rc::new(RefCell::new(Inner {
-                nodes: Nodes::new(
-                    nodes.len(),
-                    ClientPolicy {
-                        request_timeout_ms,
-                        deadline_ms: opt_ms(&raw, "deadlineMs")?.unwrap_or(defaults.deadline_ms),
-                        ..defaults
+                session: Session::new(
+                    Nodes::new(
+                        nodes.len(),
+                        ClientPolicy {
+                            request_timeout_ms,
+                            deadline_ms: opt_ms(&raw, "deadlineMs")?
+                                .unwrap_or(defaults.deadline_ms),
+                            ..defaults
+                        },
+                    ),
+                    keys,
+                    policy,
+                    OfflinePolicy {
+                        default_grace_s: opt_ms(&raw, "offlineGraceSeconds")?
+                            .unwrap_or(OfflinePolicy::default().default_grace_s),
+                        ..OfflinePolicy::default()
                     },
+                    SessionCache::default(),
                 ),
                 urls: nodes,
-                keys,
-                policy,
-                offline: OfflinePolicy {
-                    default_grace_s: opt_ms(&raw, "offlineGraceSeconds")?
-                        .unwrap_or(OfflinePolicy::default().default_grace_s),
-                    ..OfflinePolicy::default()
-                },
                 license: license.trim().to_owned(),
                 instance,
                 store,
                 cache_key: opt_string(&raw, "cacheKey")?
                     .unwrap_or_else(|| "lifeline.lease".to_owned()),
-                cached: None,
+                cache_loaded: false,
                 started_ms: now_ms(),
                 telemetry,
                 request_timeout_ms,
@@ -301,83 +291,39 @@ fn elapsed(inner: &Rc<RefCell<Inner>>) -> u64 {
 async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
     load_cache(&inner).await?;
     let now = UnixTime::from_secs((now_ms() / 1000.0) as u64);
-    let (local, license_id) = {
+    let mut round = {
         let i = inner.borrow();
-        let v = lifeline_core::verify(i.license.as_bytes(), &i.keys, &i.policy, now);
-        let id = v.claims().map(|c| c.jti().to_owned());
-        (v, id)
+        i.session.begin(i.license.as_bytes(), now, elapsed(&inner))
     };
-    let Some(license_id) = license_id else {
-        return Ok(local);
-    };
-    let mut round = inner.borrow().nodes.start(elapsed(&inner));
     loop {
-        let step = {
+        let next = {
             let t = elapsed(&inner);
             inner
                 .borrow_mut()
-                .nodes
+                .session
                 .next(&mut round, t, js_sys::Math::random())
         };
-        match step {
-            Step::Send { node, timeout_ms } => {
-                let (outcome, answer) = ask(&inner, node, timeout_ms).await;
-                let accepted = match answer {
-                    Some(a) if outcome.is_success() => {
-                        let mut i = inner.borrow_mut();
-                        let i = &mut *i;
-                        let cached = i.cached.get_or_insert_with(Cached::default);
-                        cached
-                            .trust
-                            .accept(
-                                a.lease.as_deref().map(str::as_bytes),
-                                &license_id,
-                                &i.keys,
-                                now,
-                            )
-                            .ok()
-                            .map(|lease| (lease, a))
-                    }
-                    _ => None,
-                };
-                let t = elapsed(&inner);
-                let Some((lease, answer)) = accepted else {
-                    let failed = if outcome.is_success() {
-                        Outcome::Invalid
-                    } else {
-                        outcome
+        match next {
+            Next::Send { node, timeout_ms } => {
+                let reply = ask(&inner, node, timeout_ms).await;
+                let received = {
+                    let t = elapsed(&inner);
+                    let reply = match &reply {
+                        Ok(body) => Reply::Body(body.as_bytes()),
+                        Err(outcome) => Reply::Failed(*outcome),
                     };
-                    inner.borrow_mut().nodes.record(&mut round, node, t, failed);
-                    continue;
+                    inner
+                        .borrow_mut()
+                        .session
+                        .receive(&mut round, node, t, reply)
                 };
-                let verdict = {
-                    let mut i = inner.borrow_mut();
-                    i.nodes.record(&mut round, node, t, Outcome::Answered);
-                    let cached = i.cached.get_or_insert_with(Cached::default);
-                    cached.lease = answer.lease;
-                    cached.overrides = answer.overrides;
-                    let local = local.with_overrides(&overrides(&i, now), now);
-                    online_verdict(local, &lease)
-                };
-                save_cache(&inner).await?;
-                return Ok(verdict);
+                if let Received::Verdict(verdict) = received {
+                    save_cache(&inner).await?;
+                    return Ok(*verdict);
+                }
             }
-            Step::Wait { ms } => sleep(ms).await?,
-            Step::GiveUp => {
-                let verdict = {
-                    let i = inner.borrow();
-                    let empty = Cached::default();
-                    let cached = i.cached.as_ref().unwrap_or(&empty);
-                    let lease = cached
-                        .lease
-                        .as_deref()
-                        .and_then(|t| Lease::verify(t.as_bytes(), &i.keys).ok())
-                        .filter(|l| l.license_id == license_id);
-                    let local = local.with_overrides(&overrides(&i, now), now);
-                    offline_verdict(local, lease.as_ref(), &cached.trust, &i.offline, now)
-                };
-                return Ok(verdict);
-            }
+            Next::Wait { ms } => sleep(ms).await?,
+            Next::Done(verdict) => return Ok(*verdict),
         }
     }
 }
@@ -389,27 +335,8 @@ fn claims_js(verdict: &Verdict) -> Result<JsValue, JsValue> {
     }
 }
 
-fn overrides(i: &Inner, now: UnixTime) -> Vec<Override> {
-    i.cached
-        .iter()
-        .flat_map(|c| c.overrides.iter())
-        .filter_map(|t| Override::verify(t.as_bytes(), &i.keys, now, i.policy.leeway_secs()).ok())
-        .collect()
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    lease: Option<String>,
-    #[serde(default)]
-    overrides: Vec<String>,
-}
-
 /// `fetch(node/api/v1/validate)` with a timeout, classified.
-async fn ask(
-    inner: &Rc<RefCell<Inner>>,
-    node: usize,
-    timeout_ms: u64,
-) -> (Outcome, Option<Answer>) {
+async fn ask(inner: &Rc<RefCell<Inner>>, node: usize, timeout_ms: u64) -> Result<String, Outcome> {
     let (url, body) = {
         let i = inner.borrow();
         let url = format!(
@@ -419,17 +346,16 @@ async fn ask(
         let body = serde_json::json!({ "token": i.license, "instance": i.instance }).to_string();
         (url, body)
     };
-    match fetch_with_timeout(&url, &body, timeout_ms).await {
-        Ok(r) => r,
-        Err(_) => (Outcome::Unreachable, None),
-    }
+    fetch_with_timeout(&url, &body, timeout_ms)
+        .await
+        .unwrap_or(Err(Outcome::Unreachable))
 }
 
 async fn fetch_with_timeout(
     url: &str,
     body: &str,
     timeout_ms: u64,
-) -> Result<(Outcome, Option<Answer>), JsValue> {
+) -> Result<Result<String, Outcome>, JsValue> {
     let global = js_sys::global();
     let fetch: Function = Reflect::get(&global, &"fetch".into())?.dyn_into()?;
     let controller_ctor: Function = Reflect::get(&global, &"AbortController".into())?.dyn_into()?;
@@ -458,11 +384,11 @@ async fn fetch_with_timeout(
                 let aborted = Reflect::get(&e, &"name".into())
                     .ok()
                     .and_then(|n| n.as_string());
-                return Ok(if aborted.as_deref() == Some("AbortError") {
-                    (Outcome::TimedOut, None)
+                return Ok(Err(if aborted.as_deref() == Some("AbortError") {
+                    Outcome::TimedOut
                 } else {
-                    (Outcome::Unreachable, None)
-                });
+                    Outcome::Unreachable
+                }));
             }
         };
         let status = Reflect::get(&response, &"status".into())?
@@ -477,26 +403,20 @@ async fn fetch_with_timeout(
                 .and_then(|v| v.as_string())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(|s| s.saturating_mul(1000));
-            return Ok((
-                Outcome::Refused {
-                    status,
-                    retry_after_ms,
-                },
-                None,
-            ));
+            return Ok(Err(Outcome::Refused {
+                status,
+                retry_after_ms,
+            }));
         }
         let text_fn: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
         let text = match JsFuture::from(text_fn.call0(&response)?.dyn_into::<Promise>()?).await {
             Ok(t) => t.as_string().unwrap_or_default(),
-            Err(_) => return Ok((Outcome::TimedOut, None)),
+            Err(_) => return Ok(Err(Outcome::TimedOut)),
         };
         if text.len() > MAX_ANSWER_BYTES {
-            return Ok((Outcome::Invalid, None));
+            return Ok(Err(Outcome::Invalid));
         }
-        Ok(match serde_json::from_str::<Answer>(&text) {
-            Ok(a) => (Outcome::Answered, Some(a)),
-            Err(_) => (Outcome::Invalid, None),
-        })
+        Ok(Ok(text))
     }
     .await;
     clear_timeout(&timer);
@@ -505,7 +425,7 @@ async fn fetch_with_timeout(
 
 /// Reads the cache once (a corrupted entry is discarded: never trusted).
 async fn load_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
-    if inner.borrow().cached.is_some() {
+    if inner.borrow().cache_loaded {
         return Ok(());
     }
     let text = {
@@ -522,16 +442,18 @@ async fn load_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     };
     let cached = value
         .as_string()
-        .and_then(|t| serde_json::from_str::<Cached>(&t).ok())
+        .and_then(|t| serde_json::from_str::<SessionCache>(&t).ok())
         .unwrap_or_default();
-    inner.borrow_mut().cached = Some(cached);
+    let mut i = inner.borrow_mut();
+    i.session.set_cache(cached);
+    i.cache_loaded = true;
     Ok(())
 }
 
 async fn save_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     let pending = {
         let mut i = inner.borrow_mut();
-        let text = serde_json::to_string(i.cached.as_ref().unwrap_or(&Cached::default()))
+        let text = serde_json::to_string(i.session.cache())
             .map_err(|e| js_error::error("internal", &e.to_string()))?;
         let key = i.cache_key.clone();
         match &mut i.store {
