@@ -1,0 +1,163 @@
+//! Changes to issued licenses: revocation and extension (re-signed with the active key).
+
+use axum::http::StatusCode;
+use lifeline_api::{License, LicenseState};
+use serde_json::json;
+
+use crate::keys::KeyRing;
+use crate::problem::AppError;
+use crate::store::{Store, StoreError};
+
+use super::record::{COLUMNS, db, from_row, state_at};
+
+/// Revokes a license; revoking twice is a conflict.
+pub(crate) async fn revoke(
+    store: &Store,
+    actor: &str,
+    id: &str,
+    reason: &str,
+    now: u64,
+) -> Result<License, AppError> {
+    let mut w = store.write().await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
+    let before = from_row(&row, now)?;
+    if before.revoked_at.is_some() {
+        return Err(AppError::conflict(format!(
+            "license {id:?} is already revoked"
+        )));
+    }
+    sqlx::query("UPDATE licenses SET revoked_at = $1, revoke_reason = $2 WHERE id = $3")
+        .bind(db(now))
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+    let after = License {
+        revoked_at: Some(now),
+        revoke_reason: Some(reason.to_owned()),
+        state: LicenseState::Revoked,
+        ..before.clone()
+    };
+    w.audit(
+        actor,
+        "license.revoked",
+        id,
+        Some(&json!({"state": before.state, "revoked_at": null})),
+        Some(&json!({"state": "revoked", "revoked_at": now, "reason": reason})),
+    )
+    .await?;
+    let data = json!({
+        "id": id, "product": after.product, "licensee": after.licensee,
+        "revoked_at": now, "reason": reason,
+    });
+    crate::webhooks::enqueue(
+        &mut w,
+        lifeline_api::WebhookEventType::LicenseRevoked,
+        &data,
+        now,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(after)
+}
+
+/// An extension may set the expiry at most this far ahead of now (10 years).
+pub(crate) const MAX_EXTEND_SECS: u64 = 10 * 365 * 86_400;
+
+/// Re-signs a license with the active key and a later expiry; the id, status-list index and
+/// every other claim stay. `iat` becomes now: a key may only sign inside its window, and the
+/// active key's window may have opened after the license was first issued (`nbf` keeps the
+/// original start). Unknown → 404, revoked → 409, not later than today's expiry → 422.
+pub(crate) async fn extend(
+    store: &Store,
+    keys: &KeyRing,
+    actor: &str,
+    id: &str,
+    expires_at: u64,
+    reason: &str,
+    now: u64,
+) -> Result<License, AppError> {
+    if expires_at > now.saturating_add(MAX_EXTEND_SECS) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry_too_far",
+            format!(
+                "expires_at {expires_at} is more than 10 years ahead (at most {})",
+                now.saturating_add(MAX_EXTEND_SECS)
+            ),
+        ));
+    }
+    let mut w = store.write().await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
+    let before = from_row(&row, now)?;
+    if before.revoked_at.is_some() {
+        return Err(AppError::conflict(format!(
+            "license {id:?} is revoked; a revoked license cannot be extended"
+        )));
+    }
+    if expires_at <= before.expires_at || expires_at <= now {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "expiry_not_later",
+            format!(
+                "expires_at {expires_at} must be later than the current expiry {} and than now ({now})",
+                before.expires_at
+            ),
+        ));
+    }
+    // The claims come from the stored token, authenticated first: what was signed is what
+    // is signed again.
+    let mut claims = lifeline_core::UnverifiedLicense::parse(before.token.as_bytes())
+        .and_then(|t| t.authenticate(&keys.set))
+        .map_err(|e| {
+            StoreError(format!(
+                "license {id}: the stored token does not verify: {e}"
+            ))
+        })?
+        .claims()
+        .as_map()
+        .clone();
+    claims.insert("exp".into(), expires_at.into());
+    claims.insert("iat".into(), now.into());
+    let token = keys
+        .active
+        .sign_license(&claims)
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    let kid = keys.active.kid().to_owned();
+    sqlx::query("UPDATE licenses SET token = $1, kid = $2, expires_at = $3 WHERE id = $4")
+        .bind(&token)
+        .bind(&kid)
+        .bind(db(expires_at))
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?;
+    let mut after = License {
+        expires_at,
+        kid,
+        token,
+        ..before.clone()
+    };
+    after.state = state_at(&after, now);
+    w.audit(
+        actor,
+        "license.extended",
+        id,
+        Some(&json!({"expires_at": before.expires_at, "kid": before.kid, "state": before.state})),
+        Some(&json!({"expires_at": after.expires_at, "kid": after.kid, "state": after.state, "reason": reason})),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(after)
+}
