@@ -172,7 +172,7 @@ pub async fn create_token(
     role: Role,
     expires_at: Option<u64>,
 ) -> Result<ApiTokenCreated, StoreError> {
-    let secret = new_secret().map_err(|e| StoreError(e.to_string()))?;
+    let secret = new_secret()?;
     insert_token(store, actor, name, role, expires_at, &secret).await
 }
 

@@ -215,7 +215,7 @@ async fn lock_store(store: Store) -> Result<oneshot::Sender<()>, StoreError> {
     });
     locked_rx
         .await
-        .map_err(|_| StoreError("the store lock task ended".into()))??;
+        .map_err(|_| StoreError::TaskEnded("the store lock task"))??;
     Ok(release_tx)
 }
 

@@ -7,7 +7,7 @@ pub fn new_id() -> Result<String, StoreError> {
     // UUID version 7 (RFC 9562): a millisecond timestamp first, so new ids sort after old ones
     // and index inserts append instead of landing at random pages (bulk issuing is faster).
     let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| StoreError(e.to_string()))?;
+    getrandom::fill(&mut b)?;
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());

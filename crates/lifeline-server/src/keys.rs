@@ -33,7 +33,7 @@ impl KeyRing {
 }
 
 fn store_err(what: impl std::fmt::Display) -> StoreError {
-    StoreError(what.to_string())
+    StoreError::corrupt("the signing keys", what)
 }
 
 /// Loads the key ring; creates the first key when there is none.

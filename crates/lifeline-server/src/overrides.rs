@@ -97,9 +97,10 @@ fn scope_from(kind: &str, value: Option<String>) -> Result<OverrideScope, StoreE
         ("license", Some(v)) => Ok(OverrideScope::License(v)),
         ("licensee", Some(v)) => Ok(OverrideScope::Licensee(v)),
         ("product", Some(v)) => Ok(OverrideScope::Product(v)),
-        (kind, _) => Err(StoreError(format!(
-            "override scope {kind:?} without a value"
-        ))),
+        (kind, _) => Err(StoreError::corrupt(
+            "an override's scope",
+            format!("{kind:?} without a value"),
+        )),
     }
 }
 
@@ -114,8 +115,8 @@ fn from_row(row: &AnyRow, now: u64) -> Result<Stored, StoreError> {
     let revoked_at = row.try_get::<Option<i64>, _>("revoked_at")?.map(secs);
     let expires_at = secs(row.try_get("expires_at")?);
     let effect: String = row.try_get("effect_json")?;
-    let effect: OverrideEffect =
-        serde_json::from_str(&effect).map_err(|e| StoreError(format!("override effect: {e}")))?;
+    let effect: OverrideEffect = serde_json::from_str(&effect)
+        .map_err(|e| StoreError::corrupt("an override's effect", e))?;
     let kind: String = row.try_get("scope_type")?;
     let record = OverrideRecord {
         id: row.try_get("id")?,
@@ -276,8 +277,10 @@ pub(crate) async fn create(
         record.status = OverrideStatus::Active;
     }
     let (scope_type, scope_value) = scope_columns(&record.scope);
-    let effect = serde_json::to_string(&record.effect)
-        .map_err(|e| StoreError(format!("override effect: {e}")))?;
+    let effect = serde_json::to_string(&record.effect).map_err(|source| StoreError::Encode {
+        what: "an override's effect",
+        source,
+    })?;
     let mut w = store.write().await?;
     sqlx::query(
         "INSERT INTO overrides (id, token, scope_type, scope_value, effect_json, reason, incident, \

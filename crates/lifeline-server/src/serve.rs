@@ -78,11 +78,9 @@ pub async fn bootstrap_admin(
         return Ok(None);
     }
     let created = create_token(store, "system", "bootstrap admin", Role::Admin, None).await?;
-    write_private(
-        &data_dir.join("admin-token"),
-        format!("{}\n", created.token).as_bytes(),
-    )
-    .map_err(|e| StoreError(format!("cannot write the admin token file: {e}")))?;
+    let path = data_dir.join("admin-token");
+    write_private(&path, format!("{}\n", created.token).as_bytes())
+        .map_err(|source| StoreError::File { path, source })?;
     Ok(Some(created.token))
 }
 

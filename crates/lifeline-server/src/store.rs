@@ -24,21 +24,94 @@ pub enum Backend {
     Postgres,
 }
 
-/// A storage failure. Never shown to API callers in detail (see `problem.rs`).
+/// A storage failure. Never shown to API callers in detail (see `problem.rs`): they get 503
+/// `store_unavailable`; the log gets this.
 #[derive(Debug)]
-pub struct StoreError(pub(crate) String);
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed or refused (connection, statement, constraint, timeout).
+    Database(sqlx::Error),
+    /// A database URL this server cannot use.
+    UnsupportedUrl(String),
+    /// A stored value that does not read back as what the server wrote (JSON that does not
+    /// parse, a token that no longer verifies): the store was changed outside the server.
+    Corrupt {
+        /// What was being read.
+        what: String,
+        /// Why it does not read.
+        detail: String,
+    },
+    /// A value could not be encoded for storing.
+    Encode {
+        /// What was being written.
+        what: &'static str,
+        /// The failure.
+        source: serde_json::Error,
+    },
+    /// The system's random generator failed (ids, secrets).
+    Random(getrandom::Error),
+    /// A file next to the store (the first admin token).
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A task holding a store resource (the drills' store lock) ended early.
+    TaskEnded(&'static str),
+}
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "store: {}", self.0)
+impl StoreError {
+    /// A stored value that does not read back.
+    pub(crate) fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Database(e) => write!(f, "store: {e}"),
+            Self::UnsupportedUrl(url) => write!(
+                f,
+                "store: unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+            ),
+            Self::Corrupt { what, detail } => {
+                write!(f, "store: {what} does not read back: {detail}")
+            }
+            Self::Encode { what, source } => write!(f, "store: cannot encode {what}: {source}"),
+            Self::Random(e) => write!(f, "store: the system's random generator failed: {e}"),
+            Self::File { path, source } => {
+                write!(f, "store: cannot write {}: {source}", path.display())
+            }
+            Self::TaskEnded(what) => write!(f, "store: {what} ended"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Database(e) => Some(e),
+            Self::Encode { source, .. } => Some(source),
+            Self::File { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self(e.to_string())
+        Self::Database(e)
+    }
+}
+
+impl From<getrandom::Error> for StoreError {
+    fn from(e: getrandom::Error) -> Self {
+        Self::Random(e)
     }
 }
 
@@ -82,9 +155,7 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
-            )));
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
         let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
@@ -422,5 +493,32 @@ mod tests {
         assert_eq!(like_escape("50%_off"), "50\\%\\_off");
         assert_eq!(like_escape("a\\b"), "a\\\\b");
         assert_eq!(like_escape(""), "");
+    }
+}
+
+#[cfg(test)]
+mod typed_errors {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[tokio::test]
+    async fn failures_say_what_failed() {
+        let err = Store::open("mysql://localhost/licenses").await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::UnsupportedUrl(url) if url == "mysql://localhost/licenses")
+        );
+        assert!(
+            err.to_string().contains("use sqlite://PATH or postgres://"),
+            "{err}"
+        );
+        let dir = std::env::temp_dir().join(format!("lifeline-store-{}", std::process::id()));
+        let missing = format!("sqlite://{}/no/such/dir/x.db", dir.display());
+        let err = Store::open(&missing).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        let corrupt = StoreError::corrupt("a stored drill report", "expected value at line 1");
+        assert_eq!(
+            corrupt.to_string(),
+            "store: a stored drill report does not read back: expected value at line 1"
+        );
     }
 }

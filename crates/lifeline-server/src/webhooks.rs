@@ -39,7 +39,7 @@ fn db(v: u64) -> i64 {
 /// A fresh secret: 32 random bytes.
 fn new_secret() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError(e.to_string()))?;
+    getrandom::fill(&mut bytes)?;
     Ok(format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes)))
 }
 

@@ -120,11 +120,7 @@ pub(crate) async fn extend(
     // is signed again.
     let mut claims = lifeline_core::UnverifiedLicense::parse(before.token.as_bytes())
         .and_then(|t| t.authenticate(&keys.set))
-        .map_err(|e| {
-            StoreError(format!(
-                "license {id}: the stored token does not verify: {e}"
-            ))
-        })?
+        .map_err(|e| StoreError::corrupt(format!("license {id}'s stored token"), e))?
         .claims()
         .as_map()
         .clone();

@@ -36,7 +36,7 @@ pub(crate) fn state_at(l: &License, now: u64) -> LicenseState {
 pub(super) fn from_row(row: &AnyRow, now: u64) -> Result<License, StoreError> {
     let parse = |col: &str| -> Result<Value, StoreError> {
         let text: String = row.try_get(col)?;
-        serde_json::from_str(&text).map_err(|e| StoreError(format!("{col}: {e}")))
+        serde_json::from_str(&text).map_err(|e| StoreError::corrupt(format!("license {col}"), e))
     };
     let entitlements = match parse("entitlements")? {
         Value::Array(items) => items

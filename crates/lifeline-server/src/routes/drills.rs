@@ -145,6 +145,6 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredDrillReport, StoreError> {
         received_at: u64::try_from(received_at).unwrap_or(0),
         received_from: row.try_get("received_from")?,
         report: serde_json::from_str(&report)
-            .map_err(|e| StoreError(format!("a stored drill report does not parse: {e}")))?,
+            .map_err(|e| StoreError::corrupt("a stored drill report", e))?,
     })
 }
