@@ -63,17 +63,20 @@ deny:
 api-fuzz:
 	bash .ci/api-fuzz
 
-# The console (web/) is wasm-only: its tests run in console-test.
+# The console (web/) is wasm-only: its tests run in console-test. Every later `cargo test` of
+# make test selects the same packages (WORKSPACE_TESTS) and filters tests by name, so it reuses
+# this build: a `-p` selection resolves other features and recompiles much of the tree.
+WORKSPACE_TESTS := --workspace --exclude lifeline-console --locked
 unit:
-	$(CARGO) test --workspace --exclude lifeline-console --locked
+	$(CARGO) test $(WORKSPACE_TESTS)
 
 # The server's API tests again on PostgreSQL (a throwaway cluster on 127.0.0.1), plus two
 # server nodes sharing one database, and the failover tests with their nodes on it. `cargo test` alone runs them on SQLite only.
 # The cluster lives under /tmp: the postgres user must reach it wherever the checkout is.
 pg-test:
 	@dir=$$(mktemp -d /tmp/lifeline-pg.XXXXXX); url=$$(bash .ci/pg start $$dir) && echo "PostgreSQL at $$url"; \
-	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-server --test it -- --ignored && \
-	LIFELINE_TEST_PG=$$url $(CARGO) test --locked -p lifeline-cli --test it -- failover::; rc=$$?; \
+	LIFELINE_TEST_PG=$$url $(CARGO) test $(WORKSPACE_TESTS) -- --ignored --skip console:: && \
+	LIFELINE_TEST_PG=$$url $(CARGO) test $(WORKSPACE_TESTS) -- failover::; rc=$$?; \
 	bash .ci/pg stop $$dir; rm -rf $$dir; exit $$rc
 
 # The core must build for browsers, edge workers and Node.
@@ -99,7 +102,7 @@ console-test:
 # The console end to end: a real server on a fresh SQLite, real headless Chromium over
 # WebDriver. Screenshots and report.json land in target/console-e2e/.
 console-e2e: console
-	$(CARGO) test --locked -p lifeline-cli --test it -- --ignored --nocapture console::
+	$(CARGO) test $(WORKSPACE_TESTS) -- --ignored --nocapture console::
 
 # The npm package @lifeline/verifier, built into dist/npm/.
 npm:
@@ -108,8 +111,7 @@ npm:
 # The package as users load it: require, import, edge-style initSync, browser module script,
 # module worker and a webpack bundle in headless Chromium.
 npm-test: npm
-	$(CARGO) build --locked -q -p lifeline-cli
-	$(CARGO) build --locked -q -p lifeline-tests --bin fuzz-verdicts
+	$(CARGO) build --locked -q --workspace --exclude lifeline-console --bins
 	LIFELINE_BIN=$(LIFELINE) FUZZ_VERDICTS_BIN=$(TARGET_DIR)/debug/fuzz-verdicts node --test tests/npm/
 
 # Coverage-guided fuzzing (cargo-fuzz, fuzz/README.md), one target after another: `make fuzz`
