@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::keys::KeyRing;
 use crate::problem::AppError;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteTx};
 
 use super::record::{COLUMNS, db, from_row, state_at};
 
@@ -19,13 +19,7 @@ pub(crate) async fn revoke(
     now: u64,
 ) -> Result<License, AppError> {
     let mut w = store.write().await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(StoreError::from)?
-        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
-    let before = from_row(&row, now)?;
+    let before = current(&mut w, id, now).await?;
     if before.revoked_at.is_some() {
         return Err(AppError::conflict(format!(
             "license {id:?} is already revoked"
@@ -94,13 +88,7 @@ pub(crate) async fn extend(
         ));
     }
     let mut w = store.write().await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *w.tx)
-        .await
-        .map_err(StoreError::from)?
-        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
-    let before = from_row(&row, now)?;
+    let before = current(&mut w, id, now).await?;
     if before.revoked_at.is_some() {
         return Err(AppError::conflict(format!(
             "license {id:?} is revoked; a revoked license cannot be extended"
@@ -156,4 +144,15 @@ pub(crate) async fn extend(
     .await?;
     w.commit().await?;
     Ok(after)
+}
+
+/// The license as it stands inside the write transaction `w` (404 when there is none).
+async fn current(w: &mut WriteTx, id: &str, now: u64) -> Result<License, AppError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
+    Ok(from_row(&row, now)?)
 }
