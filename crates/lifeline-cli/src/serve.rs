@@ -86,8 +86,10 @@ fn init_logging(format: LogFormat) -> Result<(), CliError> {
         // sqlx logs every statement at info: its warnings only, unless asked.
         _ => tracing_subscriber::EnvFilter::new("info,sqlx=warn"),
     };
+    // Colours for a person at a terminal only: a file or a log shipper gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
