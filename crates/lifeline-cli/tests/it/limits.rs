@@ -134,6 +134,19 @@ fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Vec<u8
     bytes
 }
 
+/// The head of a POST announcing a JSON body of `length` bytes (none of which it carries).
+fn announcing_head(path: &str, token: Option<&str>, length: u64) -> String {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n"
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
 /// Sends `bytes`, reads the answer until the server closes.
 fn exchange(mut stream: TcpStream, bytes: &[u8]) -> Response {
     stream.write_all(bytes).unwrap();
@@ -247,14 +260,8 @@ fn oversized_bodies_are_refused_without_waiting_for_them() {
             (32 << 20) + 1,
         ),
     ] {
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {length}\r\n"
-        );
-        if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-        }
-        head.push_str("\r\n{\"token\":\"");
+        let mut head = announcing_head(path, token, length);
+        head.push_str("{\"token\":\"");
         let asked = Instant::now();
         let r = exchange(node.connect_from(local), head.as_bytes());
         assert_eq!(r.status, 413, "{path} with Content-Length {length}");
@@ -385,14 +392,7 @@ fn announce_and_trickle(
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\n"
-    );
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    head.push_str("\r\n");
+    let head = announcing_head(path, token, length as u64);
     let started = Instant::now();
     stream.write_all(head.as_bytes()).unwrap();
     let reader = stream.try_clone().unwrap();
@@ -480,12 +480,8 @@ fn bodies_are_read_only_after_authentication_and_within_a_budget() {
     let holders: Vec<TcpStream> = (0..budget)
         .map(|_| {
             let mut s = node.connect_from(Ipv4Addr::LOCALHOST);
-            let head = format!(
-                "POST {bulk} HTTP/1.1\r\nHost: lifeline.test\r\nConnection: close\r\n\
-                 Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
-                 Content-Length: {big}\r\n\r\n{{",
-                node.admin
-            );
+            let mut head = announcing_head(bulk, Some(&node.admin), big as u64);
+            head.push('{');
             s.write_all(head.as_bytes()).unwrap();
             s
         })
