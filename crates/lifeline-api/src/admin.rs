@@ -7,6 +7,7 @@ use crate::common::Role;
 
 /// Whether a signing key signs new licenses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     /// Signs new licenses and leases.
@@ -17,6 +18,7 @@ pub enum KeyStatus {
 
 /// A signing key as the API shows it (public part only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SigningKeyInfo {
     /// Key id.
     pub kid: String,
@@ -37,6 +39,7 @@ pub struct SigningKeyInfo {
 
 /// `POST /api/v1/tokens`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     /// A label for people.
@@ -50,6 +53,7 @@ pub struct CreateApiToken {
 
 /// A created API token: the secret is shown once, here, and stored only hashed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ApiTokenCreated {
     /// Token id.
     pub id: String,
@@ -65,6 +69,7 @@ pub struct ApiTokenCreated {
 
 /// One audit event. Events form a hash chain: `hash = SHA-256(prev_hash || canonical event)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditEvent {
     /// Position in the chain, from 1.
     pub seq: u64,
@@ -88,6 +93,7 @@ pub struct AuditEvent {
 
 /// A page of audit events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditPage {
     /// Events in ascending `seq` (descending with `order=desc`).
     pub items: Vec<AuditEvent>,
@@ -100,6 +106,7 @@ pub struct AuditPage {
 
 /// `GET /api/v1/audit/verify`: whether the whole hash chain checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditIntegrity {
     /// Every event's hash chains to the previous one.
     pub intact: bool,
@@ -115,6 +122,7 @@ pub struct AuditIntegrity {
 
 /// `GET /api/v1/session`: who the presented bearer token is (the console signs in with it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionInfo {
     /// The API token's id.
     pub token_id: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// An RFC 9457 problem document; `code` is stable and machine-readable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Problem {
     /// A URI naming the problem type (`about:blank` or `urn:lifeline:problem:<code>`).
     #[serde(rename = "type")]
@@ -20,6 +21,7 @@ pub struct Problem {
 
 /// Roles of API tokens, from least to most powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything except secrets.

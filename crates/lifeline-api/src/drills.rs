@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The faults a node simulates. All off by default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// The node is cut off: it drops every connection (the API too), stops its heartbeat and
@@ -22,6 +23,7 @@ pub struct Faults {
 
 /// `PUT /api/v1/faults`: the faults from now on (replacing the previous set).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FaultRequest {
     /// The faults.
@@ -29,6 +31,7 @@ pub struct FaultRequest {
     pub faults: Faults,
     /// Clear them by themselves after this long, ms (at most an hour).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3_600_000)))]
     pub for_ms: Option<u64>,
     /// Once: move the active signing key's start this many seconds back, as if it had been in
     /// use that long (past the maximum key age it is overdue for rotation).
@@ -38,6 +41,7 @@ pub struct FaultRequest {
 
 /// `GET`/`PUT /api/v1/faults`: what the node simulates now.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FaultState {
     /// The faults in force.
     pub faults: Faults,
@@ -64,6 +68,7 @@ pub const DRILL_NAMES: [&str; 12] = [
 
 /// A drill's measured times, ms from the fault's injection.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DrillTimes {
     /// Until the fault was detected (an incident opened, or readiness lost); `None`: not
     /// detected by the servers.
@@ -77,6 +82,7 @@ pub struct DrillTimes {
 
 /// What the drill's verifiers saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VerifierOutcomes {
     /// Checks made.
     pub checks: u64,
@@ -92,6 +98,7 @@ pub struct VerifierOutcomes {
 
 /// One expectation of a drill and whether it held.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DrillExpectation {
     /// What was expected.
     pub expected: String,
@@ -103,9 +110,11 @@ pub struct DrillExpectation {
 
 /// A drill's report (`lifeline drill run NAME --json`; stored by `POST /api/v1/drills`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DrillReport {
     /// The drill (kebab-case).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[a-z0-9-]{1,64}$")))]
     pub name: String,
     /// The fault injected.
     pub fault: String,
@@ -120,6 +129,7 @@ pub struct DrillReport {
     /// What verifiers saw.
     pub verifiers: VerifierOutcomes,
     /// The expectations, each with what was seen.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub expectations: Vec<DrillExpectation>,
     /// Anything else worth reading.
     #[serde(default)]
@@ -128,6 +138,7 @@ pub struct DrillReport {
 
 /// A stored drill report (`GET /api/v1/drills`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StoredDrillReport {
     /// Its id.
     pub id: String,

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// A server node sharing the store (`GET /api/v1/nodes`); each registers a heartbeat.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeInfo {
     /// Generated when the node starts.
     pub id: String,
@@ -20,6 +21,7 @@ pub struct NodeInfo {
 
 /// How urgent an incident is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Someone should look today.
@@ -30,6 +32,7 @@ pub enum Severity {
 
 /// Where an incident stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// Firing, nobody has acknowledged it.
@@ -42,6 +45,7 @@ pub enum IncidentStatus {
 
 /// An incident opened by a rule (`GET /api/v1/incidents`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Incident {
     /// Its id.
     pub id: String,
@@ -72,6 +76,7 @@ pub struct Incident {
 
 /// One entry of an incident's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IncidentEvent {
     /// When.
     pub at: u64,
@@ -85,6 +90,7 @@ pub struct IncidentEvent {
 
 /// `GET /api/v1/incidents/{id}`: an incident with its timeline, oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IncidentDetail {
     /// The incident.
     #[serde(flatten)]
@@ -95,9 +101,11 @@ pub struct IncidentDetail {
 
 /// `POST /api/v1/incidents/{id}/notes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IncidentNote {
     /// The note: 1–4096 characters.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4096)))]
     pub text: String,
 }
 

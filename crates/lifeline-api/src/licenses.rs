@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// `POST /api/v1/products`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
     /// Product id, used as the licenses' `aud`: 1–64 of `a-z 0-9 . _ -`.
@@ -15,6 +16,7 @@ pub struct CreateProduct {
 
 /// A product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Product {
     /// Product id (`aud`).
     pub id: String,
@@ -26,6 +28,7 @@ pub struct Product {
 
 /// `POST /api/v1/licenses` (and each item of a bulk request).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IssueLicense {
     /// Product id.
@@ -47,6 +50,7 @@ pub struct IssueLicense {
     /// signed lease (claim `offline_grace_s`; 0 = the product fails closed). Absent: the
     /// client's default (72 h). At most a year.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = 31_536_000)))]
     pub offline_grace_s: Option<u64>,
     /// Free-form metadata kept with the record (not signed into the token).
     #[serde(default)]
@@ -55,6 +59,7 @@ pub struct IssueLicense {
 
 /// What the server knows about a license right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LicenseState {
     /// Usable and not yet expired.
@@ -69,6 +74,7 @@ pub enum LicenseState {
 
 /// A license record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct License {
     /// License id (`jti`).
     pub id: String,
@@ -102,14 +108,17 @@ pub struct License {
 
 /// `POST /api/v1/licenses/bulk`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkIssue {
     /// Up to 10,000 licenses, issued all-or-nothing.
+    #[cfg_attr(feature = "schema", schemars(length(max = 10_000)))]
     pub licenses: Vec<IssueLicense>,
 }
 
 /// Response of a bulk issue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BulkIssued {
     /// The licenses, in request order.
     pub licenses: Vec<License>,
@@ -117,6 +126,7 @@ pub struct BulkIssued {
 
 /// A page of licenses (`GET /api/v1/licenses`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LicensePage {
     /// This page.
     pub items: Vec<License>,
@@ -126,6 +136,7 @@ pub struct LicensePage {
 
 /// `POST /api/v1/licenses/{id}/revoke`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeLicense {
     /// Why (kept in the record and the audit log).
@@ -134,6 +145,7 @@ pub struct RevokeLicense {
 
 /// `POST /api/v1/validate`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// The license token.
@@ -145,6 +157,7 @@ pub struct ValidateRequest {
 
 /// Response of `validate`: the core's verdict, what the server knows, and a signed lease.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ValidateResponse {
     /// The verdict as `lifeline verify` prints it, with the server's knowledge applied
     /// (a revoked license is `invalid` with reason `revoked`).
@@ -166,6 +179,7 @@ pub struct ValidateResponse {
 
 /// `POST /api/v1/licenses/{id}/extend`: re-signs the license (same id) with a later expiry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtendLicense {
     /// The new expiry, unix seconds: later than the current one.

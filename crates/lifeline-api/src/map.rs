@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a component of the dependency map is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentKind {
     /// A license signing key of the server's key ring (`key:KID`).
@@ -56,6 +57,7 @@ impl ComponentKind {
 
 /// How a component is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Working.
@@ -82,6 +84,7 @@ impl Health {
 
 /// One component of the dependency map.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MapComponent {
     /// Stable id: `key:KID`, `node:ID`, `store`, `service:NAME`, ...
     pub id: String,
@@ -115,6 +118,7 @@ pub struct MapComponent {
 /// "`from` depends on `to`". Edges of one `from` with the same `requirement` are
 /// alternatives: `from` works while any one of their `to` works.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MapEdge {
     /// The dependent component's id.
     pub from: String,
@@ -126,6 +130,7 @@ pub struct MapEdge {
 
 /// `GET /api/v1/map`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DependencyMap {
     /// When it was computed.
     pub now: u64,

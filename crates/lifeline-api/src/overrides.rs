@@ -10,6 +10,7 @@ pub use lifeline_core::Effect as OverrideEffect;
 
 /// `POST /api/v1/overrides`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOverride {
     /// What it covers.
@@ -19,13 +20,16 @@ pub struct CreateOverride {
     /// When it ends, unix seconds. More than 72 hours ahead needs a second admin's approval.
     pub expires_at: u64,
     /// Why (required).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
     pub reason: String,
     /// The incident reference (required).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
     pub incident: String,
 }
 
 /// Where an override stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OverrideStatus {
     /// Signed and in force.
@@ -40,6 +44,7 @@ pub enum OverrideStatus {
 
 /// An override as the server keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OverrideRecord {
     /// Its id (the token's `jti`).
     pub id: String,
@@ -69,8 +74,10 @@ pub struct OverrideRecord {
 
 /// `POST /api/v1/overrides/{id}/revoke`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeOverride {
     /// Why (kept in the audit log).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
     pub reason: String,
 }

@@ -6,6 +6,7 @@ use crate::licenses::License;
 
 /// Licenses by the server's state (`GET /api/v1/overview`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StateCounts {
     /// Usable, not expired.
     pub valid: u64,
@@ -23,6 +24,7 @@ pub struct StateCounts {
 
 /// One minute of this node's `validate` traffic.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MinuteStats {
     /// Start of the minute, unix seconds.
     pub start: u64,
@@ -43,6 +45,7 @@ pub struct MinuteStats {
 
 /// How often one reason made a verdict unusable.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReasonCount {
     /// The verdict's reason code (`expired`, `revoked`, `bad_signature`, ...).
     pub reason: String,
@@ -52,6 +55,7 @@ pub struct ReasonCount {
 
 /// `GET /api/v1/overview`: what an on-call engineer needs first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Overview {
     /// The server's clock, unix seconds.
     pub now: u64,
@@ -62,8 +66,10 @@ pub struct Overview {
     /// How many usable licenses expire within the window.
     pub expiring_soon_total: u64,
     /// The first of them, soonest first (at most 10).
+    #[cfg_attr(feature = "schema", schemars(length(max = 10)))]
     pub expiring_soon: Vec<License>,
     /// This node's validation traffic, one entry per minute over the last hour, oldest first.
+    #[cfg_attr(feature = "schema", schemars(length(equal = 60)))]
     pub validation: Vec<MinuteStats>,
     /// Unusable verdicts by reason over the last hour, most frequent first.
     pub failures_by_reason: Vec<ReasonCount>,
@@ -89,6 +95,7 @@ pub use lifeline_core::TelemetryReport;
 
 /// Response of `POST /api/v1/telemetry` (202).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TelemetryAccepted {
     /// Verdicts the report added (for a cumulative report: what grew since the previous).
     pub counted: u64,
@@ -96,6 +103,7 @@ pub struct TelemetryAccepted {
 
 /// A service seen through telemetry (`GET /api/v1/overview`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServiceSeen {
     /// The service's name.
     pub service: String,

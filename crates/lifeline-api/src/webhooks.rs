@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a webhook endpoint is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum WebhookEventType {
     /// A rule opened an incident.
     #[serde(rename = "incident.opened")]
@@ -41,16 +42,20 @@ impl WebhookEventType {
 
 /// `POST /api/v1/webhooks`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Where to POST: an `http` or `https` URL.
+    #[cfg_attr(feature = "schema", schemars(length(max = 2048)))]
     pub url: String,
     /// The events to send (at least one).
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub events: Vec<WebhookEventType>,
 }
 
 /// A webhook endpoint as listed (never with its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Webhook {
     /// Its id.
     pub id: String,
@@ -68,6 +73,7 @@ pub struct Webhook {
 
 /// A created webhook endpoint: the signing secret is shown once, here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WebhookCreated {
     /// The endpoint.
     #[serde(flatten)]

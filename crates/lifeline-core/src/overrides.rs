@@ -25,6 +25,11 @@ pub const OVERRIDE_TYP: &str = "lifeline-override+jwt";
 
 /// Which licenses an override covers (also the API's `OverrideScope`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "OverrideScope")
+)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Scope {
     /// One license, by `jti`.
@@ -52,6 +57,11 @@ impl Scope {
 /// What an override does to a covered license while it lasts (also the API's
 /// `OverrideEffect`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "OverrideEffect")
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     /// Treat the license as valid until the override's `exp`, though it expired or its key's

@@ -21,11 +21,20 @@ pub const MAX_TELEMETRY_NAME: usize = 128;
 /// `stats()` (camelCase names, totals since start with `cumulative: true`, its cache figures,
 /// which it ignores).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryReport {
     /// The service embedding the verifier: 1–128 of `A-Z a-z 0-9 . _ - : /`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9._:/-]{1,128}$"))
+    )]
     pub service: String,
     /// This instance of it (machine, process, browser session): same charset.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[A-Za-z0-9._:/-]{1,128}$"))
+    )]
     pub instance: String,
     /// When the first verdict of the window was recorded (or the previous drain), unix seconds.
     #[serde(alias = "windowStart")]
@@ -42,6 +51,7 @@ pub struct TelemetryReport {
     pub by_reason: BTreeMap<String, u64>,
     /// Cumulative counts per bucket of `latency_bounds_seconds`, then `+Inf` (= `count`).
     #[serde(alias = "latencyBuckets")]
+    #[cfg_attr(feature = "schema", schemars(length(equal = 13)))]
     pub latency_buckets: Vec<u64>,
     /// Exactly [`LATENCY_BUCKETS_SECS`].
     #[serde(alias = "latencyBoundsSeconds", alias = "latency_bounds_secs")]

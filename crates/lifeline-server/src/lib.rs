@@ -29,6 +29,7 @@ mod listen;
 mod map;
 mod metrics;
 mod nodes;
+mod openapi;
 mod overrides;
 mod problem;
 mod request_id;

@@ -1,10 +1,14 @@
-//! The HTTP API's routes: which handler answers which path, and the layers around them.
+//! The HTTP API's routes: which handler answers which path, its documentation (the served
+//! OpenAPI document is generated from this list, see [`crate::openapi`]), and the layers
+//! around them.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use lifeline_api::{self as api, Role};
+use serde_json::{Map, Value};
 
 use crate::limits::{self, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES};
+use crate::openapi::{Api, Doc};
 use crate::problem::AppError;
 use crate::routes::{
     admin, drills, faults, incidents, licenses, map, metrics, overrides, overview, public,
@@ -12,85 +16,347 @@ use crate::routes::{
 };
 use crate::{AppState, console, request_id};
 
+/// A JSON object without a declared shape (health answers).
+type Object = Map<String, Value>;
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+const IDEMPOTENCY: &str = "Makes retries safe: a retry with the same key and body answers what the first issued; the same key with another body is 409";
+
 /// The HTTP API. Unknown routes answer 404 problem+json (`GET /`: a short HTML page saying
-/// how to serve the console; see [`with_console`]).
+/// how to serve the console; see [`crate::console::with_console`]).
 pub fn app(state: AppState) -> Router {
-    let mut validate = post(public::validate).layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        public::validate_rate,
-    ));
-    let mut router = Router::new();
+    let mut api = Api::new();
     if state.fault_injection() {
-        validate = validate.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            faults::validate_layer,
-        ));
-        router = router.route("/api/v1/faults", get(faults::get).put(faults::put));
+        api = api
+            .route(
+                "/api/v1/faults",
+                Doc::get("drills", "The faults this node simulates. Exists only when the server runs with --danger-fault-injection (404 otherwise).")
+                    .role(Role::Admin)
+                    .ok::<api::FaultState>(),
+                faults::get,
+            )
+            .route(
+                "/api/v1/faults",
+                Doc::put("drills", "Replace the simulated faults (audited as fault.injected before they take effect). Exists only with --danger-fault-injection. Refusals: 400 (422 for a body that does not decode) when partition has no for_ms, for_ms outside 1..3600000, hang_validate_ms over 120000, offsets over ten years.")
+                    .role(Role::Admin)
+                    .body::<api::FaultRequest>()
+                    .ok::<api::FaultState>(),
+                faults::put,
+            );
     }
-    router
-        .route("/healthz", get(public::healthz))
-        .route("/metrics", get(metrics::scrape))
-        .route("/readyz", get(public::readyz))
-        .route("/.well-known/lifeline/keys.json", get(public::keys))
-        .route("/api/v1/openapi.json", get(public::openapi))
-        .route("/api/v1/validate", validate)
-        .route("/api/v1/status-list", get(public::status_list))
+    let validate_state = state.clone();
+    let telemetry_state = state.clone();
+    let document = api.document();
+    api.route(
+            "/healthz",
+            Doc::get("health", "Liveness").ok::<Object>(),
+            public::healthz,
+        )
         .route(
+            "/metrics",
+            Doc::get("health", "Prometheus metrics").ok_text("text/plain"),
+            metrics::scrape,
+        )
+        .route(
+            "/readyz",
+            Doc::get("health", "Readiness: the store answers").ok::<Object>(),
+            public::readyz,
+        )
+        .route(
+            "/.well-known/lifeline/keys.json",
+            Doc::get("keys", "The public key set (JWKS)").ok_jwks(),
+            public::keys,
+        )
+        .route(
+            "/api/v1/openapi.json",
+            Doc::get("meta", "This document (generated from the router and the API's types)").ok::<Object>(),
+            document,
+        )
+        .route_layered(
+            "/api/v1/validate",
+            Doc::post("validate", "Validate a license: the core's verdict, revocation, and a signed lease")
+                .body::<api::ValidateRequest>()
+                .ok::<api::ValidateResponse>(),
+            public::validate,
+            |validate| {
+                let validate = if validate_state.fault_injection() {
+                    validate.layer(axum::middleware::from_fn_with_state(
+                        validate_state.clone(),
+                        faults::validate_layer,
+                    ))
+                } else {
+                    validate
+                };
+                validate.layer(axum::middleware::from_fn_with_state(
+                    validate_state,
+                    public::validate_rate,
+                ))
+            },
+        )
+        .route(
+            "/api/v1/status-list",
+            Doc::get("validate", "Signed revocation status list (Token Status List, typ statuslist+jwt)")
+                .ok_text("application/statuslist+jwt"),
+            public::status_list,
+        )
+        .route_layered(
             "/api/v1/telemetry",
-            post(telemetry::report).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                telemetry::telemetry_rate,
-            )),
+            Doc::post("telemetry", "Report a field verifier's verdicts over a window (the shape of lifeline_core::VerifyStats; camelCase names, as verifier.stats() returns them, are accepted). Any API token (give verifiers a viewer token); rate limited per address. Counted in the minute received, aggregated per service in memory on the receiving node (the overview's edge figures, lifeline_edge_verdicts_total, the edge rules). Refusals are 422 with code invalid_name, invalid_window, unknown_state, invalid_reason, too_many_reasons, invalid_latency_bounds, inconsistent_counts or too_many_services (more than 256 services on this node).")
+                .role(Role::Viewer)
+                .body::<api::TelemetryReport>()
+                .reply::<api::TelemetryAccepted>(202),
+            telemetry::report,
+            |report| {
+                report.layer(axum::middleware::from_fn_with_state(
+                    telemetry_state,
+                    telemetry::telemetry_rate,
+                ))
+            },
         )
         .route(
             "/api/v1/products",
-            post(admin::create_product).get(admin::list_products),
+            Doc::post("products", "Create a product")
+                .role(Role::Admin)
+                .body::<api::CreateProduct>()
+                .reply::<api::Product>(201),
+            admin::create_product,
+        )
+        .route(
+            "/api/v1/products",
+            Doc::get("products", "List products").role(Role::Viewer).ok::<Vec<api::Product>>(),
+            admin::list_products,
         )
         .route(
             "/api/v1/licenses",
-            post(licenses::issue).get(licenses::list),
+            Doc::post("licenses", "Issue a license (Idempotency-Key header makes retries safe)")
+                .role(Role::Operator)
+                .header(IDEMPOTENCY_KEY, IDEMPOTENCY)
+                .body::<api::IssueLicense>()
+                .reply::<api::License>(201),
+            licenses::issue,
         )
         .route(
-            "/api/v1/licenses/bulk",
-            post(licenses::bulk).layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
+            "/api/v1/licenses",
+            Doc::get("licenses", "List licenses")
+                .role(Role::Viewer)
+                .query::<crate::licenses::ListQuery>()
+                .ok::<api::LicensePage>(),
+            licenses::list,
         )
-        .route("/api/v1/licenses/{id}", get(licenses::get))
-        .route("/api/v1/licenses/{id}/revoke", post(licenses::revoke))
-        .route("/api/v1/licenses/{id}/extend", post(licenses::extend))
+        .route_layered(
+            "/api/v1/licenses/bulk",
+            Doc::post("licenses", "Issue up to 10,000 licenses in one transaction (all or nothing; Idempotency-Key makes retries safe)")
+                .role(Role::Operator)
+                .header(IDEMPOTENCY_KEY, IDEMPOTENCY)
+                .body::<api::BulkIssue>()
+                .reply::<api::BulkIssued>(201)
+                .ok::<api::BulkIssued>(),
+            licenses::bulk,
+            |bulk| bulk.layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES)),
+        )
+        .route(
+            "/api/v1/licenses/{id}",
+            Doc::get("licenses", "One license").role(Role::Viewer).ok::<api::License>(),
+            licenses::get,
+        )
+        .route(
+            "/api/v1/licenses/{id}/revoke",
+            Doc::post("licenses", "Revoke a license")
+                .role(Role::Operator)
+                .body::<api::RevokeLicense>()
+                .ok::<api::License>(),
+            licenses::revoke,
+        )
+        .route(
+            "/api/v1/licenses/{id}/extend",
+            Doc::post("licenses", "Extend a license: re-signed with the active key, same id and claims, a later exp")
+                .role(Role::Operator)
+                .body::<api::ExtendLicense>()
+                .ok::<api::License>(),
+            licenses::extend,
+        )
         .route(
             "/api/v1/overrides",
-            post(overrides::create).get(overrides::list),
+            Doc::post("overrides", "Create a temporary override. Ending within 72 hours: signed at once with the active key (201, active). Later, up to 30 days: stored pending a second admin's approval (202, pending_approval). Refusals are 422 with code invalid_reason, invalid_incident, expiry_in_past, expiry_too_far, invalid_scope or invalid_effect.")
+                .role(Role::Operator)
+                .body::<api::CreateOverride>()
+                .reply::<api::OverrideRecord>(201)
+                .reply::<api::OverrideRecord>(202),
+            overrides::create,
         )
-        .route("/api/v1/overrides/bundle", get(overrides::bundle))
-        .route("/api/v1/overrides/{id}", get(overrides::get))
-        .route("/api/v1/overrides/{id}/approve", post(overrides::approve))
-        .route("/api/v1/overrides/{id}/revoke", post(overrides::revoke))
-        .route("/api/v1/incidents", get(incidents::list))
-        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route(
+            "/api/v1/overrides",
+            Doc::get("overrides", "List overrides, newest first")
+                .role(Role::Viewer)
+                .query::<overrides::ListQuery>()
+                .ok::<Vec<api::OverrideRecord>>(),
+            overrides::list,
+        )
+        .route(
+            "/api/v1/overrides/bundle",
+            Doc::get("overrides", "The active overrides as one signed token (typ lifeline-override-bundle+jwt, payload {iat, exp = iat + 300, overrides: [override token, ...]}); verify with the public keys (lifeline-core OverrideBundle::verify). Cache-Control: public, max-age=60. Each node serves its cache of active overrides (re-read every 5 s).")
+                .ok_text("application/lifeline-override-bundle+jwt"),
+            overrides::bundle,
+        )
+        .route(
+            "/api/v1/overrides/{id}",
+            Doc::get("overrides", "One override").role(Role::Viewer).ok::<api::OverrideRecord>(),
+            overrides::get,
+        )
+        .route(
+            "/api/v1/overrides/{id}/approve",
+            Doc::post("overrides", "Approve a pending override: signed now (iat = approval time, approved_by in the token). The approving API token must not be the one that created it (403 same_person); an override that is not pending is a conflict (409).")
+                .role(Role::Admin)
+                .ok::<api::OverrideRecord>(),
+            overrides::approve,
+        )
+        .route(
+            "/api/v1/overrides/{id}/revoke",
+            Doc::post("overrides", "Revoke a pending or active override (already revoked or expired: 409). The server stops applying and publishing it, but a token already handed out verifies offline until its exp: keep overrides short.")
+                .role(Role::Operator)
+                .body::<api::RevokeOverride>()
+                .ok::<api::OverrideRecord>(),
+            overrides::revoke,
+        )
+        .route(
+            "/api/v1/incidents",
+            Doc::get("incidents", "Incidents opened by the rules engine, newest first")
+                .role(Role::Viewer)
+                .query::<incidents::ListQuery>()
+                .ok::<Vec<api::Incident>>(),
+            incidents::list,
+        )
+        .route(
+            "/api/v1/incidents/{id}",
+            Doc::get("incidents", "One incident with its timeline")
+                .role(Role::Viewer)
+                .ok::<api::IncidentDetail>(),
+            incidents::get,
+        )
         .route(
             "/api/v1/incidents/{id}/acknowledge",
-            post(incidents::acknowledge),
+            Doc::post("incidents", "Acknowledge an open incident (acknowledged or resolved already: 409). It still resolves by itself when its condition clears.")
+                .role(Role::Operator)
+                .ok::<api::IncidentDetail>(),
+            incidents::acknowledge,
         )
-        .route("/api/v1/incidents/{id}/notes", post(incidents::note))
-        .route("/api/v1/nodes", get(incidents::nodes))
-        .route("/api/v1/drills", post(drills::store).get(drills::list))
-        .route("/api/v1/drills/{id}", get(drills::get))
-        .route("/api/v1/map", get(map::map))
+        .route(
+            "/api/v1/incidents/{id}/notes",
+            Doc::post("incidents", "Add a note to an incident's timeline (any status; 422 invalid_note unless 1 to 4096 characters)")
+                .role(Role::Operator)
+                .body::<api::IncidentNote>()
+                .ok::<api::IncidentDetail>(),
+            incidents::note,
+        )
+        .route(
+            "/api/v1/nodes",
+            Doc::get("incidents", "The server nodes sharing the store, with their heartbeats (a clean stop removes a node; a node silent for a day is forgotten)")
+                .role(Role::Viewer)
+                .ok::<Vec<api::NodeInfo>>(),
+            incidents::nodes,
+        )
+        .route(
+            "/api/v1/drills",
+            Doc::post("drills", "Store a drill report (lifeline drill run NAME --report-to URL). Refusals: 400 when the name is not kebab-case, there is no expectation, or passed disagrees with the expectations.")
+                .role(Role::Admin)
+                .body::<api::DrillReport>()
+                .reply::<api::StoredDrillReport>(201),
+            drills::store,
+        )
+        .route(
+            "/api/v1/drills",
+            Doc::get("drills", "Drill reports, newest first")
+                .role(Role::Viewer)
+                .query::<drills::ListQuery>()
+                .ok::<Vec<api::StoredDrillReport>>(),
+            drills::list,
+        )
+        .route(
+            "/api/v1/drills/{id}",
+            Doc::get("drills", "One drill report").role(Role::Viewer).ok::<api::StoredDrillReport>(),
+            drills::get,
+        )
+        .route(
+            "/api/v1/map",
+            Doc::get("incidents", "The dependency map: components (signing keys, the emergency override key, nodes, the store and its declared replica, status list, override bundle, webhook endpoints, verifier services learned from telemetry) with owner and health, \"depends on\" edges, single points of failure and each component's blast radius")
+                .role(Role::Viewer)
+                .ok::<api::DependencyMap>(),
+            map::map,
+        )
         .route(
             "/api/v1/webhooks",
-            post(webhooks::create).get(webhooks::list),
+            Doc::post("webhooks", "Add a webhook endpoint (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature v1 HMAC-SHA256). The signing secret is returned once. Refusals: 422 invalid_url (http or https only), invalid_events; 409 beyond 100 endpoints.")
+                .role(Role::Admin)
+                .body::<api::CreateWebhook>()
+                .reply::<api::WebhookCreated>(201),
+            webhooks::create,
+        )
+        .route(
+            "/api/v1/webhooks",
+            Doc::get("webhooks", "The webhook endpoints (never their secrets)")
+                .role(Role::Admin)
+                .ok::<Vec<api::Webhook>>(),
+            webhooks::list,
         )
         .route(
             "/api/v1/webhooks/{id}",
-            axum::routing::delete(webhooks::delete),
+            Doc::delete("webhooks", "Delete a webhook endpoint: its undelivered messages are dropped")
+                .role(Role::Admin)
+                .no_content(),
+            webhooks::delete,
         )
-        .route("/api/v1/session", get(admin::session))
-        .route("/api/v1/overview", get(overview::overview))
-        .route("/api/v1/keys", get(admin::list_keys))
-        .route("/api/v1/keys/rotate", post(admin::rotate_keys))
-        .route("/api/v1/tokens", post(admin::create_token))
-        .route("/api/v1/audit", get(admin::audit_log))
-        .route("/api/v1/audit/verify", get(admin::audit_verify))
+        .route(
+            "/api/v1/session",
+            Doc::get("tokens", "The caller's API token: id, name, role, expiry (any role; the console signs in with it)")
+                .role(Role::Viewer)
+                .ok::<api::SessionInfo>(),
+            admin::session,
+        )
+        .route(
+            "/api/v1/overview",
+            Doc::get("meta", "Licenses by state, what expires within 30 days, and this node's validation traffic over the last hour")
+                .role(Role::Viewer)
+                .ok::<api::Overview>(),
+            overview::overview,
+        )
+        .route(
+            "/api/v1/keys",
+            Doc::get("keys", "Signing keys (public parts)")
+                .role(Role::Viewer)
+                .ok::<Vec<api::SigningKeyInfo>>(),
+            admin::list_keys,
+        )
+        .route(
+            "/api/v1/keys/rotate",
+            Doc::post("keys", "Rotate: a new active key; the old one keeps verifying")
+                .role(Role::Admin)
+                .ok::<Vec<api::SigningKeyInfo>>(),
+            admin::rotate_keys,
+        )
+        .route(
+            "/api/v1/tokens",
+            Doc::post("tokens", "Create an API token (secret shown once)")
+                .role(Role::Admin)
+                .body::<api::CreateApiToken>()
+                .reply::<api::ApiTokenCreated>(201),
+            admin::create_token,
+        )
+        .route(
+            "/api/v1/audit",
+            Doc::get("audit", "The audit log")
+                .role(Role::Viewer)
+                .query::<admin::AuditQuery>()
+                .ok::<api::AuditPage>(),
+            admin::audit_log,
+        )
+        .route(
+            "/api/v1/audit/verify",
+            Doc::get("audit", "Check the audit hash chain")
+                .role(Role::Viewer)
+                .ok::<api::AuditIntegrity>(),
+            admin::audit_verify,
+        )
+        .finish()
         .fallback(console::not_served)
         .method_not_allowed_fallback(|| async {
             AppError::new(

@@ -19,7 +19,7 @@ pub(crate) async fn get(store: &Store, id: &str, now: u64) -> Result<Option<Lice
 }
 
 /// Filters for listing.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Only this product.
@@ -30,9 +30,12 @@ pub(crate) struct ListQuery {
     pub(crate) state: Option<LicenseState>,
     /// Only licenses (not revoked) expiring within this many seconds from now.
     pub(crate) expiring_within: Option<u64>,
-    /// Search, case-insensitive: a license id prefix or a licensee substring.
+    /// Search, case-insensitive: a license id prefix or a licensee substring (`%` and `_`
+    /// match literally); 1–256 characters; combines with the other filters.
+    #[schemars(length(min = 1, max = 256))]
     pub(crate) q: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[schemars(range(min = 1, max = 500))]
     pub(crate) limit: Option<u32>,
     /// From `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,

@@ -141,7 +141,7 @@ pub(crate) async fn session(caller: Caller) -> Result<Json<SessionInfo>, AppErro
 }
 
 /// Order of an audit page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Order {
     /// Oldest first; page on with `after`.
@@ -151,15 +151,25 @@ pub(crate) enum Order {
     Desc,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
+    /// Only events with `seq` > `after` (ascending pages: pass `next_after`).
     after: Option<u64>,
+    /// Only events with `seq` < `before` (descending pages: pass `next_before`).
     before: Option<u64>,
+    /// Only events on this subject (exact), e.g. a license id.
+    #[schemars(length(max = 256))]
     subject: Option<String>,
+    /// Only this action (exact), or every action with this prefix when it ends with `.`,
+    /// e.g. `license.`.
+    #[schemars(length(max = 256))]
     action: Option<String>,
+    /// `asc`: oldest first (default); `desc`: newest first.
     #[serde(default)]
     order: Order,
+    /// At most this many, 1–1000 (default 100).
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<u32>,
 }
 

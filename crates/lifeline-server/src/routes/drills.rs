@@ -85,12 +85,13 @@ fn check(report: &DrillReport) -> Result<(), AppError> {
 }
 
 /// `GET /api/v1/drills` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Only this drill.
     name: Option<String>,
     /// At most this many, newest first (50; at most 200).
+    #[schemars(range(min = 1, max = 200))]
     limit: Option<i64>,
 }
 

@@ -12,12 +12,17 @@ use crate::body::JsonBody;
 use crate::incidents;
 use crate::problem::AppError;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Only incidents in this status.
     status: Option<IncidentStatus>,
+    /// Only incidents of this rule.
     rule: Option<String>,
+    /// Opened at or after (unix seconds).
     since: Option<u64>,
+    /// At most this many, 1–500 (default 100).
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<u32>,
 }
 

@@ -92,10 +92,13 @@ pub(crate) async fn revoke(
     Ok(Json(record))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Only overrides in this status (default: all).
     status: Option<OverrideStatus>,
+    /// At most this many, 1–500 (default 100).
+    #[schemars(range(min = 1, max = 500))]
     limit: Option<u32>,
 }
 

@@ -1,5 +1,5 @@
-//! Routes without authentication: health, the public key set, the OpenAPI document and
-//! online validation (with the active overrides applied).
+//! Routes without authentication: health, the public key set and online validation (with
+//! the active overrides applied).
 
 use axum::Json;
 use axum::extract::State;
@@ -43,13 +43,6 @@ pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoRespo
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(ring.jwks()),
     ))
-}
-
-pub(crate) async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        include_str!("../openapi.json"),
-    )
 }
 
 /// Refuses a `validate` beyond the caller's rate (checked before the body is read), and

@@ -236,9 +236,9 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
     ]
 }
 
-/// The paths `app()` registers with `.route("…", …)`, read from its source. Anything that
-/// adds routes another way (`merge`, `nest`, `route_service`) fails: this test could not see
-/// them.
+/// The paths `app()` registers with `.route("…", …)` or `.route_layered("…", …)`, read from
+/// its source. Anything that adds routes another way (`merge`, `nest`, `route_service`) fails:
+/// this test could not see them.
 fn router_paths() -> BTreeSet<String> {
     let source = include_str!("../../src/router.rs");
     let start = source
@@ -255,8 +255,16 @@ fn router_paths() -> BTreeSet<String> {
     }
     let mut paths = BTreeSet::new();
     let mut rest = body;
-    while let Some(at) = rest.find(".route(") {
-        rest = &rest[at + ".route(".len()..];
+    // `.route(PATH, …)` and `.route_layered(PATH, …)` (crate::openapi::Api).
+    while let Some(at) = rest.find(".route") {
+        rest = &rest[at + ".route".len()..];
+        let Some(args) = rest
+            .strip_prefix('(')
+            .or_else(|| rest.strip_prefix("_layered("))
+        else {
+            continue;
+        };
+        rest = args;
         let literal = rest.trim_start();
         assert!(
             literal.starts_with('"'),

@@ -67,11 +67,50 @@ pub(crate) async fn health_readiness_openapi_and_public_keys(s: Server) {
             "{path} is not in the OpenAPI document"
         );
     }
+    // The document is generated from the API's types: every reference resolves, and a
+    // license as the server answers it has exactly the fields its schema lists.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 40, "{refs:?}");
+    for r in &refs {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(schemas.contains_key(name), "{r} does not resolve");
+    }
+    s.product("documented").await;
+    let license = s.issue(license_body("documented", "a")).await;
+    let fields = |v: &Value| {
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        fields(&license),
+        fields(&schemas["License"]["properties"]),
+        "the License schema lists what the server sends"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/licenses"]["post"]["x-required-role"],
+        "operator"
+    );
     assert_eq!(
         s.jwks().await.len(),
         1,
         "the first start creates one signing key"
     );
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("$ref") {
+                out.push(r.clone());
+            }
+            o.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 pub(crate) async fn status_list_marks_exactly_the_revoked_licenses(s: Server) {
