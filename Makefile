@@ -114,7 +114,7 @@ npm-test: npm
 	$(CARGO) build --locked -q --workspace --exclude lifeline-console --bins
 	LIFELINE_BIN=$(LIFELINE) FUZZ_VERDICTS_BIN=$(TARGET_DIR)/debug/fuzz-verdicts node --test tests/npm/
 
-# Coverage-guided fuzzing (cargo-fuzz, fuzz/README.md), one target after another: `make fuzz`
+# Coverage-guided fuzzing (cargo-fuzz, fuzz/README.md), one target per core at a time: `make fuzz`
 # runs each for FUZZ_SECONDS (default 300); `make fuzz-smoke` (part of `make test`) each for
 # 15 s. Crashes land in fuzz/artifacts/ and fail the run; a machine that cannot build fuzz
 # targets skips with one line saying why.

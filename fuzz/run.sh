@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the fuzz targets one after another (cargo-fuzz / libFuzzer); see fuzz/README.md.
+# Runs the fuzz targets, one per core at a time (cargo-fuzz / libFuzzer); see fuzz/README.md.
 #
 #   fuzz/run.sh [TARGET...]             each target for FUZZ_SECONDS (default 300)  = make fuzz
 #   fuzz/run.sh --smoke [TARGET...]     each target for FUZZ_SMOKE_SECONDS (15), dev build = make fuzz-smoke
@@ -8,7 +8,7 @@
 #                                       coverage to the committed corpus fuzz/corpus (minimized)
 #
 # Env: FUZZ_SANITIZER (none | address; default none: the code under test forbids `unsafe`),
-# FUZZ_JOBS_NICE (default 19). The committed corpus fuzz/corpus/<t> is read only; what a run
+# FUZZ_JOBS_NICE (default 19), FUZZ_PARALLEL (targets at once; default: the cores). The committed corpus fuzz/corpus/<t> is read only; what a run
 # finds goes to fuzz/target/corpus/<t>; crashes go to fuzz/artifacts/<t>/ and fail the run.
 #
 # When this machine cannot build fuzz targets (no cargo-fuzz, no C++ compiler for libFuzzer,
@@ -75,36 +75,55 @@ nice -n "$nice_level" "${build[@]}"
 echo "fuzz: built in $(($(date +%s) - start)) s"
 
 mkdir -p target/logs
-failed=0
-summary=()
-for t in "${targets[@]}"; do
+# Each target is one libFuzzer process on one core: FUZZ_PARALLEL of them run at once (default:
+# the machine's cores), each for its full time or runs. Merging stays one at a time.
+parallel=${FUZZ_PARALLEL:-$(nproc 2>/dev/null || echo 1)}
+[ "$mode" = merge ] && parallel=1
+
+# Runs target $1; its summary line goes to target/logs/$1.summary. Exit: libFuzzer's.
+fuzz_one() {
+  local t=$1 log="target/logs/$1.log" limit t0 rc=0 execs secs
   mkdir -p "target/corpus/$t" "corpus/$t" "artifacts/$t"
-  log="target/logs/$t.log"
-  run=(cargo "${toolchain[@]}" fuzz run "${profile[@]}" -s "$sanitizer" "$t")
+  local run=(cargo "${toolchain[@]}" fuzz run "${profile[@]}" -s "$sanitizer" "$t")
   case $mode in
     merge)
-      nice -n "$nice_level" "${run[@]}" "corpus/$t" "target/corpus/$t" -- -merge=1 -max_len=8192 >"$log" 2>&1 || { tail -20 "$log"; exit 1; }
+      nice -n "$nice_level" "${run[@]}" "corpus/$t" "target/corpus/$t" -- -merge=1 -max_len=8192 >"$log" 2>&1 || { tail -20 "$log"; return 1; }
       echo "fuzz: $t: corpus/$t now $(ls "corpus/$t" | wc -l) files"
-      continue ;;
+      return 0 ;;
     runs) limit=(-runs="$runs") ;;
     *) limit=(-max_total_time="$seconds") ;;
   esac
   echo "fuzz: $t (${limit[*]})"
   t0=$(date +%s)
-  rc=0
   nice -n "$nice_level" "${run[@]}" "target/corpus/$t" "corpus/$t" -- \
     "${limit[@]}" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
   execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -1)
   secs=$(($(date +%s) - t0))
   if [ "$rc" != 0 ]; then
-    failed=1
     echo "fuzz: $t FAILED (exit $rc): crash input in fuzz/artifacts/$t/, log $PWD/$log"
     grep -E 'panicked|ERROR|SUMMARY|Test unit written' "$log" | head -10 || true
   fi
-  summary+=("$(printf '%-18s %6s s %14s execs %9s exec/s  %s' "$t" "$secs" "${execs:-?}" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$([ "$rc" = 0 ] && echo ok || echo CRASH)")")
+  printf '%-18s %6s s %14s execs %9s exec/s  %s\n' "$t" "$secs" "${execs:-?}" \
+    "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "$([ "$rc" = 0 ] && echo ok || echo CRASH)" >"target/logs/$t.summary"
+  return "$rc"
+}
+
+failed=0
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
 done
 
-[ "$mode" = merge ] && exit 0
-echo "fuzz: summary (logs in fuzz/target/logs/)"
-printf '  %s\n' "${summary[@]}"
+[ "$mode" = merge ] && exit "$failed"
+echo "fuzz: summary (logs in fuzz/target/logs/; $parallel at a time)"
+for t in "${targets[@]}"; do printf '  %s\n' "$(cat "target/logs/$t.summary" 2>/dev/null || echo "$t: no summary")"; done
 exit "$failed"
