@@ -12,6 +12,7 @@ mod licenses;
 mod map;
 mod overrides;
 mod overview;
+mod seats;
 mod webhooks;
 
 pub use admin::*;
@@ -22,4 +23,5 @@ pub use licenses::*;
 pub use map::*;
 pub use overrides::*;
 pub use overview::*;
+pub use seats::*;
 pub use webhooks::*;

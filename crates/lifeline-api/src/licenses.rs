@@ -43,9 +43,32 @@ pub struct IssueLicense {
     /// Grace period after expiry, seconds.
     #[serde(default)]
     pub grace_s: u64,
-    /// Seats, if limited.
+    /// Seats, if limited: machines activate against them (`POST /api/v1/seats`).
     #[serde(default)]
     pub seats: Option<u32>,
+    /// With `seats`: `node_locked` (the default: a machine keeps its seat until released) or
+    /// `floating` (a seat is held only while heartbeats arrive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat_mode: Option<lifeline_core::SeatMode>,
+    /// With `seats`: how often a seat must be renewed, seconds (10 to a year; floating 120,
+    /// node-locked 86,400 by default). A floating seat without a heartbeat this long (time
+    /// Lifeline was down never counts) is reclaimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 10, max = 31_536_000)))]
+    pub heartbeat_s: Option<u64>,
+    /// With `seats`: seats granted beyond `seats`, flagged (`{"fixed": N}` or
+    /// `{"percent": P}`); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overage: Option<lifeline_core::Overage>,
+    /// With `seats`: a released seat still counts this long, seconds (0 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = 31_536_000)))]
+    pub linger_s: Option<u64>,
+    /// With `seats`: the longest a seat may be borrowed for planned offline use, seconds (0,
+    /// the default: no borrowing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(max = 31_536_000)))]
+    pub borrow_max_s: Option<u64>,
     /// How long the license works with no validation node reachable, counted from the last
     /// signed lease (claim `offline_grace_s`; 0 = the product fails closed). Absent: the
     /// client's default (72 h). At most a year.

@@ -18,6 +18,7 @@ mod keygen;
 mod override_cmd;
 mod provision;
 mod remote;
+mod seat;
 mod serve;
 mod verify;
 
@@ -43,6 +44,7 @@ enum Command {
     Override(override_cmd::Args),
     Check(check::Args),
     Drill(drill::Args),
+    Seat(seat::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Override(args) => override_cmd::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Drill(args) => drill::run(&args),
+        Command::Seat(args) => seat::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -319,6 +319,11 @@ fn parse_csv(text: &str) -> Result<Vec<IssueLicense>, (usize, String)> {
                 seats: number(seats, "seats")?
                     .map(|s| u32::try_from(s).map_err(|_| (n, "seats is too large".to_owned())))
                     .transpose()?,
+                seat_mode: None,
+                heartbeat_s: None,
+                overage: None,
+                linger_s: None,
+                borrow_max_s: None,
                 offline_grace_s: number(offline, "offline_grace_s")?,
                 metadata: Map::<String, Value>::new(),
             })

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::UnixTime;
 use crate::error::{ClaimProblem, Malformed, Segment, VerifyError};
+use crate::seats::SeatPolicy;
 
 /// The claims of a license whose signature checked (or, from [`crate::inspect`], did not).
 ///
@@ -36,6 +37,8 @@ pub struct Claims {
     /// counted from the last signed lease (0: the product fails closed). Absent: the
     /// client's default.
     offline_grace_s: Option<u64>,
+    /// The seat policy, when the license has `seats`.
+    seat_policy: Option<SeatPolicy>,
     raw: Map<String, Value>,
 }
 
@@ -43,6 +46,7 @@ impl Claims {
     /// Reads claims from a JSON object, checking every required member and its type.
     pub fn from_map(raw: Map<String, Value>) -> Result<Self, VerifyError> {
         let iat = time(&raw, "iat")?.ok_or(missing("iat"))?;
+        let seats = seats(&raw)?;
         Ok(Self {
             iss: string(&raw, "iss")?,
             sub: string(&raw, "sub")?,
@@ -52,7 +56,8 @@ impl Claims {
             nbf: time(&raw, "nbf")?.unwrap_or(iat),
             exp: time(&raw, "exp")?.ok_or(missing("exp"))?,
             entitlements: entitlements(&raw)?,
-            seats: seats(&raw)?,
+            seats,
+            seat_policy: SeatPolicy::from_raw(&raw, seats)?,
             grace_s: grace(&raw)?,
             offline_grace_s: match raw.get("offline_grace_s") {
                 None => None,
@@ -118,6 +123,12 @@ impl Claims {
     /// `seats`, if limited.
     pub fn seats(&self) -> Option<u32> {
         self.seats
+    }
+
+    /// The seat policy (`seats` with `seat_mode`, `heartbeat_s`, `overage`, `linger_s`,
+    /// `borrow_max_s` and their defaults), when the license has `seats`.
+    pub fn seat_policy(&self) -> Option<&SeatPolicy> {
+        self.seat_policy.as_ref()
     }
 
     /// `grace_s`, 0 when absent.

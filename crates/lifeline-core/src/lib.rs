@@ -34,6 +34,7 @@ mod keys;
 mod offline;
 mod overrides;
 mod reason;
+mod seats;
 mod session;
 #[cfg(any(test, feature = "sign"))]
 #[cfg_attr(not(feature = "sign"), allow(dead_code, unreachable_pub))]
@@ -59,6 +60,12 @@ pub use offline::{
 };
 pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
+pub use seats::{
+    DEFAULT_FLOATING_HEARTBEAT_S, DEFAULT_NODE_LOCKED_HEARTBEAT_S, MAX_SEAT_SECS, MIN_HEARTBEAT_S,
+    Overage, SEAT_TYP, SeatLease, SeatMode, SeatPolicy, SeatRefusal, SeatState, fingerprint_hash,
+};
+#[cfg(feature = "sign")]
+pub use seats::{SeatTerms, seat_lease_claims};
 pub use session::{MAX_ANSWER_BYTES, Next, Received, Reply, Round, Session, SessionCache};
 #[cfg(feature = "sign")]
 pub use sign::{LicenseSigner, SignError};

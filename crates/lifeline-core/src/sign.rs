@@ -135,6 +135,18 @@ impl LicenseSigner {
         ))
     }
 
+    /// Signs a seat lease (`typ` `lifeline-seat+jwt`, claims from
+    /// [`crate::seat_lease_claims`]); checked as a client reads it first.
+    pub fn sign_seat_lease(&self, claims: &Map<String, Value>) -> Result<String, SignError> {
+        crate::seats::SeatLease::from_claims(self.kid.clone(), claims)
+            .map_err(SignError::Claims)?;
+        let header = json!({ "alg": "EdDSA", "typ": crate::SEAT_TYP, "kid": self.kid });
+        Ok(self.sign_jws(
+            header.to_string().as_bytes(),
+            Value::Object(claims.clone()).to_string().as_bytes(),
+        ))
+    }
+
     /// Signs an override bundle: the given override tokens, fresh from `iat` until `exp`.
     pub fn sign_override_bundle(&self, iat: u64, exp: u64, overrides: &[String]) -> String {
         let header = json!({ "alg": "EdDSA", "typ": crate::OVERRIDE_BUNDLE_TYP, "kid": self.kid });

@@ -1,5 +1,5 @@
 //! What a serving node does on its own, besides answering requests: refresh its heartbeat,
-//! evaluate the incident rules, deliver webhook messages. Each loop reads its interval from
+//! evaluate the incident rules, sweep the seats, deliver webhook messages. Each loop reads its interval from
 //! the state's settings at every turn and logs failures (the store may be down: the next turn
 //! tries again). Stopping aborts the loops and removes the node's heartbeat row.
 
@@ -61,6 +61,35 @@ pub(crate) async fn start(state: &AppState) -> Background {
             }
         })
     };
+    let seats = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(state.rules().seat_sweep_every_s)).await;
+                if state.partitioned() {
+                    continue;
+                }
+                match state.sweep_seats(crate::clock::now()).await {
+                    Ok(r) => {
+                        if let Some((from, to)) = r.outage {
+                            tracing::warn!(
+                                from,
+                                to,
+                                "no node swept the seats meanwhile: an outage, not counted against any seat"
+                            );
+                        }
+                        for id in &r.reclaimed {
+                            tracing::info!(seat = %id, "seat reclaimed: no heartbeat for its heartbeat_s of service time");
+                        }
+                    }
+                    Err(e) => {
+                        state.metrics().store_error();
+                        tracing::error!(error = %e, "sweeping the seats");
+                    }
+                }
+            }
+        })
+    };
     let webhooks = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -81,7 +110,7 @@ pub(crate) async fn start(state: &AppState) -> Background {
         })
     };
     Background {
-        tasks: vec![heartbeat, rules, webhooks],
+        tasks: vec![heartbeat, rules, seats, webhooks],
     }
 }
 

@@ -60,6 +60,11 @@ pub async fn seed(state: &AppState) -> Result<bool, AppError> {
                 expires_at,
                 grace_s,
                 seats,
+                seat_mode: None,
+                heartbeat_s: None,
+                overage: None,
+                linger_s: None,
+                borrow_max_s: None,
                 offline_grace_s: None,
                 metadata: Map::new(),
             }

@@ -11,7 +11,7 @@ use crate::limits::{self, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES};
 use crate::openapi::{Api, Doc};
 use crate::problem::AppError;
 use crate::routes::{
-    admin, drills, faults, incidents, licenses, map, metrics, overrides, overview, public,
+    admin, drills, faults, incidents, licenses, map, metrics, overrides, overview, public, seats,
     telemetry, webhooks,
 };
 use crate::{AppState, console, request_id};
@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     }
     let validate_state = state.clone();
     let telemetry_state = state.clone();
+    let seat_state = state.clone();
     let document = api.document();
     api.route(
             "/healthz",
@@ -174,6 +175,55 @@ pub fn app(state: AppState) -> Router {
                 .body::<api::ExtendLicense>()
                 .ok::<api::License>(),
             licenses::extend,
+        )
+        .route_layered(
+            "/api/v1/seats",
+            Doc::post("seats", "Activate a seat: the machine's own when it has one (200), a free one (201), or a signed refusal (200, state refused: seats_exhausted, license_unusable, no_seats). The license token in the body is the credential; the answer carries the license's verdict and a seat lease (typ lifeline-seat+jwt) signed by this node. Rate limited per address like validate.")
+                .body::<api::ActivateSeat>()
+                .reply::<api::SeatAnswer>(201)
+                .ok::<api::SeatAnswer>(),
+            seats::activate,
+            |activate| activate.layer(axum::middleware::from_fn_with_state(seat_state.clone(), seats::seat_rate)),
+        )
+        .route_layered(
+            "/api/v1/seats/{id}/heartbeat",
+            Doc::post("seats", "Renew a held seat's lease (before lease_expires_at). Refusals, signed: seat_expired (reclaimed: activate again), seat_released, fingerprint_mismatch, license_unusable.")
+                .body::<api::SeatHolder>()
+                .ok::<api::SeatAnswer>(),
+            seats::heartbeat,
+            |heartbeat| heartbeat.layer(axum::middleware::from_fn_with_state(seat_state.clone(), seats::seat_rate)),
+        )
+        .route_layered(
+            "/api/v1/seats/{id}",
+            Doc::delete("seats", "Release a seat (idempotent: 204 whether it was held or had already ended). It still counts for the license's linger_s. A seat of another machine: a signed fingerprint_mismatch refusal.")
+                .body::<api::SeatHolder>()
+                .no_content()
+                .ok::<api::SeatAnswer>(),
+            seats::release,
+            |release| release.layer(axum::middleware::from_fn_with_state(seat_state.clone(), seats::seat_rate)),
+        )
+        .route_layered(
+            "/api/v1/seats/{id}/borrow",
+            Doc::post("seats", "Borrow a held seat for planned offline use until `until` (at most the license's borrow_max_s ahead, never past the license's end; else a signed borrow_not_allowed refusal). The seat lease then lasts until `until`.")
+                .body::<api::BorrowSeat>()
+                .ok::<api::SeatAnswer>(),
+            seats::borrow,
+            |borrow| borrow.layer(axum::middleware::from_fn_with_state(seat_state.clone(), seats::seat_rate)),
+        )
+        .route(
+            "/api/v1/seats/{id}/revoke",
+            Doc::post("seats", "Release a seat on its machine's behalf, with a reason (audited as seat.released). Already ended: 409.")
+                .role(Role::Operator)
+                .body::<api::ForceReleaseSeat>()
+                .ok::<api::Seat>(),
+            seats::revoke,
+        )
+        .route(
+            "/api/v1/licenses/{id}/seats",
+            Doc::get("seats", "A license's seats (live ones first, then the most recent; at most 1000) with its seat policy and the live count")
+                .role(Role::Operator)
+                .ok::<api::LicenseSeats>(),
+            seats::list,
         )
         .route(
             "/api/v1/overrides",

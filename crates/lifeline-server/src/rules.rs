@@ -33,6 +33,9 @@ pub const RULES: [&str; 8] = lifeline_api::INCIDENT_RULES;
 pub struct RulesConfig {
     /// How often each node evaluates the rules, seconds (10).
     pub evaluate_every_s: u64,
+    /// How often each node sweeps the seats (reclaims floating seats whose heartbeats
+    /// stopped), seconds (5). Keep it under a tenth of the shortest `heartbeat_s`.
+    pub seat_sweep_every_s: u64,
     /// The span the traffic rules look at, seconds (300).
     pub window_s: u64,
     /// `validation_failure_ratio`, `edge_failure_ratio`: fire above this share of `invalid`
@@ -71,6 +74,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         Self {
             evaluate_every_s: 10,
+            seat_sweep_every_s: 5,
             window_s: 300,
             failure_ratio: 0.2,
             min_requests: 20,
@@ -112,8 +116,15 @@ impl RulesConfig {
         if let Some((name, _)) = ratios.iter().find(|(_, r)| !(0.0..=1.0).contains(r)) {
             return Err(format!("{name} must be between 0 and 1"));
         }
-        if self.evaluate_every_s == 0 || self.heartbeat_every_s == 0 || self.window_s == 0 {
-            return Err("evaluate_every_s, heartbeat_every_s and window_s must be > 0".into());
+        if self.evaluate_every_s == 0
+            || self.heartbeat_every_s == 0
+            || self.window_s == 0
+            || self.seat_sweep_every_s == 0
+        {
+            return Err(
+                "evaluate_every_s, heartbeat_every_s, seat_sweep_every_s and window_s must be > 0"
+                    .into(),
+            );
         }
         if self.node_unreachable_after_s <= self.heartbeat_every_s {
             return Err("node_unreachable_after_s must exceed heartbeat_every_s".into());

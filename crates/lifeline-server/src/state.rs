@@ -50,6 +50,8 @@ struct Inner {
     rules: std::sync::RwLock<Arc<RulesConfig>>,
     delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
     map: std::sync::RwLock<Arc<MapConfig>>,
+    /// The key of the seat fingerprints' keyed hash.
+    seat_secret: Vec<u8>,
     /// Set only by `--danger-fault-injection`.
     faults: std::sync::OnceLock<FaultInjector>,
     /// When this node last wrote its heartbeat (a monotonic clock, unaffected by a skewed
@@ -104,6 +106,7 @@ impl AppState {
         let ring = keys::load_or_init(&store).await?;
         let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
         let node_id = format!("node-{}", &ids::new_id()?);
+        let seat_secret = crate::seats::records::load_or_init_secret(&store).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -122,10 +125,16 @@ impl AppState {
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
                 map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
+                seat_secret,
                 faults: std::sync::OnceLock::new(),
                 heartbeat_ok_at: std::sync::Mutex::new(None),
             }),
         })
+    }
+
+    /// The key of the seat fingerprints' keyed hash (the store's, the same on every node).
+    pub(crate) fn seat_secret(&self) -> &[u8] {
+        &self.inner.seat_secret
     }
 
     /// Turns on fault injection (`--danger-fault-injection`): the routes `GET`/`PUT
@@ -225,6 +234,15 @@ impl AppState {
     /// Registers this node in the store, or refreshes its heartbeat, as of `now` (unix
     /// seconds). `serve` does it every `heartbeat_every_s`.
     pub async fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
+        // Back after being unreachable: the gap is an outage for the seats this node answered
+        // for (their machines could not heartbeat through it).
+        crate::seats::records::record_node_gap(
+            &self.inner.store,
+            &self.inner.node_id,
+            now,
+            self.rules().node_unreachable_after_s,
+        )
+        .await?;
         nodes::heartbeat(
             &self.inner.store,
             &self.inner.node_id,

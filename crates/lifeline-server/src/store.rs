@@ -144,6 +144,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0005_incidents.sql"),
     ),
     ("0006_drills", include_str!("../migrations/0006_drills.sql")),
+    ("0007_seats", include_str!("../migrations/0007_seats.sql")),
 ];
 
 impl Store {

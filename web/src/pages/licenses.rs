@@ -280,6 +280,11 @@ pub fn issue_request(
         expires_at,
         grace_s: grace_days * 86_400,
         seats,
+        seat_mode: None,
+        heartbeat_s: None,
+        overage: None,
+        linger_s: None,
+        borrow_max_s: None,
         offline_grace_s: None,
         metadata: serde_json::Map::new(),
     })

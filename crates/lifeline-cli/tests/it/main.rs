@@ -11,5 +11,6 @@ mod failover;
 mod interop;
 mod limits;
 mod logs;
+mod seats;
 mod server;
 mod telemetry;

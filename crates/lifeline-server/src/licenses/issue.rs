@@ -38,6 +38,41 @@ pub fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
             "offline_grace_s: at most a year (31536000 seconds)",
         ));
     }
+    let seat_terms = [
+        ("seat_mode", req.seat_mode.is_some()),
+        ("heartbeat_s", req.heartbeat_s.is_some()),
+        ("overage", req.overage.is_some()),
+        ("linger_s", req.linger_s.is_some()),
+        ("borrow_max_s", req.borrow_max_s.is_some()),
+    ];
+    if req.seats.is_none()
+        && let Some((name, _)) = seat_terms.iter().find(|(_, set)| *set)
+    {
+        return Err(AppError::invalid(format!(
+            "{name} needs seats: the seat terms apply to a license with seats"
+        )));
+    }
+    if req.heartbeat_s.is_some_and(|h| {
+        !(lifeline_core::MIN_HEARTBEAT_S..=lifeline_core::MAX_SEAT_SECS).contains(&h)
+    }) {
+        return Err(AppError::invalid(
+            "heartbeat_s: from 10 seconds to a year (31536000)",
+        ));
+    }
+    if req
+        .linger_s
+        .is_some_and(|s| s > lifeline_core::MAX_SEAT_SECS)
+        || req
+            .borrow_max_s
+            .is_some_and(|s| s > lifeline_core::MAX_SEAT_SECS)
+    {
+        return Err(AppError::invalid(
+            "linger_s and borrow_max_s: at most a year (31536000 seconds)",
+        ));
+    }
+    if matches!(req.overage, Some(lifeline_core::Overage::Percent(p)) if p > 1000) {
+        return Err(AppError::invalid("overage: a percentage of at most 1000"));
+    }
     if serde_json::to_vec(&req.metadata).map_or(usize::MAX, |v| v.len()) > 16 * 1024 {
         return Err(AppError::invalid("metadata is larger than 16 KiB"));
     }
@@ -68,6 +103,21 @@ pub(crate) fn sign(
         }
         if let Some(seats) = req.seats {
             obj.insert("seats".into(), seats.into());
+        }
+        if let Some(mode) = req.seat_mode {
+            obj.insert("seat_mode".into(), mode.as_str().into());
+        }
+        for (claim, value) in [
+            ("heartbeat_s", req.heartbeat_s),
+            ("linger_s", req.linger_s),
+            ("borrow_max_s", req.borrow_max_s),
+        ] {
+            if let Some(v) = value {
+                obj.insert(claim.into(), v.into());
+            }
+        }
+        if let Some(overage) = req.overage {
+            obj.insert("overage".into(), json!(overage));
         }
         if let Some(offline) = req.offline_grace_s {
             obj.insert("offline_grace_s".into(), offline.into());

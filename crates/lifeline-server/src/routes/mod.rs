@@ -12,5 +12,6 @@ pub(crate) mod metrics;
 pub(crate) mod overrides;
 pub(crate) mod overview;
 pub(crate) mod public;
+pub(crate) mod seats;
 pub(crate) mod telemetry;
 pub(crate) mod webhooks;

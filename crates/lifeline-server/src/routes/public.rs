@@ -220,7 +220,7 @@ fn json_answer(body: String) -> Response {
 
 /// A lease's sequence: this node's clock in milliseconds, never lower than the last one it
 /// gave (clients refuse an answer older than one they have seen).
-fn lease_seq() -> u64 {
+pub(crate) fn lease_seq() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
     let ms = crate::clock::now_ms();

@@ -86,6 +86,8 @@ struct Fixture {
     webhooks: [String; 3],
     incident: String,
     drill: String,
+    /// A seat held on a license with seats.
+    seat: String,
 }
 
 /// One route: its method and path as the OpenAPI document names them, who may call it, the
@@ -171,6 +173,21 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
         entry("POST", "/api/v1/validate", Anyone, &[200]).body(json!({"token": fx.license_token})),
         entry("GET", "/api/v1/status-list", Anyone, &[200]),
         entry("GET", "/api/v1/overrides/bundle", Anyone, &[200]),
+        // A machine's own seat requests: the license token is the credential (this license
+        // has no seats: each answers a signed no_seats refusal).
+        entry("POST", "/api/v1/seats", Anyone, &[200])
+            .body(json!({"token": fx.license_token, "fingerprint": "machine-1"})),
+        entry("POST", "/api/v1/seats/{id}/heartbeat", Anyone, &[200])
+            .ids(&[(); 3].map(|()| fx.seat.clone()))
+            .body(json!({"token": fx.license_token, "fingerprint": "machine-1"})),
+        entry("POST", "/api/v1/seats/{id}/borrow", Anyone, &[200])
+            .ids(&[(); 3].map(|()| fx.seat.clone()))
+            .body(
+                json!({"token": fx.license_token, "fingerprint": "machine-1", "until": now() + 60}),
+            ),
+        entry("DELETE", "/api/v1/seats/{id}", Anyone, &[200])
+            .ids(&[(); 3].map(|()| fx.seat.clone()))
+            .body(json!({"token": fx.license_token, "fingerprint": "machine-1"})),
         // Viewer.
         entry("GET", "/api/v1/session", Viewer, &[200]),
         entry("GET", "/api/v1/overview", Viewer, &[200]),
@@ -215,6 +232,11 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
             &[200, 409],
         )
         .ids(&[(); 3].map(|()| fx.incident.clone())),
+        entry("GET", "/api/v1/licenses/{id}/seats", Operator, &[200]).ids(&fx.licenses),
+        // One seat for both roles: the admin finds it already released (409).
+        entry("POST", "/api/v1/seats/{id}/revoke", Operator, &[200, 409])
+            .ids(&[(); 3].map(|()| fx.seat.clone()))
+            .body(json!({"reason": "authz matrix"})),
         entry("POST", "/api/v1/incidents/{id}/notes", Operator, &[200])
             .ids(&[(); 3].map(|()| fx.incident.clone()))
             .body(json!({"text": "seen"})),
@@ -384,6 +406,17 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
     );
     let licenses =
         [(); 3].map(|()| live.admin("POST", "/api/v1/licenses", Some(&license_body("x")), 201));
+    let mut seated = license_body("seated");
+    seated["seats"] = json!(2);
+    seated["seat_mode"] = json!("floating");
+    let seated = live.admin("POST", "/api/v1/licenses", Some(&seated), 201);
+    let (status, held) = live.call(
+        "POST",
+        "/api/v1/seats",
+        None,
+        Some(&json!({"token": seated["token"], "fingerprint": "machine-9"})),
+    );
+    assert_eq!(status, 201, "{held}");
     let pending = json!({"scope": {"type": "all"}, "effect": {"type": "valid"},
         "expires_at": now() + 5 * 86_400, "reason": "r", "incident": "i"});
     let overrides = [(); 3].map(|()| live.admin("POST", "/api/v1/overrides", Some(&pending), 202));
@@ -418,6 +451,7 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
         webhooks: webhooks.each_ref().map(id),
         incident: opened[0].clone(),
         drill: id(&drill),
+        seat: held["seat_id"].as_str().unwrap().to_owned(),
     };
     (live, fixture, tokens)
 }

@@ -242,6 +242,7 @@ mod nodes;
 mod overrides;
 mod overview;
 mod public;
+mod seats;
 mod security;
 mod webhooks;
 
@@ -294,6 +295,12 @@ on_every_backend!(
     overrides::overrides_rescue_covered_licenses_until_revoked,
     overrides::a_revoked_license_stays_revoked_under_an_override,
     overrides::overrides_keep_working_across_a_key_rotation,
+    seats::seats_are_granted_up_to_the_limit_reused_renewed_and_released,
+    seats::bad_seat_requests_get_precise_answers,
+    seats::floating_seats_are_reclaimed_after_heartbeat_s_of_service_time_only,
+    seats::node_locked_seats_stay_and_borrowed_seats_come_back,
+    seats::a_released_seat_lingers_and_operators_release_with_a_reason,
+    seats::concurrent_activations_on_two_nodes_never_pass_the_limit,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

@@ -1,0 +1,534 @@
+//! Seats in the store: activation (counted and inserted in one serialized write, so no
+//! number of concurrent requests on any number of nodes gets past the limit), heartbeats,
+//! release, borrowing, an operator's release, listing; the sweep that ticks the service
+//! clock, records outages and reclaims the floating seats whose heartbeats stopped.
+
+use hmac::{Hmac, Mac};
+use lifeline_api::{Seat, SeatEnd, SeatMode, SeatStatus};
+use lifeline_core::SeatPolicy;
+use serde_json::Value;
+use sha2::Sha256;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::reclaim::{self, Outage};
+use crate::store::{Store, StoreError, WriteTx};
+
+const COLUMNS: &str = "id, license_id, fingerprint, name, mode, heartbeat_s, node, first_seen, last_heartbeat, status, borrowed_until, holds_until, ended_at, end_cause, end_reason";
+
+/// A seat counts while alive or borrowed, and while a released one lingers.
+const LIVE: &str =
+    "(status IN ('alive', 'borrowed') OR (status = 'released' AND holds_until > $2))";
+
+fn db(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn secs(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// The key of the fingerprints' keyed hash: made once per store, read at start.
+pub(crate) async fn load_or_init_secret(store: &Store) -> Result<Vec<u8>, StoreError> {
+    let mut fresh = [0u8; 32];
+    getrandom::fill(&mut fresh)?;
+    sqlx::query("INSERT INTO seat_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+        .bind(hex::encode(fresh))
+        .execute(store.pool())
+        .await?;
+    let secret: String = sqlx::query("SELECT secret FROM seat_secret WHERE id = 1")
+        .fetch_one(store.pool())
+        .await?
+        .try_get("secret")?;
+    hex::decode(secret).map_err(|e| StoreError::corrupt("the seat secret", e))
+}
+
+/// What the store keeps of a fingerprint: HMAC-SHA256 under the store's seat secret, of the
+/// license id and the fingerprint (hex).
+pub(crate) fn keyed_fingerprint(secret: &[u8], license_id: &str, fingerprint: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(license_id.as_bytes());
+    mac.update(&[0]);
+    mac.update(fingerprint.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A seat row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SeatRow {
+    pub(crate) id: String,
+    pub(crate) license_id: String,
+    pub(crate) fingerprint: String,
+    pub(crate) name: String,
+    pub(crate) mode: SeatMode,
+    pub(crate) heartbeat_s: u64,
+    pub(crate) node: String,
+    pub(crate) first_seen: u64,
+    pub(crate) last_heartbeat: u64,
+    pub(crate) status: SeatStatus,
+    pub(crate) borrowed_until: Option<u64>,
+    pub(crate) holds_until: Option<u64>,
+    pub(crate) ended_at: Option<u64>,
+    pub(crate) end_cause: Option<SeatEnd>,
+    pub(crate) end_reason: Option<String>,
+}
+
+impl SeatRow {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let opt = |name: &str| -> Result<Option<u64>, StoreError> {
+            Ok(row.try_get::<Option<i64>, _>(name)?.map(secs))
+        };
+        let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get(name)?) };
+        Ok(Self {
+            id: text("id")?,
+            license_id: text("license_id")?,
+            fingerprint: text("fingerprint")?,
+            name: text("name")?,
+            mode: enum_of("mode", text("mode")?)?,
+            heartbeat_s: secs(row.try_get("heartbeat_s")?),
+            node: text("node")?,
+            first_seen: secs(row.try_get("first_seen")?),
+            last_heartbeat: secs(row.try_get("last_heartbeat")?),
+            status: enum_of("status", text("status")?)?,
+            borrowed_until: opt("borrowed_until")?,
+            holds_until: opt("holds_until")?,
+            ended_at: opt("ended_at")?,
+            end_cause: row
+                .try_get::<Option<String>, _>("end_cause")?
+                .map(|c| enum_of("end_cause", c))
+                .transpose()?,
+            end_reason: row.try_get("end_reason")?,
+        })
+    }
+
+    /// Whether the seat counts against the license at `now`.
+    pub(crate) fn is_live(&self, now: u64) -> bool {
+        match self.status {
+            SeatStatus::Alive | SeatStatus::Borrowed => true,
+            SeatStatus::Released => self.holds_until.is_some_and(|h| h > now),
+            SeatStatus::Reclaimed => false,
+        }
+    }
+
+    /// When its lease runs out: the borrow's end, or a heartbeat period after the last one.
+    pub(crate) fn lease_expires_at(&self) -> Option<u64> {
+        match self.status {
+            SeatStatus::Borrowed => self.borrowed_until,
+            SeatStatus::Alive => Some(self.last_heartbeat.saturating_add(self.heartbeat_s)),
+            SeatStatus::Released | SeatStatus::Reclaimed => None,
+        }
+    }
+
+    /// As operators see it.
+    pub(crate) fn to_api(&self) -> Seat {
+        Seat {
+            id: self.id.clone(),
+            license_id: self.license_id.clone(),
+            name: self.name.clone(),
+            fingerprint_hash: self.fingerprint.chars().take(12).collect(),
+            mode: self.mode,
+            node: self.node.clone(),
+            first_seen: self.first_seen,
+            last_heartbeat: self.last_heartbeat,
+            status: self.status,
+            lease_expires_at: self.lease_expires_at(),
+            borrowed_until: self.borrowed_until,
+            ended_at: self.ended_at,
+            end_cause: self.end_cause,
+            end_reason: self.end_reason.clone(),
+        }
+    }
+}
+
+/// A snake_case enum stored as TEXT.
+fn enum_of<T: serde::de::DeserializeOwned>(column: &str, text: String) -> Result<T, StoreError> {
+    serde_json::from_value(Value::String(text.clone()))
+        .map_err(|_| StoreError::corrupt(format!("seat column {column}"), format!("{text:?}")))
+}
+
+async fn live_count(w: &mut WriteTx, license_id: &str, now: u64) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM seats WHERE license_id = $1 AND {LIVE}"
+    ))
+    .bind(license_id)
+    .bind(db(now))
+    .fetch_one(&mut *w.tx)
+    .await?
+    .try_get("n")?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Live seats of a license at `now`.
+pub(crate) async fn count_live(
+    store: &Store,
+    license_id: &str,
+    now: u64,
+) -> Result<u32, StoreError> {
+    let n: i64 = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM seats WHERE license_id = $1 AND {LIVE}"
+    ))
+    .bind(license_id)
+    .bind(db(now))
+    .fetch_one(store.pool())
+    .await?
+    .try_get("n")?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// What an activation asks.
+#[derive(Debug)]
+pub(crate) struct Activation<'a> {
+    pub(crate) license_id: &'a str,
+    pub(crate) fingerprint: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) policy: &'a SeatPolicy,
+    pub(crate) node: &'a str,
+    pub(crate) now: u64,
+}
+
+/// What an activation got.
+#[derive(Debug)]
+pub(crate) enum Activated {
+    /// A new seat.
+    Created(SeatRow, u32),
+    /// The machine's live (or lingering) seat, renewed.
+    Reused(SeatRow, u32),
+    /// Every seat is taken: the live count.
+    Exhausted(u32),
+}
+
+/// Activates a seat: the machine's own if it has one, else a new one if one is free. Count
+/// and insert happen in one serialized write.
+#[tracing::instrument(name = "seats.activate", level = "debug", skip_all)]
+pub(crate) async fn activate(store: &Store, a: &Activation<'_>) -> Result<Activated, StoreError> {
+    let mut w = store.write().await?;
+    let mine = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM seats WHERE license_id = $1 AND fingerprint = $3 AND {LIVE} ORDER BY last_heartbeat DESC"
+    ))
+    .bind(a.license_id)
+    .bind(db(a.now))
+    .bind(a.fingerprint)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    if let Some(row) = mine {
+        let seat = SeatRow::from_row(&row)?;
+        // Alive or borrowed: renewed. Lingering after a release: alive again.
+        sqlx::query(
+            "UPDATE seats SET status = CASE WHEN status = 'released' THEN 'alive' ELSE status END, \
+             last_heartbeat = $2, node = $3, holds_until = NULL, ended_at = NULL, end_cause = NULL, end_reason = NULL \
+             WHERE id = $1",
+        )
+        .bind(&seat.id)
+        .bind(db(a.now))
+        .bind(a.node)
+        .execute(&mut *w.tx)
+        .await?;
+        let in_use = live_count(&mut w, a.license_id, a.now).await?;
+        w.commit().await?;
+        let seat = get(store, &seat.id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
+        return Ok(Activated::Reused(seat, in_use));
+    }
+    let in_use = live_count(&mut w, a.license_id, a.now).await?;
+    if in_use >= a.policy.limit() {
+        return Ok(Activated::Exhausted(in_use));
+    }
+    let id = crate::ids::new_id()?;
+    sqlx::query(&format!(
+        "INSERT INTO seats ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'alive', NULL, NULL, NULL, NULL, NULL)"
+    ))
+    .bind(&id)
+    .bind(a.license_id)
+    .bind(a.fingerprint)
+    .bind(a.name)
+    .bind(a.policy.mode.as_str())
+    .bind(db(a.policy.heartbeat_s))
+    .bind(a.node)
+    .bind(db(a.now))
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    let seat = get(store, &id)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
+    Ok(Activated::Created(seat, in_use + 1))
+}
+
+/// One seat.
+pub(crate) async fn get(store: &Store, id: &str) -> Result<Option<SeatRow>, StoreError> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM seats WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .map(|r| SeatRow::from_row(&r))
+        .transpose()
+}
+
+/// A license's seats: live ones first, then the most recent; at most `limit`.
+pub(crate) async fn for_license(
+    store: &Store,
+    license_id: &str,
+    limit: u32,
+) -> Result<Vec<SeatRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM seats WHERE license_id = $1 \
+         ORDER BY CASE WHEN status IN ('alive', 'borrowed') THEN 0 ELSE 1 END, last_heartbeat DESC, id LIMIT $2"
+    ))
+    .bind(license_id)
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(SeatRow::from_row).collect()
+}
+
+/// A change a machine asks for its own seat.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Change {
+    /// A heartbeat.
+    Heartbeat,
+    /// A release; the seat still counts `linger_s`.
+    Release { linger_s: u64 },
+    /// A borrow until then.
+    Borrow { until: u64 },
+}
+
+/// Applies a machine's change to its seat, if the seat is its own and still held. Returns
+/// the seat as it now is (`None`: no such seat); the caller reads the status to tell a done
+/// change from a refused one.
+pub(crate) async fn change(
+    store: &Store,
+    id: &str,
+    license_id: &str,
+    fingerprint: &str,
+    node: &str,
+    change: Change,
+    now: u64,
+) -> Result<Option<SeatRow>, StoreError> {
+    let held =
+        "id = $1 AND license_id = $2 AND fingerprint = $3 AND status IN ('alive', 'borrowed')";
+    let (sql, extra) = match change {
+        Change::Heartbeat => (
+            format!("UPDATE seats SET last_heartbeat = $4, node = $5 WHERE {held}"),
+            None,
+        ),
+        Change::Release { linger_s } => (
+            format!(
+                "UPDATE seats SET status = 'released', ended_at = $4, node = $5, holds_until = $6, \
+                 end_cause = 'released', borrowed_until = NULL WHERE {held}"
+            ),
+            Some(now.saturating_add(linger_s)),
+        ),
+        Change::Borrow { until } => (
+            format!(
+                "UPDATE seats SET status = 'borrowed', last_heartbeat = $4, node = $5, borrowed_until = $6 WHERE {held}"
+            ),
+            Some(until),
+        ),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(id)
+        .bind(license_id)
+        .bind(fingerprint)
+        .bind(db(now))
+        .bind(node);
+    if let Some(extra) = extra {
+        query = query.bind(db(extra));
+    }
+    query.execute(store.pool()).await?;
+    get(store, id).await
+}
+
+/// An operator ends a seat (audited with the reason). `None`: no such seat; a seat already
+/// ended is returned unchanged.
+pub(crate) async fn force_release(
+    store: &Store,
+    id: &str,
+    actor: &str,
+    reason: &str,
+    now: u64,
+) -> Result<Option<(SeatRow, bool)>, StoreError> {
+    let Some(before) = get(store, id).await? else {
+        return Ok(None);
+    };
+    if !matches!(before.status, SeatStatus::Alive | SeatStatus::Borrowed) {
+        return Ok(Some((before, false)));
+    }
+    let mut w = store.write().await?;
+    let done = sqlx::query(
+        "UPDATE seats SET status = 'released', ended_at = $2, holds_until = $2, end_cause = 'admin', \
+         end_reason = $3, borrowed_until = NULL WHERE id = $1 AND status IN ('alive', 'borrowed')",
+    )
+    .bind(id)
+    .bind(db(now))
+    .bind(reason)
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    if done == 1 {
+        let detail = serde_json::json!({ "license_id": before.license_id, "reason": reason });
+        w.audit(actor, "seat.released", id, None, Some(&detail))
+            .await?;
+        w.commit().await?;
+    }
+    let after = get(store, id)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
+    Ok(Some((after, done == 1)))
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// A service outage it recorded (no node swept or wrote for longer than the gap).
+    pub outage: Option<(u64, u64)>,
+    /// Borrowed seats whose borrow ended (alive again, heartbeating from the borrow's end).
+    pub borrows_ended: u64,
+    /// Floating seats reclaimed: no heartbeat for `heartbeat_s` of service time.
+    pub reclaimed: Vec<String>,
+    /// Seats due by wall time but kept because the service was down meanwhile.
+    pub spared: u64,
+}
+
+/// One sweep at `now`: ticks the service clock (a gap over `gap_s` since the last tick is an
+/// outage), ends due borrows, reclaims the floating seats due under the outage-aware rule.
+/// `unreachable_after`: a node silent this long is down for the seats it last answered for.
+#[tracing::instrument(name = "seats.sweep", level = "debug", skip_all)]
+pub(crate) async fn sweep(
+    store: &Store,
+    now: u64,
+    gap_s: u64,
+    unreachable_after: u64,
+) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    let mut w = store.write().await?;
+    let last: i64 = sqlx::query("SELECT last_tick FROM service_clock WHERE id = 1")
+        .fetch_one(&mut *w.tx)
+        .await?
+        .try_get("last_tick")?;
+    let last = secs(last);
+    if last > 0 && now > last.saturating_add(gap_s) {
+        sqlx::query("INSERT INTO service_outages (start_at, end_at, cause, node) VALUES ($1, $2, 'service_down', NULL)")
+            .bind(db(last))
+            .bind(db(now))
+            .execute(&mut *w.tx)
+            .await?;
+        report.outage = Some((last, now));
+    }
+    if now > last {
+        sqlx::query("UPDATE service_clock SET last_tick = $1 WHERE id = 1")
+            .bind(db(now))
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    report.borrows_ended = sqlx::query(
+        "UPDATE seats SET status = 'alive', last_heartbeat = borrowed_until, borrowed_until = NULL \
+         WHERE status = 'borrowed' AND borrowed_until <= $1",
+    )
+    .bind(db(now))
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    let candidates = sqlx::query(
+        "SELECT id, node, last_heartbeat, heartbeat_s FROM seats \
+         WHERE status = 'alive' AND mode = 'floating' AND last_heartbeat + heartbeat_s < $1",
+    )
+    .bind(db(now))
+    .fetch_all(&mut *w.tx)
+    .await?;
+    if !candidates.is_empty() {
+        let mut earliest = now;
+        let mut seats = Vec::with_capacity(candidates.len());
+        for row in &candidates {
+            let id: String = row.try_get("id")?;
+            let node: String = row.try_get("node")?;
+            let last_heartbeat = secs(row.try_get("last_heartbeat")?);
+            let heartbeat_s = secs(row.try_get("heartbeat_s")?);
+            earliest = earliest.min(last_heartbeat);
+            seats.push((id, node, last_heartbeat, heartbeat_s));
+        }
+        let mut outages: Vec<(Option<String>, Outage)> = Vec::new();
+        for row in
+            sqlx::query("SELECT start_at, end_at, node FROM service_outages WHERE end_at > $1")
+                .bind(db(earliest))
+                .fetch_all(&mut *w.tx)
+                .await?
+        {
+            outages.push((
+                row.try_get("node")?,
+                Outage {
+                    start: secs(row.try_get("start_at")?),
+                    end: secs(row.try_get("end_at")?),
+                },
+            ));
+        }
+        // A node silent now is down, until now, for the seats it last answered for.
+        for row in sqlx::query("SELECT id, last_seen FROM nodes WHERE last_seen < $1")
+            .bind(db(now.saturating_sub(unreachable_after)))
+            .fetch_all(&mut *w.tx)
+            .await?
+        {
+            outages.push((
+                Some(row.try_get("id")?),
+                Outage {
+                    start: secs(row.try_get("last_seen")?),
+                    end: now,
+                },
+            ));
+        }
+        for (id, node, last_heartbeat, heartbeat_s) in seats {
+            let relevant: Vec<Outage> = outages
+                .iter()
+                .filter(|(n, _)| n.as_deref().is_none_or(|n| n == node))
+                .map(|(_, o)| *o)
+                .collect();
+            if !reclaim::due(last_heartbeat, heartbeat_s, now, &relevant) {
+                report.spared += 1;
+                continue;
+            }
+            let done = sqlx::query(
+                "UPDATE seats SET status = 'reclaimed', ended_at = $2, holds_until = $2, end_cause = 'expired' \
+                 WHERE id = $1 AND status = 'alive'",
+            )
+            .bind(&id)
+            .bind(db(now))
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+            if done == 1 {
+                report.reclaimed.push(id);
+            }
+        }
+    }
+    w.commit().await?;
+    Ok(report)
+}
+
+/// A node back after being silent longer than `unreachable_after` records the gap as an
+/// outage for the seats it answered for (call before refreshing its heartbeat).
+pub(crate) async fn record_node_gap(
+    store: &Store,
+    node: &str,
+    now: u64,
+    unreachable_after: u64,
+) -> Result<(), StoreError> {
+    let last: Option<i64> = sqlx::query("SELECT last_seen FROM nodes WHERE id = $1")
+        .bind(node)
+        .fetch_optional(store.pool())
+        .await?
+        .map(|r| r.try_get("last_seen"))
+        .transpose()?;
+    if let Some(last) = last.map(secs)
+        && now > last.saturating_add(unreachable_after)
+    {
+        sqlx::query("INSERT INTO service_outages (start_at, end_at, cause, node) VALUES ($1, $2, 'node_unreachable', $3)")
+            .bind(db(last))
+            .bind(db(now))
+            .bind(node)
+            .execute(store.pool())
+            .await?;
+    }
+    Ok(())
+}
