@@ -3,11 +3,13 @@
 //! the I/O it asks for: HTTP with ureq, sleeping, the clocks, the cache file. With
 //! `--telemetry`, posts the verdicts it gave to the server (`check/telemetry.rs`).
 
+mod seat;
 mod telemetry;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lifeline_core::{
@@ -76,12 +78,30 @@ pub(crate) struct Args {
     clock_offset_s: i64,
     #[command(flatten)]
     telemetry: telemetry::TelemetryArgs,
+    #[command(flatten)]
+    seat: seat::SeatArgs,
 }
+
+/// Set by Ctrl-C or SIGTERM while a seat is held: the checks stop and the seat is released.
+static STOP: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let keys = files::read_key_set(&args.keys)?;
     let token = files::read_up_to(&args.file, 1024 * 1024, "license")?;
     let token = String::from_utf8_lossy(token.trim_ascii()).into_owned();
+    let mut seat = seat::SeatShell::new(
+        &args.seat,
+        &token,
+        &keys,
+        &args.nodes,
+        &args.cache,
+        args.offline_grace,
+        args.timeout_ms,
+    )?;
+    if seat.is_some() {
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .map_err(|e| CliError::new(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
+    }
     let mut policy = Policy::new();
     if let Some(aud) = &args.aud {
         policy = policy.with_audience(aud.clone());
@@ -115,9 +135,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         args.instance.as_deref(),
         args.timeout_ms,
     );
-    let checked = run_checks(args, &mut client, &token, reporter.as_mut());
+    let checked = run_checks(args, &mut client, &token, reporter.as_mut(), seat.as_mut());
     if let Some(reporter) = &mut reporter {
         reporter.flush(wall_now());
+    }
+    if let Some(seat) = &mut seat {
+        seat.release(&token)?;
+    }
+    if STOP.load(Ordering::SeqCst) {
+        // Interrupted (Ctrl-C, SIGTERM): the seat was given back.
+        return Ok(ExitCode::from(130));
     }
     Ok(if checked? {
         ExitCode::SUCCESS
@@ -126,25 +153,57 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     })
 }
 
+/// Sleeps `ms`, waking early when told to stop.
+fn sleep_unless_stopped(ms: u64) {
+    let until = Instant::now() + Duration::from_millis(ms);
+    while !STOP.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
 /// The checks `--count` asks for; whether the last verdict is usable.
 fn run_checks(
     args: &Args,
     client: &mut Client,
     token: &str,
     mut reporter: Option<&mut telemetry::Reporter>,
+    mut seat: Option<&mut seat::SeatShell>,
 ) -> Result<bool, CliError> {
     let mut usable = false;
     for i in 0..args.count.max(1) {
         if i > 0 {
-            std::thread::sleep(Duration::from_millis(args.every_ms));
+            sleep_unless_stopped(args.every_ms);
+        }
+        if STOP.load(Ordering::SeqCst) {
+            break;
         }
         let started = Instant::now();
         let verdict = client.check(token)?;
         let took = started.elapsed();
         usable = verdict.is_usable();
         save_cache(&args.cache, client.session.cache())?;
-        let line = serde_json::to_string(&verdict)
+        let mut line = serde_json::to_value(&verdict)
             .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
+        if let Some(seat) = seat.as_deref_mut() {
+            let now = wall_now();
+            let standing = if seat.due(now, jitter()) {
+                seat.step(token, now)?
+            } else {
+                seat.standing(now)
+            };
+            usable = usable && standing.is_usable();
+            if let Value::Object(fields) = &mut line {
+                fields.insert(
+                    "seat".into(),
+                    serde_json::to_value(&standing).unwrap_or(Value::Null),
+                );
+            }
+        }
+        let line = line.to_string();
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{line}")

@@ -34,6 +34,7 @@ mod keys;
 mod offline;
 mod overrides;
 mod reason;
+mod seat_client;
 mod seats;
 mod session;
 #[cfg(any(test, feature = "sign"))]
@@ -60,6 +61,7 @@ pub use offline::{
 };
 pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
+pub use seat_client::{SeatCache, SeatCall, SeatKeeper, SeatProblem, Standing};
 pub use seats::{
     DEFAULT_FLOATING_HEARTBEAT_S, DEFAULT_NODE_LOCKED_HEARTBEAT_S, MAX_SEAT_SECS, MIN_HEARTBEAT_S,
     Overage, SEAT_TYP, SeatLease, SeatMode, SeatPolicy, SeatRefusal, SeatState, fingerprint_hash,

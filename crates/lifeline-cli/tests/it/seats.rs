@@ -208,3 +208,187 @@ fn a_dead_machines_floating_seat_is_reclaimed_within_heartbeat_s_plus_a_tenth() 
         "{out:?}"
     );
 }
+
+/// The JSON lines `lifeline check` printed.
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn check_seat_holds_renews_and_releases_a_seat_and_rides_out_an_outage() {
+    let _others = crate::common::beside_others();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut node = Serve::start(&["--data-dir", data.to_str().unwrap()], &[]);
+    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let admin = admin.trim().to_owned();
+    let (status, _) = node.post(
+        "/api/v1/products",
+        &admin,
+        &json!({"id": "app", "name": "App"}),
+    );
+    assert_eq!(status, 201);
+    let (status, license) = node.post(
+        "/api/v1/licenses",
+        &admin,
+        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64,
+            "entitlements": [], "seats": 1, "seat_mode": "floating", "heartbeat_s": 10}),
+    );
+    assert_eq!(status, 201, "{license}");
+    let id = license["id"].as_str().unwrap().to_owned();
+    let file = dir.path().join("license.jwt");
+    std::fs::write(&file, license["token"].as_str().unwrap()).unwrap();
+    let (_, keys) = node.get("/.well-known/lifeline/keys.json", None);
+    let keys_file = dir.path().join("keys.json");
+    std::fs::write(&keys_file, keys.to_string()).unwrap();
+    let check = |fingerprint: &str, extra: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "check",
+            "--nodes",
+            &node.url,
+            "--keys",
+            keys_file.to_str().unwrap(),
+        ])
+        .args([
+            "--cache",
+            dir.path()
+                .join(format!("cache-{fingerprint}"))
+                .to_str()
+                .unwrap(),
+        ])
+        .args([
+            "--seat",
+            "--fingerprint",
+            fingerprint,
+            "--seat-name",
+            "build box",
+        ])
+        .args(["--timeout-ms", "500", "--deadline-ms", "1500"])
+        .args(extra)
+        .arg(file.to_str().unwrap());
+        cmd
+    };
+    let seat_rows = |node: &Serve| {
+        seats(node, &admin, &id)["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    // Three checks holding the seat, then released at the end.
+    let out = check("machine-a", &["--count", "3", "--every-ms", "300"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = lines(&out.stdout);
+    assert_eq!(seen.len(), 3);
+    for line in &seen {
+        assert_eq!(line["state"], "valid", "{line}");
+        assert_eq!(line["seat"]["state"], "held", "{line}");
+    }
+    let rows = seat_rows(&node);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["status"].as_str(), rows[0]["end_cause"].as_str()),
+        (Some("released"), Some("released"))
+    );
+    assert_eq!(rows[0]["name"], "build box");
+
+    // Another machine holds the only seat: refused, exit 1.
+    let (status, held) = machine(
+        &node,
+        "/api/v1/seats",
+        &json!({"token": license["token"], "fingerprint": "machine-b"}),
+    );
+    assert_eq!(status, 201, "{held}");
+    let out = check("machine-c", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let seen = lines(&out.stdout);
+    assert_eq!(
+        seen[0]["seat"],
+        json!({"state": "refused", "reason": "seats_exhausted"})
+    );
+    let seat_b = held["seat_id"].as_str().unwrap();
+    let (status, _) = node.post(
+        &format!("/api/v1/seats/{seat_b}/revoke"),
+        &admin,
+        &json!({"reason": "make room"}),
+    );
+    assert_eq!(status, 200);
+
+    // SIGTERM while holding: released, exit 130.
+    let mut child = check("machine-d", &["--count", "1000", "--every-ms", "200"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seat_rows(&node).iter().any(|r| r["status"] == "alive") {
+        assert!(Instant::now() < deadline, "no seat held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // It renews its seat (a heartbeat between half and three quarters of the 10 s lease).
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while !seat_rows(&node)
+        .iter()
+        .any(|r| r["status"] == "alive" && r["last_heartbeat"].as_u64() > r["first_seen"].as_u64())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat: {:?}",
+            seat_rows(&node)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let done = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(done.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        seat_rows(&node).iter().all(|r| r["status"] != "alive"),
+        "released on SIGTERM: {:?}",
+        seat_rows(&node)
+    );
+
+    // The node goes down while a machine holds the seat: it keeps running on its seat lease,
+    // then on the offline grace (no lockout), and never crashes.
+    let child = check("machine-e", &["--count", "1000", "--every-ms", "500"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seat_rows(&node).iter().any(|r| r["status"] == "alive") {
+        assert!(Instant::now() < deadline, "no seat held");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node.kill();
+    // Past the 10 s seat lease: the offline grace carries it.
+    std::thread::sleep(Duration::from_secs(13));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let seen = lines(&out.stdout);
+    assert!(seen.len() > 10, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|l| l["seat"]["state"] == "held" || l["seat"]["state"] == "offline"),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last().unwrap()["seat"]["state"], "offline", "{seen:?}");
+    assert_eq!(seen.last().unwrap()["state"], "offline");
+}
