@@ -1,5 +1,7 @@
 // The package in real headless Chromium: a module script, a module worker, and a webpack
 // bundle. Each page verifies a token and writes the verdict into the DOM; the test reads it.
+// A Client holding a seat against a real `lifeline serve` (proxied by the page's origin),
+// released when the page goes away.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,6 +18,10 @@ const [, valid] = licenseVectors().find(([n]) => n === 'valid');
 let project;
 let server;
 let base;
+const bin = process.env.LIFELINE_BIN || path.join(repo, 'target/debug/lifeline');
+const admin = 'll_npm-browser-test-admin-token-0123456789abcdef';
+let lifeline;
+let seatLicense;
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
@@ -35,7 +41,18 @@ before(async () => {
     resolve: { modules: [path.join(project, 'node_modules')] },
   });
   assert.ok(!stats.hasErrors(), stats.toString('errors-only'));
+  lifeline = await startLifeline();
   server = http.createServer((req, res) => {
+    if (req.url.startsWith('/api/') || req.url.startsWith('/.well-known/')) {
+      // Same origin for the page: forward to the lifeline node.
+      const upstream = http.request(`${lifeline.url}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.writeHead(502).end());
+      req.pipe(upstream);
+      return;
+    }
     const file = path.join(project, decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (!file.startsWith(project) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
       res.writeHead(404).end();
@@ -48,7 +65,35 @@ before(async () => {
   base = `http://127.0.0.1:${server.address().port}`;
 });
 
-after(() => server?.close());
+after(() => {
+  server?.close();
+  lifeline?.child.kill('SIGKILL');
+});
+
+async function startLifeline() {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
+  });
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-browser-seat-'));
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let t = 0; ; t++) {
+    try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not up yet */ }
+    assert.ok(t < 600, 'lifeline serve did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const call = async (method, route, body) => {
+    const r = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    return [r.status, await r.json()];
+  };
+  assert.equal((await call('POST', '/api/v1/products', { id: 'app', name: 'App' }))[0], 201);
+  const [status, license] = await call('POST', '/api/v1/licenses', { product: 'app', licensee: 'browser', expires_at: 4102444800, entitlements: [], seats: 1, seat_mode: 'floating', heartbeat_s: 60 });
+  assert.equal(status, 201);
+  seatLicense = license;
+  const keys = await (await fetch(`${url}/.well-known/lifeline/keys.json`)).json();
+  fs.writeFileSync(path.join(project, 'seat-fixture.json'), JSON.stringify({ token: license.token, keys }));
+  return { child, url, call };
+}
 
 // Headless Chromium driven over WebDriver (chromedriver), polling the page until it has
 // written its result: module scripts, workers and fetches all run in real time.
@@ -102,3 +147,28 @@ for (const page of ['pages/script.html', 'pages/worker.html', 'pages/bundle.html
     assert.deepEqual(await pageResult(page), camel(valid.verdict));
   });
 }
+
+test('headless Chromium: a Client holds a seat and releases it when the page goes away', async () => {
+  const shown = await pageResult('pages/seat.html');
+  assert.equal(shown.state, 'valid', JSON.stringify(shown));
+  assert.equal(shown.seat.state, 'held', JSON.stringify(shown));
+  assert.match(shown.fingerprint ?? '', /^[0-9a-f]{32}$/, 'a random id kept in localStorage');
+  const seats = async () => (await lifeline.call('GET', `/api/v1/licenses/${seatLicense.id}/seats`))[1].items;
+  const [row] = await seats();
+  assert.equal(row.id, shown.seat.seatId);
+  assert.equal(row.status, 'alive');
+  assert.equal(row.name, 'browser tab');
+  // Leave the page: pagehide releases the seat (fetch keepalive).
+  await wd('POST', `/session/${session}/url`, { url: 'about:blank' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [now] = await seats();
+    if (now.status === 'released') break;
+    assert.ok(Date.now() < deadline, `not released on pagehide: ${JSON.stringify(now)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The same browser comes back: the same fingerprint (localStorage), a seat again.
+  const again = await pageResult('pages/seat.html');
+  assert.equal(again.seat.state, 'held');
+  assert.equal(again.fingerprint, shown.fingerprint);
+});

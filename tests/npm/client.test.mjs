@@ -80,6 +80,53 @@ test('bad options throw coded errors', () => {
   }
 });
 
+test('a seat: held, refused when taken, released, restored from the cache with every node down', async () => {
+  const [status, seated] = await api(nodes[0].url, '/api/v1/licenses', { product: 'app', licensee: 'seated', expires_at: 4102444800, entitlements: [], seats: 1, seat_mode: 'floating', heartbeat_s: 60 });
+  assert.equal(status, 201);
+  const urls = nodes.map((n) => n.url);
+  const seatClient = (fingerprint, extra = {}) => new lib.Client({ nodes: urls, keys, licenseToken: seated.token, timeoutMs: 500, deadlineMs: 2000, seat: { fingerprint, name: `box ${fingerprint}` }, ...extra });
+  const a = seatClient('machine-a', { cache: fileCache(path.join(dir, 'seat-a.json')) });
+  const first = await a.check();
+  assert.equal(first.state, 'valid');
+  assert.equal(first.seat.state, 'held');
+  assert.equal(first.seat.usable, true);
+  assert.ok(first.seat.until > Date.now() / 1000 + 50, JSON.stringify(first.seat));
+  const b = seatClient('machine-b');
+  const refused = await b.check();
+  assert.equal(refused.state, 'valid', 'the license itself is fine');
+  assert.deepEqual({ state: refused.seat.state, reason: refused.seat.reason, usable: refused.seat.usable }, { state: 'refused', reason: 'seats_exhausted', usable: false });
+  // Another Client of machine a, every node down: the cached seat lease still holds.
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const offline = new lib.Client({ nodes: [dead], keys, licenseToken: seated.token, timeoutMs: 300, deadlineMs: 600, cache: fileCache(path.join(dir, 'seat-a.json')), seat: { fingerprint: 'machine-a' } });
+  const held = await offline.check();
+  assert.equal(held.seat.state, 'held');
+  assert.equal(held.seat.seatId, first.seat.seatId);
+  // Released: the seat is free for machine b.
+  assert.equal(await a.release(), true);
+  assert.equal((await b.check()).seat.state, 'held');
+  assert.equal(await b.release(), true);
+  // Without the seat option there is nothing to release.
+  await assert.rejects(client(urls).release(), (e) => e.code === 'seat_disabled');
+  for (const bad of [{ seat: 7 }, { seat: { fingerprint: '' } }, { seat: { fingerprint: 'x'.repeat(257) } }]) {
+    assert.throws(() => client(urls, bad), (e) => e.code === 'invalid_options', JSON.stringify(bad));
+  }
+});
+
+test('a seat without a fingerprint uses a hash of the machine id and host name in Node', async () => {
+  const [status, seated] = await api(nodes[0].url, '/api/v1/licenses', { product: 'app', licensee: 'default-fp', expires_at: 4102444800, entitlements: [], seats: 2 });
+  assert.equal(status, 201);
+  const c = new lib.Client({ nodes: nodes.map((n) => n.url), keys, licenseToken: seated.token, timeoutMs: 500, seat: true });
+  const v = await c.check();
+  assert.equal(v.seat.state, 'held', JSON.stringify(v.seat));
+  const crypto = await import('node:crypto');
+  const machineId = ['/etc/machine-id', '/var/lib/dbus/machine-id'].map((p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return null; } }).find((x) => x != null) ?? '';
+  const fingerprint = crypto.createHash('sha256').update(`${machineId}\0${os.hostname()}`).digest('hex');
+  // The same machine asking again with that fingerprint gets the same seat.
+  const again = new lib.Client({ nodes: nodes.map((n) => n.url), keys, licenseToken: seated.token, timeoutMs: 500, seat: { fingerprint } });
+  assert.equal((await again.check()).seat.seatId, v.seat.seatId);
+  assert.equal(await c.release(), true);
+});
+
 test('a node SIGKILLed under a steady stream of checks fails no check', async () => {
   const c = client(nodes.map((n) => n.url), { cache: fileCache(path.join(dir, 'stream.json')) });
   const states = [];
@@ -138,4 +185,7 @@ test('the package types declare Client, ClientOptions and LeaseCache', () => {
   assert.match(dts, /export interface ClientOptions/);
   assert.match(dts, /export interface LeaseCache/);
   assert.match(dts, /check\(\): Promise<Verdict>/);
+  assert.match(dts, /export interface SeatOptions/);
+  assert.match(dts, /export interface SeatStanding/);
+  assert.match(dts, /release\(\): Promise<boolean>/);
 });

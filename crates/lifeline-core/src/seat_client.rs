@@ -124,17 +124,31 @@ impl SeatKeeper {
     /// what an earlier run kept (a lease that does not verify or is not this machine's is
     /// dropped, never trusted).
     pub fn new(license_id: &str, fingerprint: &str, keys: KeySet, cache: &SeatCache) -> Self {
-        let lease = cache.lease.as_ref().and_then(|token| {
-            let lease = SeatLease::verify(token.as_bytes(), &keys).ok()?;
-            lease
-                .is_for(license_id, fingerprint)
-                .then(|| (token.clone(), lease))
-        });
-        Self {
+        let mut keeper = Self {
             license_id: license_id.to_owned(),
             fingerprint: fingerprint.to_owned(),
             keys,
-            lease,
+            lease: None,
+        };
+        keeper.restore(cache);
+        keeper
+    }
+
+    /// Takes a cached lease (dropped unless it is authentic, this machine's, and newer than
+    /// the one held).
+    pub fn restore(&mut self, cache: &SeatCache) {
+        let Some(token) = &cache.lease else {
+            return;
+        };
+        let Ok(lease) = SeatLease::verify(token.as_bytes(), &self.keys) else {
+            return;
+        };
+        let newer = self
+            .lease
+            .as_ref()
+            .is_none_or(|(_, held)| lease.seq > held.seq);
+        if newer && lease.is_for(&self.license_id, &self.fingerprint) {
+            self.lease = Some((token.clone(), lease));
         }
     }
 

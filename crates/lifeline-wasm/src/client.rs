@@ -24,6 +24,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::telemetry::ClientTelemetry;
+
+#[path = "client_seat.rs"]
+mod seat;
 use crate::timers::{clear_timeout, now_ms, set_timeout, sleep};
 use crate::{convert, js_error, js_verdict};
 
@@ -58,6 +61,32 @@ export interface ClientOptions {
   offlineGraceSeconds?: number;
   /** Post the checks' verdicts to the server's telemetry endpoint in batches. */
   telemetry?: ClientTelemetryOptions;
+  /** Hold a seat of the license (licenses with seats): activated at the first check, renewed
+   * by later checks, released by `client.release()` (and, in browsers, when the page hides).
+   * `true` uses the defaults. */
+  seat?: true | SeatOptions;
+}
+/** The `seat` option. */
+export interface SeatOptions {
+  /** This machine's stable id (default: Node, a hash of the machine id and host name;
+   * browsers, a random id kept in localStorage; elsewhere a random id per Client). */
+  fingerprint?: string;
+  /** The name operators see. */
+  name?: string;
+  /** Release the seat on `pagehide` in browsers (default true). */
+  releaseOnPageHide?: boolean;
+}
+/** Where a Client's seat stands (`verdict.seat` after a check). */
+export interface SeatStanding {
+  /** held (online), offline (no node answered: the last seat lease and the offline grace carry it), refused, lost. */
+  state: "held" | "offline" | "refused" | "lost";
+  /** Whether the machine may run on its seat. */
+  usable: boolean;
+  seatId?: string;
+  /** Until when (unix seconds): the lease's end, or the offline grace's. */
+  until?: number;
+  /** Why refused: seats_exhausted, seat_expired, seat_released, fingerprint_mismatch, borrow_not_allowed, license_unusable, no_seats. */
+  reason?: string;
 }
 "#;
 
@@ -95,7 +124,7 @@ fn opt_ms(obj: &JsValue, name: &str) -> Result<Option<u64>, JsValue> {
 
 /// Where the cache lives.
 enum Store {
-    Memory(HashMap<String, String>),
+    Memory(RefCell<HashMap<String, String>>),
     /// `localStorage` (browsers).
     Local(JsValue),
     /// Any object with `get(key)` and `set(key, value)`, sync or async (a file in Node,
@@ -115,6 +144,7 @@ struct Inner {
     started_ms: f64,
     telemetry: Option<ClientTelemetry>,
     request_timeout_ms: u64,
+    seat: Option<seat::ClientSeat>,
 }
 
 /// The validation client: redundant nodes, circuit breakers, signed leases, offline grace.
@@ -159,7 +189,7 @@ impl Client {
         let store = if cache_value.is_undefined()
             || cache_value.as_string().as_deref() == Some("memory")
         {
-            Store::Memory(HashMap::new())
+            Store::Memory(RefCell::new(HashMap::new()))
         } else if cache_value.as_string().as_deref() == Some("localStorage") {
             let ls = Reflect::get(&js_sys::global(), &"localStorage".into())
                 .unwrap_or(JsValue::UNDEFINED);
@@ -194,7 +224,11 @@ impl Client {
             now_ms(),
         )?;
         let request_timeout_ms = opt_ms(&raw, "timeoutMs")?.unwrap_or(defaults.request_timeout_ms);
-        Ok(Client {
+        let default_grace_s = opt_ms(&raw, "offlineGraceSeconds")?
+            .unwrap_or(OfflinePolicy::default().default_grace_s);
+        let seat = seat::from_options(&raw, license.trim(), &keys, default_grace_s, &store)?;
+        let release_on_pagehide = seat.as_ref().is_some_and(|(_, on)| *on);
+        let client = Client {
             inner: Rc::new(RefCell::new(Inner {
                 session: Session::new(
                     Nodes::new(
@@ -209,8 +243,7 @@ impl Client {
                     keys,
                     policy,
                     OfflinePolicy {
-                        default_grace_s: opt_ms(&raw, "offlineGraceSeconds")?
-                            .unwrap_or(OfflinePolicy::default().default_grace_s),
+                        default_grace_s,
                         ..OfflinePolicy::default()
                     },
                     SessionCache::default(),
@@ -225,7 +258,23 @@ impl Client {
                 started_ms: now_ms(),
                 telemetry,
                 request_timeout_ms,
+                seat: seat.map(|(s, _)| s),
             })),
+        };
+        if release_on_pagehide {
+            seat::release_on_pagehide(&client.inner);
+        }
+        Ok(client)
+    }
+
+    /// Gives the seat back (seat option): resolves to whether a node took it; the seat is
+    /// forgotten either way (the next check activates again). Rejects with `code`
+    /// `seat_disabled` without the seat option.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn release(&self) -> Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            seat::release(&inner, false).await.map(JsValue::from)
         })
     }
 
@@ -239,6 +288,7 @@ impl Client {
             let verdict = check(inner.clone()).await?;
             let js = js_verdict::from_verdict(&verdict, &claims_js(&verdict)?);
             record_telemetry(&inner, &verdict, started);
+            seat::with_seat(&js, seat::step(&inner).await?)?;
             Ok(js)
         })
     }
@@ -426,18 +476,11 @@ async fn load_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     if inner.borrow().cache_loaded {
         return Ok(());
     }
-    let text = {
+    let pending = {
         let i = inner.borrow();
-        match &i.store {
-            Store::Memory(m) => Some(JsValue::from(m.get(&i.cache_key).cloned())),
-            Store::Local(ls) => Some(call_method(ls, "getItem", &[i.cache_key.as_str().into()])?),
-            Store::Custom(obj) => Some(call_method(obj, "get", &[i.cache_key.as_str().into()])?),
-        }
+        store_get(&i.store, &i.cache_key)?
     };
-    let value = match text {
-        Some(v) => JsFuture::from(Promise::resolve(&v)).await?,
-        None => JsValue::NULL,
-    };
+    let value = JsFuture::from(Promise::resolve(&pending)).await?;
     let cached = value
         .as_string()
         .and_then(|t| serde_json::from_str::<SessionCache>(&t).ok())
@@ -450,20 +493,34 @@ async fn load_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
 
 async fn save_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     let pending = {
-        let mut i = inner.borrow_mut();
+        let i = inner.borrow();
         let text = serde_json::to_string(i.session.cache())
             .map_err(|e| js_error::error("internal", &e.to_string()))?;
-        let key = i.cache_key.clone();
-        match &mut i.store {
-            Store::Memory(m) => {
-                m.insert(key, text);
-                JsValue::UNDEFINED
-            }
-            Store::Local(ls) => call_method(ls, "setItem", &[key.into(), text.into()])?,
-            Store::Custom(obj) => call_method(obj, "set", &[key.into(), text.into()])?,
-        }
+        store_set(&i.store, &i.cache_key, &text)?
     };
     JsFuture::from(Promise::resolve(&pending)).await.map(|_| ())
+}
+
+/// The store's `key` (maybe a promise).
+fn store_get(store: &Store, key: &str) -> Result<JsValue, JsValue> {
+    match store {
+        Store::Memory(m) => Ok(JsValue::from(m.borrow().get(key).cloned())),
+        Store::Local(ls) => call_method(ls, "getItem", &[key.into()]),
+        Store::Custom(obj) => call_method(obj, "get", &[key.into()]),
+    }
+}
+
+/// Writes the store's `key` (maybe a promise). The memory store is written through a
+/// shared cell, so a shared reference suffices.
+fn store_set(store: &Store, key: &str, text: &str) -> Result<JsValue, JsValue> {
+    match store {
+        Store::Memory(m) => {
+            m.borrow_mut().insert(key.to_owned(), text.to_owned());
+            Ok(JsValue::UNDEFINED)
+        }
+        Store::Local(ls) => call_method(ls, "setItem", &[key.into(), text.into()]),
+        Store::Custom(obj) => call_method(obj, "set", &[key.into(), text.into()]),
+    }
 }
 
 fn call_method(obj: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
