@@ -18,15 +18,31 @@ pub enum WebhookEventType {
     /// An override became active (signed at creation or on approval).
     #[serde(rename = "override.issued")]
     OverrideIssued,
+    /// A machine took a new seat.
+    #[serde(rename = "seat.activated")]
+    SeatActivated,
+    /// A seat was released (by its machine or an operator).
+    #[serde(rename = "seat.released")]
+    SeatReleased,
+    /// The server took a seat back: its heartbeats stopped for `heartbeat_s` of service time.
+    #[serde(rename = "seat.reclaimed")]
+    SeatReclaimed,
+    /// An activation was refused: every seat is taken.
+    #[serde(rename = "seat.denied")]
+    SeatDenied,
 }
 
 impl WebhookEventType {
     /// Every event type.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 8] = [
         Self::IncidentOpened,
         Self::IncidentResolved,
         Self::LicenseRevoked,
         Self::OverrideIssued,
+        Self::SeatActivated,
+        Self::SeatReleased,
+        Self::SeatReclaimed,
+        Self::SeatDenied,
     ];
 
     /// The name as in JSON and in the message's `type`.
@@ -36,6 +52,10 @@ impl WebhookEventType {
             Self::IncidentResolved => "incident.resolved",
             Self::LicenseRevoked => "license.revoked",
             Self::OverrideIssued => "override.issued",
+            Self::SeatActivated => "seat.activated",
+            Self::SeatReleased => "seat.released",
+            Self::SeatReclaimed => "seat.reclaimed",
+            Self::SeatDenied => "seat.denied",
         }
     }
 }

@@ -21,6 +21,12 @@ pub struct Metrics {
     publish_failures: Mutex<BTreeMap<&'static str, u64>>,
     publish_series: crate::series::Series,
     store_errors: AtomicU64,
+    /// Seat requests by (request, result).
+    seat_requests: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Seats ended, by cause.
+    seat_ends: Mutex<BTreeMap<&'static str, u64>>,
+    /// Outage seconds this node's sweeps recorded (never counted against a seat).
+    seat_paused_secs: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -87,6 +93,24 @@ impl Metrics {
     /// Counts one request answered, by its route pattern (never the raw path).
     pub(crate) fn http_request(&self, route: String, method: String, status: u16) {
         *lock(&self.http).entry((route, method, status)).or_default() += 1;
+    }
+
+    /// Counts one seat request (`activate`, `heartbeat`, `release`, `borrow`) by its result
+    /// (`granted`, `renewed`, `released`, or the refusal code).
+    pub(crate) fn seat_request(&self, request: &'static str, result: &'static str) {
+        *lock(&self.seat_requests)
+            .entry((request, result))
+            .or_default() += 1;
+    }
+
+    /// Counts seats ended (`released`, `expired`, `admin`).
+    pub(crate) fn seat_ended(&self, cause: &'static str, n: u64) {
+        *lock(&self.seat_ends).entry(cause).or_default() += n;
+    }
+
+    /// Adds outage seconds a sweep recorded.
+    pub(crate) fn seat_reclaim_paused(&self, secs: u64) {
+        self.seat_paused_secs.fetch_add(secs, Ordering::Relaxed);
     }
 
     /// Counts a request or a background pass that failed because the store did.
@@ -181,6 +205,41 @@ impl Metrics {
                 "lifeline_edge_reasons_total{{service=\"{service}\",reason=\"{reason}\"}} {n}"
             );
         }
+        family(
+            out,
+            "lifeline_seat_requests_total",
+            "counter",
+            "Machines' seat requests by request (activate, heartbeat, release, borrow) and result (granted, renewed, released, or the refusal code).",
+        );
+        for ((request, result), n) in lock(&self.seat_requests).iter() {
+            let _ = writeln!(
+                out,
+                "lifeline_seat_requests_total{{request=\"{request}\",result=\"{result}\"}} {n}"
+            );
+        }
+        family(
+            out,
+            "lifeline_seat_ends_total",
+            "counter",
+            "Seats ended by cause: released (by the machine), expired (reclaimed: no heartbeat for heartbeat_s of service time), admin.",
+        );
+        let ends = lock(&self.seat_ends);
+        for cause in ["released", "expired", "admin"] {
+            let n = ends.get(cause).copied().unwrap_or(0);
+            let _ = writeln!(out, "lifeline_seat_ends_total{{cause=\"{cause}\"}} {n}");
+        }
+        drop(ends);
+        family(
+            out,
+            "lifeline_seat_reclaim_paused_seconds_total",
+            "counter",
+            "Outage seconds this node's seat sweeps recorded: time that never counts against a seat.",
+        );
+        let _ = writeln!(
+            out,
+            "lifeline_seat_reclaim_paused_seconds_total {}",
+            self.seat_paused_secs.load(Ordering::Relaxed)
+        );
         family(
             out,
             "lifeline_store_errors_total",

@@ -66,6 +66,33 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
     for (within, n) in ["7d", "30d"].iter().zip(&expiring) {
         let _ = writeln!(out, "lifeline_licenses_expiring{{within=\"{within}\"}} {n}");
     }
+    let seats = crate::seats::by_product(state.store(), crate::clock::now()).await?;
+    family(
+        &mut out,
+        "lifeline_seats_in_use",
+        "gauge",
+        "Live seats by product (lingering ones included).",
+    );
+    for (product, used, _) in &seats {
+        let _ = writeln!(
+            out,
+            "lifeline_seats_in_use{{product=\"{}\"}} {used}",
+            label(product)
+        );
+    }
+    family(
+        &mut out,
+        "lifeline_seats_sold",
+        "gauge",
+        "Seats sold by product, on licenses neither revoked nor past their grace.",
+    );
+    for (product, _, sold) in &seats {
+        let _ = writeln!(
+            out,
+            "lifeline_seats_sold{{product=\"{}\"}} {sold}",
+            label(product)
+        );
+    }
     let ring = state.keys().await?;
     family(
         &mut out,
@@ -107,4 +134,12 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         )],
         out,
     ))
+}
+
+/// A label value escaped for the text format (product ids are `a-z 0-9 . _ -` already).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -119,11 +119,20 @@ struct Outcome {
 /// Signs the seat lease and writes the answer.
 async fn answer(
     state: &AppState,
+    request: &'static str,
     p: &Presented,
     o: Outcome,
     status: StatusCode,
     now: u64,
 ) -> Result<Response, AppError> {
+    let result = match (o.refusal, request, status) {
+        (Some(refusal), _, _) => refusal.as_str(),
+        (None, "activate", StatusCode::CREATED) => "granted",
+        (None, "activate", _) => "reused",
+        (None, "borrow", _) => "borrowed",
+        (None, _, _) => "renewed",
+    };
+    state.metrics().seat_request(request, result);
     let ring = state.keys().await?;
     let (seat_state, expires_at) = match (&o.seat, o.refusal) {
         (Some(seat), None) if seat.status == SeatStatus::Borrowed => {
@@ -193,6 +202,7 @@ pub(crate) async fn activate(
     let Some(policy) = p.claims.seat_policy().copied() else {
         return answer(
             &state,
+            "activate",
             &p,
             refused(SeatRefusal::NoSeats, 0, None),
             StatusCode::OK,
@@ -205,6 +215,7 @@ pub(crate) async fn activate(
         let in_use = crate::seats::count_live(state.store(), &jti, now).await?;
         return answer(
             &state,
+            "activate",
             &p,
             refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
             StatusCode::OK,
@@ -226,6 +237,7 @@ pub(crate) async fn activate(
         Activated::Exhausted(n) => {
             return answer(
                 &state,
+                "activate",
                 &p,
                 refused(SeatRefusal::SeatsExhausted, n, Some(&policy)),
                 StatusCode::OK,
@@ -241,7 +253,7 @@ pub(crate) async fn activate(
         max: policy.limit(),
         seats: policy.seats,
     };
-    answer(&state, &p, o, status, now).await
+    answer(&state, "activate", &p, o, status, now).await
 }
 
 /// Applies a machine's change to its seat and answers with the seat's lease.
@@ -254,7 +266,7 @@ async fn machine_change(
     now: u64,
 ) -> Result<Response, AppError> {
     let jti = p.claims.jti();
-    let seat = crate::seats::change(
+    let (seat, applied) = crate::seats::change(
         state.store(),
         id,
         jti,
@@ -274,6 +286,10 @@ async fn machine_change(
         match (change, seat.status) {
             (Change::Release { .. }, SeatStatus::Released | SeatStatus::Reclaimed) => {
                 // Released now or before: done either way.
+                state.metrics().seat_request("release", "released");
+                if applied {
+                    state.metrics().seat_ended("released", 1);
+                }
                 return Ok(StatusCode::NO_CONTENT.into_response());
             }
             (_, SeatStatus::Released) => o.refusal = Some(SeatRefusal::SeatReleased),
@@ -285,7 +301,7 @@ async fn machine_change(
             _ => {}
         }
     }
-    answer(state, p, o, StatusCode::OK, now).await
+    answer(state, change.name(), p, o, StatusCode::OK, now).await
 }
 
 /// The policy of a presented license, or the signed refusal for one without seats.
@@ -304,6 +320,7 @@ pub(crate) async fn heartbeat(
     let Some(policy) = policy_of(&p) else {
         return answer(
             &state,
+            "heartbeat",
             &p,
             refused(SeatRefusal::NoSeats, 0, None),
             StatusCode::OK,
@@ -315,6 +332,7 @@ pub(crate) async fn heartbeat(
         let in_use = crate::seats::count_live(state.store(), p.claims.jti(), now).await?;
         return answer(
             &state,
+            "heartbeat",
             &p,
             refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
             StatusCode::OK,
@@ -337,6 +355,7 @@ pub(crate) async fn release(
     let Some(policy) = policy_of(&p) else {
         return answer(
             &state,
+            "release",
             &p,
             refused(SeatRefusal::NoSeats, 0, None),
             StatusCode::OK,
@@ -368,6 +387,7 @@ pub(crate) async fn borrow(
     let Some(policy) = policy_of(&p) else {
         return answer(
             &state,
+            "borrow",
             &p,
             refused(SeatRefusal::NoSeats, 0, None),
             StatusCode::OK,
@@ -379,6 +399,7 @@ pub(crate) async fn borrow(
     if !p.verdict.is_usable() {
         return answer(
             &state,
+            "borrow",
             &p,
             refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
             StatusCode::OK,
@@ -393,6 +414,7 @@ pub(crate) async fn borrow(
     if policy.borrow_max_s == 0 || too_long {
         return answer(
             &state,
+            "borrow",
             &p,
             refused(SeatRefusal::BorrowNotAllowed, in_use, Some(&policy)),
             StatusCode::OK,
@@ -452,7 +474,10 @@ pub(crate) async fn revoke(
     let now = crate::clock::now();
     match crate::seats::force_release(state.store(), &id, &caller.actor(), reason, now).await? {
         None => Err(AppError::not_found(format!("no seat {}", short(&id)))),
-        Some((seat, true)) => Ok(Json(seat.to_api())),
+        Some((seat, true)) => {
+            state.metrics().seat_ended("admin", 1);
+            Ok(Json(seat.to_api()))
+        }
         Some((seat, false)) => Err(AppError::conflict(format!(
             "seat {} already ended ({:?})",
             seat.id, seat.status

@@ -11,6 +11,6 @@ mod sweep;
 
 pub use records::SweepReport;
 pub(crate) use records::{
-    Activated, Activation, Change, SeatRow, activate, change, count_live, for_license,
+    Activated, Activation, Change, SeatRow, activate, by_product, change, count_live, for_license,
     force_release, keyed_fingerprint,
 };

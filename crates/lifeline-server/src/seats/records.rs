@@ -11,8 +11,12 @@ use sha2::Sha256;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use lifeline_api::WebhookEventType;
+use serde_json::json;
+
 use super::reclaim::{self, Outage};
 use crate::store::{Store, StoreError, WriteTx};
+use crate::webhooks::enqueue;
 
 const COLUMNS: &str = "id, license_id, fingerprint, name, mode, heartbeat_s, node, first_seen, last_heartbeat, status, borrowed_until, holds_until, ended_at, end_cause, end_reason";
 
@@ -177,6 +181,40 @@ pub(crate) async fn count_live(
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// Seats by product, for `/metrics`: (product, live seats, seats sold on licenses that are
+/// neither revoked nor past their grace).
+pub(crate) async fn by_product(
+    store: &Store,
+    now: u64,
+) -> Result<Vec<(String, u64, u64)>, StoreError> {
+    let mut out: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+    for row in sqlx::query(
+        "SELECT l.product AS product, COUNT(*) AS n FROM seats s JOIN licenses l ON l.id = s.license_id \
+         WHERE s.status IN ('alive', 'borrowed') OR (s.status = 'released' AND s.holds_until > $1) \
+         GROUP BY l.product",
+    )
+    .bind(db(now))
+    .fetch_all(store.pool())
+    .await?
+    {
+        out.entry(row.try_get("product")?).or_default().0 = secs(row.try_get("n")?);
+    }
+    for row in sqlx::query(
+        "SELECT product, CAST(SUM(seats) AS BIGINT) AS n FROM licenses \
+         WHERE seats IS NOT NULL AND revoked_at IS NULL AND expires_at + grace_s > $1 GROUP BY product",
+    )
+    .bind(db(now))
+    .fetch_all(store.pool())
+    .await?
+    {
+        out.entry(row.try_get("product")?).or_default().1 = secs(row.try_get("n")?);
+    }
+    Ok(out
+        .into_iter()
+        .map(|(p, (used, sold))| (p, used, sold))
+        .collect())
+}
+
 /// What an activation asks.
 #[derive(Debug)]
 pub(crate) struct Activation<'a> {
@@ -234,6 +272,9 @@ pub(crate) async fn activate(store: &Store, a: &Activation<'_>) -> Result<Activa
     }
     let in_use = live_count(&mut w, a.license_id, a.now).await?;
     if in_use >= a.policy.limit() {
+        let data = json!({ "license_id": a.license_id, "name": a.name, "in_use": in_use, "max": a.policy.limit(), "node": a.node });
+        enqueue(&mut w, WebhookEventType::SeatDenied, &data, a.now).await?;
+        w.commit().await?;
         return Ok(Activated::Exhausted(in_use));
     }
     let id = crate::ids::new_id()?;
@@ -250,6 +291,8 @@ pub(crate) async fn activate(store: &Store, a: &Activation<'_>) -> Result<Activa
     .bind(db(a.now))
     .execute(&mut *w.tx)
     .await?;
+    let data = json!({ "seat_id": id, "license_id": a.license_id, "name": a.name, "mode": a.policy.mode.as_str(), "in_use": in_use + 1, "max": a.policy.limit(), "node": a.node });
+    enqueue(&mut w, WebhookEventType::SeatActivated, &data, a.now).await?;
     w.commit().await?;
     let seat = get(store, &id)
         .await?
@@ -295,9 +338,19 @@ pub(crate) enum Change {
     Borrow { until: u64 },
 }
 
+impl Change {
+    /// The request's name in metrics.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Heartbeat => "heartbeat",
+            Self::Release { .. } => "release",
+            Self::Borrow { .. } => "borrow",
+        }
+    }
+}
+
 /// Applies a machine's change to its seat, if the seat is its own and still held. Returns
-/// the seat as it now is (`None`: no such seat); the caller reads the status to tell a done
-/// change from a refused one.
+/// the seat as it now is and whether this change applied (`None`: no such seat).
 pub(crate) async fn change(
     store: &Store,
     id: &str,
@@ -306,7 +359,7 @@ pub(crate) async fn change(
     node: &str,
     change: Change,
     now: u64,
-) -> Result<Option<SeatRow>, StoreError> {
+) -> Result<Option<(SeatRow, bool)>, StoreError> {
     let held =
         "id = $1 AND license_id = $2 AND fingerprint = $3 AND status IN ('alive', 'borrowed')";
     let (sql, extra) = match change {
@@ -337,8 +390,21 @@ pub(crate) async fn change(
     if let Some(extra) = extra {
         query = query.bind(db(extra));
     }
-    query.execute(store.pool()).await?;
-    get(store, id).await
+    let done = if let Change::Release { .. } = change {
+        // A release changes the count: written with its webhook message.
+        let mut w = store.write().await?;
+        let done = query.execute(&mut *w.tx).await?.rows_affected();
+        if done == 1 {
+            let data =
+                json!({ "seat_id": id, "license_id": license_id, "by": "machine", "node": node });
+            enqueue(&mut w, WebhookEventType::SeatReleased, &data, now).await?;
+        }
+        w.commit().await?;
+        done
+    } else {
+        query.execute(store.pool()).await?.rows_affected()
+    };
+    Ok(get(store, id).await?.map(|seat| (seat, done == 1)))
 }
 
 /// An operator ends a seat (audited with the reason). `None`: no such seat; a seat already
@@ -371,6 +437,8 @@ pub(crate) async fn force_release(
         let detail = serde_json::json!({ "license_id": before.license_id, "reason": reason });
         w.audit(actor, "seat.released", id, None, Some(&detail))
             .await?;
+        let data = json!({ "seat_id": id, "license_id": before.license_id, "by": "operator", "reason": reason });
+        enqueue(&mut w, WebhookEventType::SeatReleased, &data, now).await?;
         w.commit().await?;
     }
     let after = get(store, id)
@@ -498,6 +566,8 @@ pub(crate) async fn sweep(
             .await?
             .rows_affected();
             if done == 1 {
+                let data = json!({ "seat_id": id, "node": node, "last_heartbeat": last_heartbeat, "heartbeat_s": heartbeat_s, "cause": "expired" });
+                enqueue(&mut w, WebhookEventType::SeatReclaimed, &data, now).await?;
                 report.reclaimed.push(id);
             }
         }

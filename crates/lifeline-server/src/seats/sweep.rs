@@ -15,6 +15,14 @@ impl AppState {
             .seat_sweep_every_s
             .max(rules.heartbeat_every_s)
             .saturating_mul(3);
-        records::sweep(self.store(), now, gap, rules.node_unreachable_after_s).await
+        let report = records::sweep(self.store(), now, gap, rules.node_unreachable_after_s).await?;
+        if let Some((from, to)) = report.outage {
+            self.metrics().seat_reclaim_paused(to.saturating_sub(from));
+        }
+        self.metrics().seat_ended(
+            "expired",
+            u64::try_from(report.reclaimed.len()).unwrap_or(u64::MAX),
+        );
+        Ok(report)
     }
 }

@@ -301,6 +301,7 @@ on_every_backend!(
     seats::node_locked_seats_stay_and_borrowed_seats_come_back,
     seats::a_released_seat_lingers_and_operators_release_with_a_reason,
     seats::concurrent_activations_on_two_nodes_never_pass_the_limit,
+    seats::seats_show_in_metrics_and_webhooks,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

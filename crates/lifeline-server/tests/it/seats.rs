@@ -501,3 +501,98 @@ pub(crate) async fn concurrent_activations_on_two_nodes_never_pass_the_limit(s: 
     assert_eq!(list["in_use"], 5);
     assert_eq!(list["items"].as_array().unwrap().len(), 5);
 }
+
+/// `/metrics` as text.
+async fn metrics(s: &Server) -> String {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.router.clone().oneshot(req).await.unwrap();
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+pub(crate) async fn seats_show_in_metrics_and_webhooks(s: Server) {
+    product(&s).await;
+    let (status, _) = s
+        .admin(
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["seat.activated", "seat.released", "seat.reclaimed", "seat.denied"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let license = seated(
+        &s,
+        "metered",
+        json!({"seats": 2, "seat_mode": "floating", "heartbeat_s": 10}),
+    )
+    .await;
+    let (_, a) = activate(&s, &license, "a").await;
+    activate(&s, &license, "b").await;
+    assert_eq!(
+        refusal(&activate(&s, &license, "c").await.1),
+        "seats_exhausted"
+    );
+    let seat_a = a["seat_id"].as_str().unwrap();
+    heartbeat(&s, &license, seat_a, "a").await;
+    let (status, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/seats/{seat_a}"),
+            None,
+            Some(holder(&license, "a")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let t = now();
+    s.state.sweep_seats(t).await.unwrap();
+    let r = s.state.sweep_seats(t + 60).await.unwrap();
+    assert_eq!(r.outage, Some((t, t + 60)), "a gap in the sweeps");
+    let r = s.state.sweep_seats(t + 71).await.unwrap();
+    assert_eq!(
+        r.reclaimed.len(),
+        1,
+        "b's seat, after 10 s of service time: {r:?}"
+    );
+    let text = metrics(&s).await;
+    for line in [
+        "lifeline_seats_in_use{product=\"seats\"} 0",
+        "lifeline_seats_sold{product=\"seats\"} 2",
+        "lifeline_seat_requests_total{request=\"activate\",result=\"granted\"} 2",
+        "lifeline_seat_requests_total{request=\"activate\",result=\"seats_exhausted\"} 1",
+        "lifeline_seat_requests_total{request=\"heartbeat\",result=\"renewed\"} 1",
+        "lifeline_seat_requests_total{request=\"release\",result=\"released\"} 1",
+        "lifeline_seat_ends_total{cause=\"released\"} 1",
+        "lifeline_seat_ends_total{cause=\"expired\"} 1",
+        "lifeline_seat_ends_total{cause=\"admin\"} 0",
+        "lifeline_seat_reclaim_paused_seconds_total 60",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    // One webhook message per seat event, in the transaction of the change.
+    let pool = sqlx::AnyPool::connect(&s.url).await.unwrap();
+    let rows = sqlx::query("SELECT event_type FROM webhook_outbox ORDER BY created_at, msg_id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut events: Vec<String> = rows
+        .iter()
+        .map(|r| sqlx::Row::try_get::<String, _>(r, "event_type").unwrap())
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "seat.activated",
+            "seat.activated",
+            "seat.denied",
+            "seat.reclaimed",
+            "seat.released"
+        ]
+    );
+    pool.close().await;
+}
