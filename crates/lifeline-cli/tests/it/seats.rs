@@ -392,3 +392,103 @@ fn check_seat_holds_renews_and_releases_a_seat_and_rides_out_an_outage() {
     assert_eq!(seen.last().unwrap()["seat"]["state"], "offline", "{seen:?}");
     assert_eq!(seen.last().unwrap()["state"], "offline");
 }
+
+#[test]
+fn sigkill_during_activations_loses_no_acknowledged_seat_and_counts_no_phantom() {
+    let _others = crate::common::beside_others();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = crate::common::free_port();
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let mut node = Serve::start_on(port, &args, &[]);
+    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let admin = admin.trim().to_owned();
+    let (status, _) = node.post(
+        "/api/v1/products",
+        &admin,
+        &json!({"id": "app", "name": "App"}),
+    );
+    assert_eq!(status, 201);
+    let (status, license) = node.post(
+        "/api/v1/licenses",
+        &admin,
+        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64,
+            "entitlements": [], "seats": 1000, "seat_mode": "floating"}),
+    );
+    assert_eq!(status, 201, "{license}");
+    let id = license["id"].as_str().unwrap().to_owned();
+    // Four machines' worth of activations at a time until the server dies under them.
+    let url = node.url.clone();
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (url, token, acked) = (url.clone(), license["token"].clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for i in 0..10_000 {
+                    let fingerprint = format!("machine-{w}-{i}");
+                    let body = json!({"token": token, "fingerprint": fingerprint});
+                    let Ok(mut r) = agent().post(format!("{url}/api/v1/seats")).send_json(&body)
+                    else {
+                        return i;
+                    };
+                    if r.status().as_u16() == 201 {
+                        let answer: Value = r.body_mut().read_json().unwrap();
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push((fingerprint, answer["seat_id"].as_str().unwrap().to_owned()));
+                    }
+                }
+                10_000
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().len() < 100 {
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    node.kill();
+    let attempted: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() < 1000,
+        "the kill came too late to prove anything"
+    );
+
+    let node = Serve::start_on(port, &args, &[]);
+    let list = seats(&node, &admin, &id);
+    let rows = list["items"].as_array().unwrap();
+    let ids: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for (fingerprint, seat) in &acknowledged {
+        assert!(
+            ids.contains(seat.as_str()),
+            "acknowledged seat {seat} of {fingerprint} was lost"
+        );
+    }
+    // The count is the rows: nothing counted that is not a seat, and at most one seat per
+    // machine that asked (one whose answer was lost may have its seat: asking again reuses it).
+    assert_eq!(list["in_use"].as_u64().unwrap() as usize, rows.len());
+    assert!(
+        rows.len() <= attempted + 4,
+        "{} seats for {attempted} attempts",
+        rows.len()
+    );
+    for (fingerprint, seat) in acknowledged.iter().take(20) {
+        let (status, again) = machine(
+            &node,
+            "/api/v1/seats",
+            &json!({"token": license["token"], "fingerprint": fingerprint}),
+        );
+        assert_eq!(
+            (status, again["seat_id"].as_str()),
+            (200, Some(seat.as_str())),
+            "{again}"
+        );
+    }
+    assert_eq!(
+        seats(&node, &admin, &id)["in_use"].as_u64().unwrap() as usize,
+        rows.len()
+    );
+}
