@@ -110,7 +110,7 @@ pub struct IncidentNote {
 }
 
 /// Every incident rule's id (the server's rules engine; the console's rule filter).
-pub const INCIDENT_RULES: [&str; 8] = [
+pub const INCIDENT_RULES: [&str; 10] = [
     "validation_failure_ratio",
     "edge_failure_ratio",
     "validation_latency_p99",
@@ -119,4 +119,6 @@ pub const INCIDENT_RULES: [&str; 8] = [
     "publication_failures",
     "reason_surge",
     "degraded_verdicts",
+    "seat_exhaustion",
+    "activation_surge",
 ];

@@ -129,6 +129,8 @@ pub(crate) async fn evaluate(
             .find_map(|k| Some((k.kid.clone(), k.rotate_by?))),
         nodes,
         publish_failures: metrics.recent_publish_failures(now, config.window_s),
+        seat_denials: metrics.recent_seat_denials(now, config.window_s),
+        seat_activations: metrics.recent_seat_activations(now, config.window_s),
     };
     let findings = crate::rules::evaluate(config, &figures);
     let alive: BTreeSet<&str> = figures

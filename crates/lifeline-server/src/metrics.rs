@@ -27,6 +27,10 @@ pub struct Metrics {
     seat_ends: Mutex<BTreeMap<&'static str, u64>>,
     /// Outage seconds this node's sweeps recorded (never counted against a seat).
     seat_paused_secs: AtomicU64,
+    /// Activations refused for want of a seat, by license.
+    seat_denials: crate::seats::activity::Activity,
+    /// New seats, by licensee.
+    seat_activations: crate::seats::activity::Activity,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,6 +105,30 @@ impl Metrics {
         *lock(&self.seat_requests)
             .entry((request, result))
             .or_default() += 1;
+    }
+
+    /// Counts an activation refused for want of a seat on `license` at `now`.
+    pub(crate) fn seat_denied(&self, license: &str, now: u64) {
+        self.seat_denials.add(license, now);
+    }
+
+    /// Counts a new seat of `licensee` at `now`.
+    pub(crate) fn seat_activated(&self, licensee: &str, now: u64) {
+        self.seat_activations.add(licensee, now);
+    }
+
+    /// Refused activations by license: (in the last `secs`, in the rest of the hour).
+    pub(crate) fn recent_seat_denials(&self, now: u64, secs: u64) -> BTreeMap<String, (u64, u64)> {
+        self.seat_denials.recent(now, secs)
+    }
+
+    /// New seats by licensee: (in the last `secs`, in the rest of the hour).
+    pub(crate) fn recent_seat_activations(
+        &self,
+        now: u64,
+        secs: u64,
+    ) -> BTreeMap<String, (u64, u64)> {
+        self.seat_activations.recent(now, secs)
     }
 
     /// Counts seats ended (`released`, `expired`, `admin`).

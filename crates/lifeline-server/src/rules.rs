@@ -13,6 +13,8 @@
 //! | `publication_failures` | `node:ID` | this node failed to publish a status list, override bundle or lease ≥ 1 time in 5 min |
 //! | `reason_surge` | `service:NAME reason:R` (or `node:ID reason:R`) | one watched reason > 50 % of the refusals and ≥ 20 in 5 min |
 //! | `degraded_verdicts` | `service:NAME` | `grace` + `offline` verdicts > 30 % of ≥ 20 over 5 min |
+//! | `seat_exhaustion` | `license:ID` | this node refused ≥ 5 activations of the license for want of a seat in 5 min |
+//! | `activation_surge` | `licensee:SUB` | ≥ 20 new seats of one licensee on this node in 5 min, over 5 × its average 5 min of the hour before |
 
 use std::collections::BTreeMap;
 
@@ -24,7 +26,7 @@ use crate::series::{Recent, VALIDATE_LATENCY_BOUNDS_SECS, percentile_ms};
 use crate::telemetry::EdgeRecent;
 
 /// Every rule's id.
-pub const RULES: [&str; 8] = lifeline_api::INCIDENT_RULES;
+pub const RULES: [&str; 10] = lifeline_api::INCIDENT_RULES;
 
 /// The rules' thresholds and the engine's timing (`lifeline serve --rules FILE.json`; every
 /// member is optional and defaults as documented).
@@ -66,6 +68,14 @@ pub struct RulesConfig {
     pub degraded_share: f64,
     /// ... out of at least this many verdicts in the window (20).
     pub degraded_min: u64,
+    /// `seat_exhaustion`: fire at this many activations of one license refused for want of a
+    /// seat in the window (5).
+    pub seat_denials_min: u64,
+    /// `activation_surge`: fire at this many new seats of one licensee in the window (20) ...
+    pub activation_surge_min: u64,
+    /// ... when that is over this many times its average per window over the rest of the
+    /// hour (5).
+    pub activation_surge_factor: f64,
     /// Rules that never fire (their open incidents resolve at the next evaluation).
     pub disabled: Vec<String>,
 }
@@ -99,6 +109,9 @@ impl Default for RulesConfig {
             .to_vec(),
             degraded_share: 0.3,
             degraded_min: 20,
+            seat_denials_min: 5,
+            activation_surge_min: 20,
+            activation_surge_factor: 5.0,
             disabled: Vec::new(),
         }
     }
@@ -170,6 +183,11 @@ pub(crate) struct Figures {
     pub(crate) active_key: Option<(String, u64)>,
     /// This node's publication failures over the window, by what failed.
     pub(crate) publish_failures: BTreeMap<String, u64>,
+    /// Activations this node refused for want of a seat, by license: (in the window, in the
+    /// rest of the hour).
+    pub(crate) seat_denials: BTreeMap<String, (u64, u64)>,
+    /// New seats on this node, by licensee: (in the window, in the rest of the hour).
+    pub(crate) seat_activations: BTreeMap<String, (u64, u64)>,
 }
 
 /// Who can tell whether a finding still holds.
@@ -370,8 +388,54 @@ pub(crate) fn evaluate(c: &RulesConfig, f: &Figures) -> Vec<Finding> {
             });
         }
     }
+    seat_findings(c, f, &f.node_id, &mut out);
     out.retain(|finding| c.enabled(finding.rule));
     out
+}
+
+/// `seat_exhaustion` and `activation_surge`.
+fn seat_findings(c: &RulesConfig, f: &Figures, node: &str, out: &mut Vec<Finding>) {
+    for (license, (refused, _)) in &f.seat_denials {
+        if *refused >= c.seat_denials_min {
+            out.push(Finding {
+                rule: "seat_exhaustion",
+                subject: format!("license:{license}"),
+                severity: Severity::Warning,
+                title: format!(
+                    "license {license}: {refused} activations refused in {} s, every seat taken",
+                    c.window_s
+                ),
+                affected: json!({ "licenses": [license], "nodes": [node] }),
+                evidence: json!({
+                    "window_s": c.window_s, "refused": refused, "threshold": c.seat_denials_min,
+                }),
+            });
+        }
+    }
+    // The windows of the hour outside the current one.
+    let windows_before = (3600 / c.window_s.max(1)).saturating_sub(1).max(1);
+    for (licensee, (new, before)) in &f.seat_activations {
+        #[allow(clippy::cast_precision_loss)]
+        let usual = *before as f64 / windows_before as f64;
+        #[allow(clippy::cast_precision_loss)]
+        let surging = *new as f64 > c.activation_surge_factor * usual;
+        if *new >= c.activation_surge_min && surging {
+            out.push(Finding {
+                rule: "activation_surge",
+                subject: format!("licensee:{licensee}"),
+                severity: Severity::Warning,
+                title: format!(
+                    "licensee {licensee} took {new} new seats in {} s (usually {usual:.1}): abuse, or a fleet that leaks seats?",
+                    c.window_s
+                ),
+                affected: json!({ "licensees": [licensee], "nodes": [node] }),
+                evidence: json!({
+                    "window_s": c.window_s, "new_seats": new, "usual_per_window": r4(usual),
+                    "min": c.activation_surge_min, "factor": c.activation_surge_factor,
+                }),
+            });
+        }
+    }
 }
 
 /// `reason_surge` for one source: a watched reason over `surge_share` of the refusals.
@@ -551,6 +615,41 @@ mod tests {
         let mut f = figures();
         f.publish_failures.insert("status_list".into(), 1);
         assert_eq!(fired(&f), vec![("publication_failures", "node:a".into())]);
+    }
+
+    #[test]
+    fn a_license_refusing_seats_is_exhausted_from_five_refusals() {
+        let mut f = figures();
+        f.seat_denials.insert("lic-1".into(), (4, 50));
+        assert!(
+            fired(&f).is_empty(),
+            "refusals before the window do not count"
+        );
+        f.seat_denials.insert("lic-1".into(), (5, 0));
+        assert_eq!(fired(&f), vec![("seat_exhaustion", "license:lic-1".into())]);
+    }
+
+    #[test]
+    fn activations_surge_only_far_above_a_licensees_usual_rate() {
+        let mut f = figures();
+        // 20 new seats with no history: far above nothing.
+        f.seat_activations.insert("acme".into(), (20, 0));
+        assert_eq!(
+            fired(&f),
+            vec![("activation_surge", "licensee:acme".into())]
+        );
+        // 19: under the minimum.
+        f.seat_activations.insert("acme".into(), (19, 0));
+        assert!(fired(&f).is_empty());
+        // 40 when it usually takes 10 per 5 min (110 over the 11 windows before): 4x, not 5x.
+        f.seat_activations.insert("acme".into(), (40, 110));
+        assert!(fired(&f).is_empty());
+        // 51: over 5x.
+        f.seat_activations.insert("acme".into(), (51, 110));
+        assert_eq!(
+            fired(&f),
+            vec![("activation_surge", "licensee:acme".into())]
+        );
     }
 
     #[test]

@@ -133,6 +133,13 @@ async fn answer(
         (None, _, _) => "renewed",
     };
     state.metrics().seat_request(request, result);
+    if request == "activate" {
+        if o.refusal == Some(SeatRefusal::SeatsExhausted) {
+            state.metrics().seat_denied(p.claims.jti(), now);
+        } else if status == StatusCode::CREATED {
+            state.metrics().seat_activated(p.claims.sub(), now);
+        }
+    }
     let ring = state.keys().await?;
     let (seat_state, expires_at) = match (&o.seat, o.refusal) {
         (Some(seat), None) if seat.status == SeatStatus::Borrowed => {

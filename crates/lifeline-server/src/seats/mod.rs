@@ -5,6 +5,7 @@
 //! `routes/seats.rs`; every node sweeps every `seat_sweep_every_s` (`sweep.rs`:
 //! `AppState::sweep_seats`).
 
+pub(crate) mod activity;
 mod reclaim;
 pub(crate) mod records;
 mod sweep;

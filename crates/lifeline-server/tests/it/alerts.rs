@@ -106,6 +106,12 @@ async fn alert_rules_keep_the_default_thresholds_and_real_metric_names() {
                 format!(">= {}", c.degraded_min),
                 window.clone(),
             ],
+            "seat_exhaustion" => vec![format!(">= {}", c.seat_denials_min), window.clone()],
+            "activation_surge" => vec![
+                format!(">= {}", c.activation_surge_min),
+                format!("> {} *", c.activation_surge_factor),
+                window.clone(),
+            ],
             other => panic!("{}: unknown rule {other:?}", a.name),
         };
         if a.rule == "node_unreachable" {

@@ -302,6 +302,7 @@ on_every_backend!(
     seats::a_released_seat_lingers_and_operators_release_with_a_reason,
     seats::concurrent_activations_on_two_nodes_never_pass_the_limit,
     seats::seats_show_in_metrics_and_webhooks,
+    seats::refused_and_surging_activations_open_incidents,
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,

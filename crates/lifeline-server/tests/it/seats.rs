@@ -596,3 +596,54 @@ pub(crate) async fn seats_show_in_metrics_and_webhooks(s: Server) {
     );
     pool.close().await;
 }
+
+pub(crate) async fn refused_and_surging_activations_open_incidents(s: Server) {
+    product(&s).await;
+    let full = seated(&s, "full", json!({"seats": 1, "seat_mode": "floating"})).await;
+    assert_eq!(activate(&s, &full, "holder").await.0, StatusCode::CREATED);
+    for i in 0..5 {
+        assert_eq!(
+            refusal(&activate(&s, &full, &format!("waiting-{i}")).await.1),
+            "seats_exhausted"
+        );
+    }
+    let fleet = seated(&s, "fleet", json!({"seats": 50, "seat_mode": "floating"})).await;
+    for i in 0..20 {
+        assert_eq!(
+            activate(&s, &fleet, &format!("container-{i}")).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let e = s.state.evaluate_rules(now()).await.unwrap();
+    let firing: Vec<(&str, &str)> = e
+        .firing
+        .iter()
+        .map(|(r, x)| (r.as_str(), x.as_str()))
+        .collect();
+    let full_id = format!("license:{}", full["id"].as_str().unwrap());
+    assert!(
+        firing.contains(&("seat_exhaustion", full_id.as_str())),
+        "{firing:?}"
+    );
+    assert!(
+        firing.contains(&("activation_surge", "licensee:fleet")),
+        "{firing:?}"
+    );
+    assert!(
+        !firing.iter().any(|(_, x)| *x == "licensee:full"),
+        "one seat is no surge: {firing:?}"
+    );
+    assert_eq!(e.opened.len(), 2, "{e:?}");
+    let (_, incidents) = s
+        .admin("GET", "/api/v1/incidents?rule=seat_exhaustion", None)
+        .await;
+    let incident = &incidents.as_array().unwrap()[0];
+    assert_eq!(incident["severity"], "warning");
+    assert!(
+        incident["title"]
+            .as_str()
+            .unwrap()
+            .contains("5 activations refused"),
+        "{incident}"
+    );
+}
