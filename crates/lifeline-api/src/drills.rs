@@ -51,7 +51,7 @@ pub struct FaultState {
 
 /// Every drill `lifeline drill list` names, in its order (the console lists them too, so a
 /// drill never run shows; a CLI test keeps this list and the drills in step).
-pub const DRILL_NAMES: [&str; 12] = [
+pub const DRILL_NAMES: [&str; 15] = [
     "expired-signing-key",
     "key-rotated-mid-traffic",
     "one-node-down",
@@ -64,6 +64,9 @@ pub const DRILL_NAMES: [&str; 12] = [
     "replayed-old-lease",
     "revoked-during-outage",
     "store-unavailable",
+    "seat-race",
+    "crashed-clients",
+    "heartbeat-outage",
 ];
 
 /// A drill's measured times, ms from the fault's injection.

@@ -25,7 +25,7 @@ pub(crate) const TIMEOUT_MS: u64 = 300;
 pub(crate) const DEADLINE_MS: u64 = 1_500;
 
 /// The rules the lab's nodes run: fast enough to detect within a drill.
-const RULES: &str = r#"{"evaluate_every_s": 1, "heartbeat_every_s": 1, "node_unreachable_after_s": 3, "window_s": 20, "min_requests": 3}"#;
+const RULES: &str = r#"{"evaluate_every_s": 1, "heartbeat_every_s": 1, "seat_sweep_every_s": 1, "node_unreachable_after_s": 3, "window_s": 20, "min_requests": 3}"#;
 
 fn err(what: impl std::fmt::Display) -> CliError {
     CliError::new(format!("drill: {what}"))
@@ -358,7 +358,7 @@ impl Lab {
             .collect()
     }
 
-    fn check_command(&self, nodes: &[usize], extra: &[String]) -> Command {
+    fn check_command(&self, nodes: &[usize], extra: &[String], cache: &Path) -> Command {
         let urls: Vec<&str> = nodes
             .iter()
             .filter_map(|i| self.nodes.get(*i).map(|n| n.url.as_str()))
@@ -370,7 +370,7 @@ impl Lab {
             .arg("--keys")
             .arg(&self.keys_path)
             .arg("--cache")
-            .arg(&self.cache_path)
+            .arg(cache)
             .args(["--instance", "drill"])
             .args(["--timeout-ms", &TIMEOUT_MS.to_string()])
             .args(["--deadline-ms", &DEADLINE_MS.to_string()])
@@ -386,9 +386,92 @@ impl Lab {
             "--every-ms".to_owned(),
             EVERY_MS.to_string(),
         ];
-        let mut cmd = self.check_command(&[0, 1, 2], &extra);
-        cmd.arg(&self.license_path)
-            .stdin(Stdio::null())
+        let mut cmd = self.check_command(&[0, 1, 2], &extra, &self.cache_path);
+        cmd.arg(&self.license_path);
+        Self::spawn_stream(cmd)
+    }
+
+    /// A machine holding a seat of the license in `license` (`lifeline check --seat` with
+    /// its own cache), checking every 500 ms until stopped.
+    pub(crate) fn seat_holder(
+        &self,
+        license: &Path,
+        fingerprint: &str,
+    ) -> Result<Stream, CliError> {
+        let cache = self.dir.join(format!("cache-{fingerprint}.json"));
+        let extra = [
+            "--count",
+            "1000000",
+            "--every-ms",
+            "500",
+            "--seat",
+            "--fingerprint",
+            fingerprint,
+            "--seat-name",
+            fingerprint,
+        ]
+        .map(str::to_owned);
+        let mut cmd = self.check_command(&[0, 1, 2], &extra, &cache);
+        cmd.arg(license);
+        Self::spawn_stream(cmd)
+    }
+
+    /// A new license of the demo product with `terms` (seats, ...), written to a file; its
+    /// id and the file.
+    pub(crate) fn seated_license(
+        &self,
+        name: &str,
+        terms: Value,
+    ) -> Result<(String, PathBuf), CliError> {
+        let mut body = json!({"product": "photo-pro", "licensee": name, "entitlements": [], "expires_at": 4_102_444_800u64});
+        if let (Some(b), Some(t)) = (body.as_object_mut(), terms.as_object()) {
+            b.extend(t.clone());
+        }
+        let license = self.admin_ok("POST", "/api/v1/licenses", Some(body))?;
+        let path = self.dir.join(format!("{name}.jwt"));
+        std::fs::write(
+            &path,
+            license.get("token").and_then(Value::as_str).unwrap_or(""),
+        )
+        .map_err(err)?;
+        Ok((
+            license
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            path,
+        ))
+    }
+
+    /// The license's seats as operators see them.
+    pub(crate) fn seats(&self, license_id: &str) -> Result<Value, CliError> {
+        self.admin_ok("GET", &format!("/api/v1/licenses/{license_id}/seats"), None)
+    }
+
+    /// A machine's activation through validation node `i`: status and answer.
+    pub(crate) fn activate(
+        &self,
+        i: usize,
+        token: &str,
+        fingerprint: &str,
+    ) -> Result<(u16, Value), CliError> {
+        let url = self
+            .nodes
+            .get(i)
+            .map(|n| n.url.clone())
+            .ok_or_else(|| err("no such node"))?;
+        let mut r = self
+            .agent
+            .post(format!("{url}/api/v1/seats"))
+            .send_json(json!({"token": token, "fingerprint": fingerprint}))
+            .map_err(|e| err(format!("activate through {url}: {e}")))?;
+        let status = r.status().as_u16();
+        Ok((status, r.body_mut().read_json().unwrap_or(Value::Null)))
+    }
+
+    fn spawn_stream(mut cmd: Command) -> Result<Stream, CliError> {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd
@@ -439,7 +522,7 @@ impl Lab {
         license: &Path,
         extra: &[String],
     ) -> Result<(Seen, Option<i32>), CliError> {
-        let mut cmd = self.check_command(&[0, 1, 2], extra);
+        let mut cmd = self.check_command(&[0, 1, 2], extra, &self.cache_path);
         let output = cmd
             .arg(license)
             .stdin(Stdio::null())
@@ -483,6 +566,8 @@ pub(crate) struct Seen {
     pub(crate) at: Instant,
     pub(crate) state: String,
     pub(crate) reason: Option<String>,
+    /// With `--seat`: where the machine's seat stands (`held`, `offline`, `refused`, `lost`).
+    pub(crate) seat: Option<String>,
 }
 
 impl Seen {
@@ -494,7 +579,17 @@ impl Seen {
             .unwrap_or("no-verdict")
             .to_owned();
         let reason = v.get("reason").and_then(Value::as_str).map(str::to_owned);
-        Self { at, state, reason }
+        let seat = v
+            .get("seat")
+            .and_then(|s| s.get("state"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Self {
+            at,
+            state,
+            reason,
+            seat,
+        }
     }
 
     /// Whether the verdict lets the user work.

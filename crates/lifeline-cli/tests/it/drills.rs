@@ -18,7 +18,7 @@ use crate::common::{BIN, Serve};
 
 const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
 
-const ALL: [&str; 12] = lifeline_api::DRILL_NAMES;
+const ALL: [&str; 15] = lifeline_api::DRILL_NAMES;
 
 fn lifeline(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -127,6 +127,36 @@ fn drill_one_node_down() {
 fn drill_all_nodes_down() {
     let r = drill("all-nodes-down");
     assert!(r["verifiers"]["states"]["offline"].as_u64().unwrap() > 0);
+    assert_eq!(r["verifiers"]["lockouts"], 0);
+}
+
+#[test]
+fn drill_seat_race() {
+    let r = drill("seat-race");
+    assert_eq!(
+        r["expectations"][0]["observed"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("5")
+    );
+}
+
+#[test]
+fn drill_crashed_clients() {
+    let r = drill("crashed-clients");
+    assert!(r["times"]["recover_ms"].as_u64().is_some(), "{r}");
+    assert_eq!(r["verifiers"]["lockouts"], 0);
+}
+
+#[test]
+fn drill_heartbeat_outage() {
+    let r = drill("heartbeat-outage");
+    assert!(
+        r["verifiers"]["states"]["offline"].as_u64().unwrap() > 0,
+        "{r}"
+    );
     assert_eq!(r["verifiers"]["lockouts"], 0);
 }
 

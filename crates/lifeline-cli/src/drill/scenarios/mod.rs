@@ -7,6 +7,7 @@ use super::Record;
 use super::lab::Lab;
 use crate::failure::CliError;
 
+mod seats;
 mod servers;
 mod verifiers;
 mod watch;
@@ -95,5 +96,23 @@ pub(crate) const DRILLS: &[Drill] = &[
         about: "the database is locked for 8 s",
         fault: "an exclusive lock on the SQLite store for 8 s",
         run: servers::store_unavailable,
+    },
+    Drill {
+        name: "seat-race",
+        about: "64 machines activate at once, through three nodes, for the last 5 seats",
+        fault: "64 concurrent activations for a license with 5 floating seats, spread over three nodes sharing one store",
+        run: seats::seat_race,
+    },
+    Drill {
+        name: "crashed-clients",
+        about: "half the machines holding floating seats crash",
+        fault: "3 of 6 machines holding seats (heartbeat_s 20) SIGKILLed: no release",
+        run: seats::crashed_clients,
+    },
+    Drill {
+        name: "heartbeat-outage",
+        about: "every node is unreachable for three heartbeat periods while machines hold seats",
+        fault: "partition of all three validation nodes for 30 s (heartbeat_s 10)",
+        run: seats::heartbeat_outage,
     },
 ];
