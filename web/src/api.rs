@@ -7,10 +7,10 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use lifeline_api::{
-    AuditIntegrity, AuditPage, CreateOverride, DependencyMap, ExtendLicense, Incident,
-    IncidentDetail, IncidentNote, IncidentStatus, IssueLicense, License, LicensePage, LicenseState,
-    OverrideRecord, OverrideStatus, Overview, Problem, Product, RevokeLicense, RevokeOverride,
-    SessionInfo, SigningKeyInfo, StoredDrillReport,
+    AuditIntegrity, AuditPage, CreateOverride, DependencyMap, ExtendLicense, ForceReleaseSeat,
+    Incident, IncidentDetail, IncidentNote, IncidentStatus, IssueLicense, License, LicensePage,
+    LicenseSeats, LicenseState, OverrideRecord, OverrideStatus, Overview, Problem, Product,
+    RevokeLicense, RevokeOverride, Seat, SessionInfo, SigningKeyInfo, StoredDrillReport,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -144,6 +144,23 @@ pub async fn extend(auth: Auth, id: &str, body: &ExtendLicense) -> Result<Licens
         body,
     )
     .await
+}
+
+/// `GET /api/v1/licenses/{id}/seats` (operator).
+pub async fn license_seats(auth: Auth, id: &str) -> Result<LicenseSeats, ApiError> {
+    get(
+        auth,
+        Request::get(&format!("/api/v1/licenses/{}/seats", encode(id))),
+    )
+    .await
+}
+
+/// `POST /api/v1/seats/{id}/revoke` (operator): ends a seat on its machine's behalf.
+pub async fn release_seat(auth: Auth, id: &str, reason: &str) -> Result<Seat, ApiError> {
+    let body = ForceReleaseSeat {
+        reason: reason.to_owned(),
+    };
+    post(auth, &format!("/api/v1/seats/{}/revoke", encode(id)), &body).await
 }
 
 /// `GET /api/v1/products`.

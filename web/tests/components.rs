@@ -16,6 +16,7 @@ use lifeline_api::{
 use lifeline_console::components::badge::StateBadge;
 use lifeline_console::components::confirm::ConfirmDialog;
 use lifeline_console::components::license_table::LicenseTable;
+use lifeline_console::components::seats::SeatTable;
 use lifeline_console::components::verdict::VerdictView;
 use lifeline_console::pages::keys::KeyTable;
 use lifeline_console::pages::overview::OverviewView;
@@ -117,6 +118,82 @@ fn the_license_table_links_each_row_and_says_when_empty() {
     let empty = mount(|| view! { <LicenseTable licenses=Vec::new() now=NOW/> });
     assert!(all(&empty, "table").is_empty());
     assert!(text(&empty).contains("No licenses match"));
+}
+
+fn seat(id: &str, name: &str, status: lifeline_api::SeatStatus) -> lifeline_api::Seat {
+    let ended = !matches!(
+        status,
+        lifeline_api::SeatStatus::Alive | lifeline_api::SeatStatus::Borrowed
+    );
+    lifeline_api::Seat {
+        id: id.into(),
+        license_id: "lic-1".into(),
+        name: name.into(),
+        fingerprint_hash: "3fc08b172184".into(),
+        mode: lifeline_api::SeatMode::Floating,
+        node: "node-a".into(),
+        first_seen: NOW - 3600,
+        last_heartbeat: NOW - 30,
+        status,
+        lease_expires_at: (!ended).then_some(NOW + 90),
+        borrowed_until: None,
+        ended_at: ended.then_some(NOW - 10),
+        end_cause: ended.then_some(lifeline_api::SeatEnd::Expired),
+        end_reason: None,
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_seat_table_shows_holders_and_releases_only_held_seats() {
+    use lifeline_api::SeatStatus;
+    let seats = lifeline_api::LicenseSeats {
+        license_id: "lic-1".into(),
+        seats: Some(2),
+        mode: Some(lifeline_api::SeatMode::Floating),
+        max: Some(3),
+        in_use: 1,
+        items: vec![
+            seat("s-1", "build box", SeatStatus::Alive),
+            seat("s-2", "old laptop", SeatStatus::Reclaimed),
+        ],
+    };
+    let released = RwSignal::new(Vec::<String>::new());
+    let on_release = Callback::new(move |s: lifeline_api::Seat| released.update(|v| v.push(s.id)));
+    let root = mount(move || view! { <SeatTable seats=seats now=NOW on_release=on_release/> });
+    assert_eq!(
+        text(&one(&root, "[data-testid=seat-summary]")),
+        "1 of 2 seats in use (floating, up to 3 with overage)."
+    );
+    let rows = all(&root, "tbody tr");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].get_attribute("data-status").as_deref(),
+        Some("held")
+    );
+    assert!(text(&rows[0]).contains("build box"));
+    assert!(text(&rows[0]).contains("3fc08b172184"));
+    assert!(text(&rows[1]).contains("reclaimed: no heartbeat"));
+    assert!(
+        all(&rows[1], "button").is_empty(),
+        "an ended seat has nothing to release"
+    );
+    one(&rows[0], "button")
+        .dyn_into::<HtmlElement>()
+        .unwrap()
+        .click();
+    assert_eq!(released.get_untracked(), vec!["s-1".to_owned()]);
+    // A license without seats, and one nobody activated yet.
+    let none = lifeline_api::LicenseSeats {
+        license_id: "lic-2".into(),
+        seats: None,
+        mode: None,
+        max: None,
+        in_use: 0,
+        items: Vec::new(),
+    };
+    let root = mount(move || view! { <SeatTable seats=none now=NOW/> });
+    assert!(text(&root).contains("This license has no seats"));
+    assert!(text(&root).contains("No machine has activated a seat yet."));
 }
 
 #[wasm_bindgen_test]
@@ -998,7 +1075,10 @@ async fn the_last_run_table_shows_which_drills_pass_now() {
     let tally = one(&root, "[data-testid=drill-tally]");
     assert_eq!(
         text(&tally),
-        "2 passing, 1 failing, 10 never run (from the 4 newest reports)"
+        format!(
+            "2 passing, 1 failing, {} never run (from the 4 newest reports)",
+            DRILLS.len() - 2
+        )
     );
     assert!(tally.class_list().contains("failing"));
     one(&expired, "button")

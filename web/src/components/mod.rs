@@ -6,5 +6,6 @@ pub mod chart;
 pub mod confirm;
 pub mod health;
 pub mod license_table;
+pub mod seats;
 pub mod status;
 pub mod verdict;

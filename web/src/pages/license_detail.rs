@@ -1,13 +1,14 @@
 //! One license: the server's record, the verdict this browser computes from its token, the
-//! token itself, its audit history; revoke and extend.
+//! token itself, its seats (operators: release one), its audit history; revoke and extend.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use lifeline_api::{ExtendLicense, License, Role};
+use lifeline_api::{ExtendLicense, License, Role, Seat};
 
 use crate::api::{self, ApiError, AuditQuery};
 use crate::components::badge::StateBadge;
 use crate::components::confirm::ConfirmDialog;
+use crate::components::seats::SeatTable;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
 use crate::components::verdict::VerdictView;
 use crate::format;
@@ -57,6 +58,9 @@ pub fn LicenseDetailPage(id: String) -> impl IntoView {
                 </section>
             }.into_any(),
         }}
+        <Show when=move || auth.can(Role::Operator)>
+            <SeatsSection id=id()/>
+        </Show>
         <section aria-labelledby="history-h">
             <h2 id="history-h">"History"</h2>
             {move || match history.get() {
@@ -224,5 +228,60 @@ pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView 
             <input id="extend-date" type="date" prop:value=move || new_expiry.get()
                 on:input=move |ev| new_expiry.set(event_target_value(&ev))/>
         </ConfirmDialog>
+    }
+}
+
+/// The license's seats (operators), with a release per held seat (a reason, audited).
+#[component]
+fn SeatsSection(id: String) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let id = StoredValue::new(id);
+    let seats = LocalResource::new(move || {
+        let id = id.get_value();
+        async move { api::license_seats(auth, &id).await }
+    });
+    let releasing = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let picked = RwSignal::new(None::<Seat>);
+    let error = RwSignal::new(None::<ApiError>);
+    let on_pick = Callback::new(move |seat: Seat| {
+        picked.set(Some(seat));
+        releasing.set(true);
+    });
+    let on_release = Callback::new(move |reason: String| {
+        let Some(seat) = picked.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match api::release_seat(auth, &seat.id, &reason).await {
+                Ok(_) => {
+                    error.set(None);
+                    releasing.set(false);
+                    seats.refetch();
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    });
+    view! {
+        <section aria-labelledby="seats-h">
+            <h2 id="seats-h">"Seats"</h2>
+            {move || error.get().map(|e| view! { <ErrorNotice error=e/> })}
+            {move || match seats.get() {
+                None => view! { <Loading what="the seats"/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
+                Some(Ok(list)) => view! { <SeatTable seats=list now=format::now() on_release=on_pick/> }.into_any(),
+            }}
+            <ConfirmDialog
+                open=releasing
+                title="Release this seat"
+                message="The machine loses its seat now (no linger) and must activate again to run."
+                confirm_label="Release"
+                busy=busy
+                on_confirm=on_release
+            />
+        </section>
     }
 }
