@@ -360,6 +360,18 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
             },
         ],
         open_incidents: 4,
+        seats: vec![lifeline_api::ProductSeats {
+            product: "photo-pro".into(),
+            in_use: 9,
+            sold: 10,
+        }],
+        seats_nearly_full: vec![lifeline_api::NearlyFull {
+            license_id: "0193-d".into(),
+            licensee: "Umbrella".into(),
+            product: "photo-pro".into(),
+            in_use: 9,
+            seats: 10,
+        }],
         ..Overview::default()
     };
     let root = mount(move || view! { <OverviewView overview=overview/> });
@@ -381,6 +393,14 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
         Some("/licenses?state=grace")
     );
     assert_eq!(text(&one(&root, "[data-testid=requests]")), "200");
+    let seats = one(&root, "table.seat-use tr[data-product=photo-pro]");
+    assert!(text(&seats).contains("90.0%"), "{}", text(&seats));
+    let full = one(&root, "table.seats-nearly-full tr[data-license='0193-d']");
+    assert!(text(&full).contains("Umbrella") && text(&full).contains("9 of 10"));
+    assert_eq!(
+        one(&full, "a").get_attribute("href").as_deref(),
+        Some("/licenses/0193-d")
+    );
     assert_eq!(text(&one(&root, "[data-testid=error-rate]")), "10.0%");
     assert_eq!(text(&one(&root, "[data-testid=failure-rate]")), "20.0%");
     assert_eq!(text(&one(&root, "[data-count=incidents] .count")), "4");

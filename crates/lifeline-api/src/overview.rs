@@ -88,6 +88,41 @@ pub struct Overview {
     /// Incidents not yet resolved (open or acknowledged).
     #[serde(default)]
     pub open_incidents: u64,
+    /// Seats by product: live and sold (products with seats only).
+    #[serde(default)]
+    pub seats: Vec<ProductSeats>,
+    /// Licenses using at least 90 % of their seats, fullest first (at most 10).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 10)))]
+    pub seats_nearly_full: Vec<NearlyFull>,
+}
+
+/// One product's seats (`GET /api/v1/overview`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ProductSeats {
+    /// The product.
+    pub product: String,
+    /// Live seats (lingering ones included).
+    pub in_use: u64,
+    /// Seats sold on licenses neither revoked nor past their grace.
+    pub sold: u64,
+}
+
+/// A license using most of its seats (`GET /api/v1/overview`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NearlyFull {
+    /// The license.
+    pub license_id: String,
+    /// Its licensee.
+    pub licensee: String,
+    /// Its product.
+    pub product: String,
+    /// Live seats.
+    pub in_use: u64,
+    /// Seats sold.
+    pub seats: u64,
 }
 
 /// `POST /api/v1/telemetry`: the core's report, which verifiers drain and the server reads.

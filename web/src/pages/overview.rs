@@ -65,7 +65,41 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
         edge_failures_by_reason,
         services,
         open_incidents,
+        seats,
+        seats_nearly_full,
     } = overview;
+    let seats_view = if seats.is_empty() {
+        view! { <Empty text="No license with seats yet."/> }.into_any()
+    } else {
+        view! {
+            <table class="seat-use">
+                <thead><tr><th scope="col">"Product"</th><th scope="col">"In use"</th><th scope="col">"Sold"</th><th scope="col">"Used"</th></tr></thead>
+                <tbody>
+                    {seats.into_iter().map(|p| view! {
+                        <tr data-product=p.product.clone()><th scope="row">{p.product.clone()}</th><td>{p.in_use}</td><td>{p.sold}</td><td>{format::percent(p.in_use, p.sold)}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }.into_any()
+    };
+    let nearly_full = if seats_nearly_full.is_empty() {
+        view! { <Empty text="No license uses 90 % of its seats or more."/> }.into_any()
+    } else {
+        view! {
+            <table class="seats-nearly-full">
+                <thead><tr><th scope="col">"Licensee"</th><th scope="col">"Product"</th><th scope="col">"Seats in use"</th></tr></thead>
+                <tbody>
+                    {seats_nearly_full.into_iter().map(|l| view! {
+                        <tr data-license=l.license_id.clone()>
+                            <th scope="row"><a href=format!("/licenses/{}", l.license_id)>{l.licensee}</a></th>
+                            <td>{l.product}</td>
+                            <td>{format!("{} of {}", l.in_use, l.seats)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }.into_any()
+    };
     let (edge_rate, _, _) = validation_series(&edge, now);
     let edge_total: u64 = edge.iter().map(|m| m.requests).sum();
     let edge_failures: u64 = edge.iter().map(|m| m.failures).sum();
@@ -160,6 +194,12 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
             <section aria-labelledby="reasons-h">
                 <h2 id="reasons-h">"Unusable verdicts by reason, last hour"</h2>
                 {reasons}
+            </section>
+            <section aria-labelledby="seats-h">
+                <h2 id="seats-h">"Seats by product"</h2>
+                {seats_view}
+                <h3>"Licenses at 90 % of their seats or more"</h3>
+                {nearly_full}
             </section>
             <section aria-labelledby="expiring-h">
                 <h2 id="expiring-h">

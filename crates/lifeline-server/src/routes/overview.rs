@@ -1,5 +1,5 @@
-//! `GET /api/v1/overview`: licenses by state, what expires soon, and this node's validation
-//! traffic over the last hour.
+//! `GET /api/v1/overview`: licenses by state, what expires soon, seat utilisation, and this
+//! node's validation traffic over the last hour.
 
 use axum::Json;
 use axum::extract::State;
@@ -31,6 +31,16 @@ pub(crate) async fn overview(
     let series = state.metrics().series();
     let edge = state.metrics().edge();
     let open_incidents = crate::incidents::count_unresolved(state.store()).await?;
+    let seats = crate::seats::by_product(state.store(), now)
+        .await?
+        .into_iter()
+        .map(|(product, in_use, sold)| lifeline_api::ProductSeats {
+            product,
+            in_use,
+            sold,
+        })
+        .collect();
+    let seats_nearly_full = crate::seats::nearly_full(state.store(), now, 10).await?;
     Ok(Json(Overview {
         now,
         licenses,
@@ -43,5 +53,7 @@ pub(crate) async fn overview(
         edge_failures_by_reason: edge.reasons(now),
         services: edge.services(now),
         open_incidents,
+        seats,
+        seats_nearly_full,
     }))
 }

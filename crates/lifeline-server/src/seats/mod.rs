@@ -13,5 +13,5 @@ mod sweep;
 pub use records::SweepReport;
 pub(crate) use records::{
     Activated, Activation, Change, SeatRow, activate, by_product, change, count_live, for_license,
-    force_release, keyed_fingerprint,
+    force_release, keyed_fingerprint, nearly_full,
 };

@@ -215,6 +215,38 @@ pub(crate) async fn by_product(
         .collect())
 }
 
+/// Licenses (not revoked) using at least 90 % of their seats at `now`, fullest first.
+pub(crate) async fn nearly_full(
+    store: &Store,
+    now: u64,
+    limit: u32,
+) -> Result<Vec<lifeline_api::NearlyFull>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT l.id AS id, l.licensee AS licensee, l.product AS product, l.seats AS seats, COUNT(s.id) AS n \
+         FROM licenses l JOIN seats s ON s.license_id = l.id \
+         WHERE l.seats IS NOT NULL AND l.seats > 0 AND l.revoked_at IS NULL \
+         AND (s.status IN ('alive', 'borrowed') OR (s.status = 'released' AND s.holds_until > $1)) \
+         GROUP BY l.id, l.licensee, l.product, l.seats \
+         HAVING COUNT(s.id) * 10 >= l.seats * 9 \
+         ORDER BY COUNT(s.id) * 1000 / l.seats DESC, l.id LIMIT $2",
+    )
+    .bind(db(now))
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(lifeline_api::NearlyFull {
+                license_id: row.try_get("id")?,
+                licensee: row.try_get("licensee")?,
+                product: row.try_get("product")?,
+                in_use: secs(row.try_get("n")?),
+                seats: secs(row.try_get("seats")?),
+            })
+        })
+        .collect()
+}
+
 /// What an activation asks.
 #[derive(Debug)]
 pub(crate) struct Activation<'a> {

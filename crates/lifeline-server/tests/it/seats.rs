@@ -607,6 +607,14 @@ pub(crate) async fn refused_and_surging_activations_open_incidents(s: Server) {
             "seats_exhausted"
         );
     }
+    // The overview: seats by product, and the license using all of its one seat.
+    let (_, overview) = s.admin("GET", "/api/v1/overview", None).await;
+    assert_eq!(
+        overview["seats"],
+        json!([{"product": "seats", "in_use": 1, "sold": 1}])
+    );
+    assert_eq!(overview["seats_nearly_full"][0]["license_id"], full["id"]);
+    assert_eq!(overview["seats_nearly_full"][0]["in_use"], 1);
     let fleet = seated(&s, "fleet", json!({"seats": 50, "seat_mode": "floating"})).await;
     for i in 0..20 {
         assert_eq!(
