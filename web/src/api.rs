@@ -54,6 +54,8 @@ pub struct LicenseQuery {
     pub limit: u32,
     /// From the previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// Only licenses using at least this percentage of their seats.
+    pub seats_used_at_least: Option<u32>,
 }
 
 /// Filters of the audit log (newest first).
@@ -105,6 +107,9 @@ pub async fn licenses(auth: Auth, q: &LicenseQuery) -> Result<LicensePage, ApiEr
     }
     if let Some(cursor) = &q.cursor {
         params.push(("cursor", cursor.clone()));
+    }
+    if let Some(pct) = q.seats_used_at_least {
+        params.push(("seats_used_at_least", pct.to_string()));
     }
     get(auth, Request::get("/api/v1/licenses").query(params)).await
 }

@@ -24,6 +24,11 @@ pub fn LicensesPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let state = RwSignal::new(initial_state);
     let product = RwSignal::new(None::<String>);
+    let nearly_full = RwSignal::new(
+        use_location()
+            .query("seats")
+            .is_some_and(|v| v == "nearly-full"),
+    );
     // Cursors of the pages before this one; `cursor` is this page's.
     let history = RwSignal::new(Vec::<Option<String>>::new());
     let cursor = RwSignal::new(None::<String>);
@@ -33,6 +38,7 @@ pub fn LicensesPage() -> impl IntoView {
         product: product.get(),
         limit: PAGE_SIZE,
         cursor: cursor.get(),
+        seats_used_at_least: nearly_full.get().then_some(90),
     });
     let page = LocalResource::new(move || {
         let q = query.get();
@@ -97,6 +103,16 @@ pub fn LicensesPage() -> impl IntoView {
                 }>
                     <option value="">"any"</option>
                     {product_options}
+                </select>
+            </div>
+            <div class="field">
+                <label for="seats-filter">"Seats"</label>
+                <select id="seats-filter" on:change=move |ev| {
+                    reset_paging();
+                    nearly_full.set(event_target_value(&ev) == "nearly-full");
+                }>
+                    <option value="" selected=move || !nearly_full.get()>"any"</option>
+                    <option value="nearly-full" selected=move || nearly_full.get()>"≥ 90 % in use"</option>
                 </select>
             </div>
             <button type="submit">"Search"</button>

@@ -198,7 +198,7 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
             <section aria-labelledby="seats-h">
                 <h2 id="seats-h">"Seats by product"</h2>
                 {seats_view}
-                <h3>"Licenses at 90 % of their seats or more"</h3>
+                <h3>"Licenses at 90 % of their seats or more " <a href="/licenses?seats=nearly-full">"(all)"</a></h3>
                 {nearly_full}
             </section>
             <section aria-labelledby="expiring-h">

@@ -39,6 +39,9 @@ pub(crate) struct ListQuery {
     pub(crate) limit: Option<u32>,
     /// From `next_cursor` of the previous page.
     pub(crate) cursor: Option<String>,
+    /// Only licenses with seats using at least this percentage of them (1–100), e.g. 90.
+    #[schemars(range(min = 1, max = 100))]
+    pub(crate) seats_used_at_least: Option<u32>,
 }
 
 /// The longest search text.
@@ -97,6 +100,19 @@ pub(crate) async fn list(
     let now_db = db(now);
     if let Some(state) = q.state {
         f.add(state_sql(state), Bind::Int(now_db));
+    }
+    if let Some(pct) = q.seats_used_at_least {
+        if !(1..=100).contains(&pct) {
+            return Err(AppError::invalid("seats_used_at_least must be 1 to 100"));
+        }
+        // `pct` is a checked integer: written into the statement, the time bound.
+        f.add(
+            &format!(
+                "seats IS NOT NULL AND seats > 0 AND (SELECT COUNT(*) FROM seats s WHERE s.license_id = licenses.id \
+                 AND (s.status IN ('alive', 'borrowed') OR (s.status = 'released' AND s.holds_until > ?))) * 100 >= seats * {pct}"
+            ),
+            Bind::Int(now_db),
+        );
     }
     if let Some(within) = q.expiring_within {
         f.add("revoked_at IS NULL AND expires_at > ?", Bind::Int(now_db));

@@ -622,6 +622,32 @@ pub(crate) async fn refused_and_surging_activations_open_incidents(s: Server) {
             StatusCode::CREATED
         );
     }
+    // The list filter: licenses using at least 90 % of their seats (1 of 1, not 20 of 50).
+    let (status, page) = s
+        .admin("GET", "/api/v1/licenses?seats_used_at_least=90", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [full["id"].as_str().unwrap()]);
+    let (_, page) = s
+        .admin("GET", "/api/v1/licenses?seats_used_at_least=40", None)
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    for bad in ["0", "101", "x"] {
+        let (status, _) = s
+            .admin(
+                "GET",
+                &format!("/api/v1/licenses?seats_used_at_least={bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(status.as_u16() / 100, 4, "{bad}");
+    }
     let e = s.state.evaluate_rules(now()).await.unwrap();
     let firing: Vec<(&str, &str)> = e
         .firing
