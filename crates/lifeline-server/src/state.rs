@@ -236,7 +236,7 @@ impl AppState {
     pub async fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
         // Back after being unreachable: the gap is an outage for the seats this node answered
         // for (their machines could not heartbeat through it).
-        crate::seats::records::record_node_gap(
+        crate::seats::outages::record_node_gap(
             &self.inner.store,
             &self.inner.node_id,
             now,

@@ -1,7 +1,7 @@
 //! Seats in the store: activation (counted and inserted in one serialized write, so no
 //! number of concurrent requests on any number of nodes gets past the limit), heartbeats,
-//! release, borrowing, an operator's release, listing; the sweep that ticks the service
-//! clock, records outages and reclaims the floating seats whose heartbeats stopped.
+//! release, borrowing, an operator's release, listing. The sweep is in `outages.rs`, the
+//! figures by product in `usage.rs`.
 
 use hmac::{Hmac, Mac};
 use lifeline_api::{Seat, SeatEnd, SeatMode, SeatStatus};
@@ -14,7 +14,6 @@ use sqlx::any::AnyRow;
 use lifeline_api::WebhookEventType;
 use serde_json::json;
 
-use super::reclaim::{self, Outage};
 use crate::store::{Store, StoreError, WriteTx};
 use crate::webhooks::enqueue;
 
@@ -24,11 +23,11 @@ const COLUMNS: &str = "id, license_id, fingerprint, name, mode, heartbeat_s, nod
 const LIVE: &str =
     "(status IN ('alive', 'borrowed') OR (status = 'released' AND holds_until > $2))";
 
-fn db(v: u64) -> i64 {
+pub(super) fn db(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn secs(v: i64) -> u64 {
+pub(super) fn secs(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
@@ -179,72 +178,6 @@ pub(crate) async fn count_live(
     .await?
     .try_get("n")?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
-}
-
-/// Seats by product, for `/metrics`: (product, live seats, seats sold on licenses that are
-/// neither revoked nor past their grace).
-pub(crate) async fn by_product(
-    store: &Store,
-    now: u64,
-) -> Result<Vec<(String, u64, u64)>, StoreError> {
-    let mut out: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
-    for row in sqlx::query(
-        "SELECT l.product AS product, COUNT(*) AS n FROM seats s JOIN licenses l ON l.id = s.license_id \
-         WHERE s.status IN ('alive', 'borrowed') OR (s.status = 'released' AND s.holds_until > $1) \
-         GROUP BY l.product",
-    )
-    .bind(db(now))
-    .fetch_all(store.pool())
-    .await?
-    {
-        out.entry(row.try_get("product")?).or_default().0 = secs(row.try_get("n")?);
-    }
-    for row in sqlx::query(
-        "SELECT product, CAST(SUM(seats) AS BIGINT) AS n FROM licenses \
-         WHERE seats IS NOT NULL AND revoked_at IS NULL AND expires_at + grace_s > $1 GROUP BY product",
-    )
-    .bind(db(now))
-    .fetch_all(store.pool())
-    .await?
-    {
-        out.entry(row.try_get("product")?).or_default().1 = secs(row.try_get("n")?);
-    }
-    Ok(out
-        .into_iter()
-        .map(|(p, (used, sold))| (p, used, sold))
-        .collect())
-}
-
-/// Licenses (not revoked) using at least 90 % of their seats at `now`, fullest first.
-pub(crate) async fn nearly_full(
-    store: &Store,
-    now: u64,
-    limit: u32,
-) -> Result<Vec<lifeline_api::NearlyFull>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT l.id AS id, l.licensee AS licensee, l.product AS product, l.seats AS seats, COUNT(s.id) AS n \
-         FROM licenses l JOIN seats s ON s.license_id = l.id \
-         WHERE l.seats IS NOT NULL AND l.seats > 0 AND l.revoked_at IS NULL \
-         AND (s.status IN ('alive', 'borrowed') OR (s.status = 'released' AND s.holds_until > $1)) \
-         GROUP BY l.id, l.licensee, l.product, l.seats \
-         HAVING COUNT(s.id) * 10 >= l.seats * 9 \
-         ORDER BY COUNT(s.id) * 1000 / l.seats DESC, l.id LIMIT $2",
-    )
-    .bind(db(now))
-    .bind(i64::from(limit))
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(lifeline_api::NearlyFull {
-                license_id: row.try_get("id")?,
-                licensee: row.try_get("licensee")?,
-                product: row.try_get("product")?,
-                in_use: secs(row.try_get("n")?),
-                seats: secs(row.try_get("seats")?),
-            })
-        })
-        .collect()
 }
 
 /// What an activation asks.
@@ -477,160 +410,4 @@ pub(crate) async fn force_release(
         .await?
         .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
     Ok(Some((after, done == 1)))
-}
-
-/// What a sweep did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SweepReport {
-    /// A service outage it recorded (no node swept or wrote for longer than the gap).
-    pub outage: Option<(u64, u64)>,
-    /// Borrowed seats whose borrow ended (alive again, heartbeating from the borrow's end).
-    pub borrows_ended: u64,
-    /// Floating seats reclaimed: no heartbeat for `heartbeat_s` of service time.
-    pub reclaimed: Vec<String>,
-    /// Seats due by wall time but kept because the service was down meanwhile.
-    pub spared: u64,
-}
-
-/// One sweep at `now`: ticks the service clock (a gap over `gap_s` since the last tick is an
-/// outage), ends due borrows, reclaims the floating seats due under the outage-aware rule.
-/// `unreachable_after`: a node silent this long is down for the seats it last answered for.
-#[tracing::instrument(name = "seats.sweep", level = "debug", skip_all)]
-pub(crate) async fn sweep(
-    store: &Store,
-    now: u64,
-    gap_s: u64,
-    unreachable_after: u64,
-) -> Result<SweepReport, StoreError> {
-    let mut report = SweepReport::default();
-    let mut w = store.write().await?;
-    let last: i64 = sqlx::query("SELECT last_tick FROM service_clock WHERE id = 1")
-        .fetch_one(&mut *w.tx)
-        .await?
-        .try_get("last_tick")?;
-    let last = secs(last);
-    if last > 0 && now > last.saturating_add(gap_s) {
-        sqlx::query("INSERT INTO service_outages (start_at, end_at, cause, node) VALUES ($1, $2, 'service_down', NULL)")
-            .bind(db(last))
-            .bind(db(now))
-            .execute(&mut *w.tx)
-            .await?;
-        report.outage = Some((last, now));
-    }
-    if now > last {
-        sqlx::query("UPDATE service_clock SET last_tick = $1 WHERE id = 1")
-            .bind(db(now))
-            .execute(&mut *w.tx)
-            .await?;
-    }
-    report.borrows_ended = sqlx::query(
-        "UPDATE seats SET status = 'alive', last_heartbeat = borrowed_until, borrowed_until = NULL \
-         WHERE status = 'borrowed' AND borrowed_until <= $1",
-    )
-    .bind(db(now))
-    .execute(&mut *w.tx)
-    .await?
-    .rows_affected();
-    let candidates = sqlx::query(
-        "SELECT id, node, last_heartbeat, heartbeat_s FROM seats \
-         WHERE status = 'alive' AND mode = 'floating' AND last_heartbeat + heartbeat_s < $1",
-    )
-    .bind(db(now))
-    .fetch_all(&mut *w.tx)
-    .await?;
-    if !candidates.is_empty() {
-        let mut earliest = now;
-        let mut seats = Vec::with_capacity(candidates.len());
-        for row in &candidates {
-            let id: String = row.try_get("id")?;
-            let node: String = row.try_get("node")?;
-            let last_heartbeat = secs(row.try_get("last_heartbeat")?);
-            let heartbeat_s = secs(row.try_get("heartbeat_s")?);
-            earliest = earliest.min(last_heartbeat);
-            seats.push((id, node, last_heartbeat, heartbeat_s));
-        }
-        let mut outages: Vec<(Option<String>, Outage)> = Vec::new();
-        for row in
-            sqlx::query("SELECT start_at, end_at, node FROM service_outages WHERE end_at > $1")
-                .bind(db(earliest))
-                .fetch_all(&mut *w.tx)
-                .await?
-        {
-            outages.push((
-                row.try_get("node")?,
-                Outage {
-                    start: secs(row.try_get("start_at")?),
-                    end: secs(row.try_get("end_at")?),
-                },
-            ));
-        }
-        // A node silent now is down, until now, for the seats it last answered for.
-        for row in sqlx::query("SELECT id, last_seen FROM nodes WHERE last_seen < $1")
-            .bind(db(now.saturating_sub(unreachable_after)))
-            .fetch_all(&mut *w.tx)
-            .await?
-        {
-            outages.push((
-                Some(row.try_get("id")?),
-                Outage {
-                    start: secs(row.try_get("last_seen")?),
-                    end: now,
-                },
-            ));
-        }
-        for (id, node, last_heartbeat, heartbeat_s) in seats {
-            let relevant: Vec<Outage> = outages
-                .iter()
-                .filter(|(n, _)| n.as_deref().is_none_or(|n| n == node))
-                .map(|(_, o)| *o)
-                .collect();
-            if !reclaim::due(last_heartbeat, heartbeat_s, now, &relevant) {
-                report.spared += 1;
-                continue;
-            }
-            let done = sqlx::query(
-                "UPDATE seats SET status = 'reclaimed', ended_at = $2, holds_until = $2, end_cause = 'expired' \
-                 WHERE id = $1 AND status = 'alive'",
-            )
-            .bind(&id)
-            .bind(db(now))
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
-            if done == 1 {
-                let data = json!({ "seat_id": id, "node": node, "last_heartbeat": last_heartbeat, "heartbeat_s": heartbeat_s, "cause": "expired" });
-                enqueue(&mut w, WebhookEventType::SeatReclaimed, &data, now).await?;
-                report.reclaimed.push(id);
-            }
-        }
-    }
-    w.commit().await?;
-    Ok(report)
-}
-
-/// A node back after being silent longer than `unreachable_after` records the gap as an
-/// outage for the seats it answered for (call before refreshing its heartbeat).
-pub(crate) async fn record_node_gap(
-    store: &Store,
-    node: &str,
-    now: u64,
-    unreachable_after: u64,
-) -> Result<(), StoreError> {
-    let last: Option<i64> = sqlx::query("SELECT last_seen FROM nodes WHERE id = $1")
-        .bind(node)
-        .fetch_optional(store.pool())
-        .await?
-        .map(|r| r.try_get("last_seen"))
-        .transpose()?;
-    if let Some(last) = last.map(secs)
-        && now > last.saturating_add(unreachable_after)
-    {
-        sqlx::query("INSERT INTO service_outages (start_at, end_at, cause, node) VALUES ($1, $2, 'node_unreachable', $3)")
-            .bind(db(last))
-            .bind(db(now))
-            .bind(node)
-            .execute(store.pool())
-            .await?;
-    }
-    Ok(())
 }

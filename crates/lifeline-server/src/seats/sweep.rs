@@ -1,6 +1,6 @@
 //! The seat sweep every node runs (and tests call with the time they need).
 
-use super::records::{self, SweepReport};
+use super::outages::{self, SweepReport};
 use crate::AppState;
 use crate::store::StoreError;
 
@@ -15,7 +15,7 @@ impl AppState {
             .seat_sweep_every_s
             .max(rules.heartbeat_every_s)
             .saturating_mul(3);
-        let report = records::sweep(self.store(), now, gap, rules.node_unreachable_after_s).await?;
+        let report = outages::sweep(self.store(), now, gap, rules.node_unreachable_after_s).await?;
         if let Some((from, to)) = report.outage {
             self.metrics().seat_reclaim_paused(to.saturating_sub(from));
         }
