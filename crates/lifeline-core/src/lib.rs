@@ -31,6 +31,7 @@ mod inspect;
 mod json;
 mod jws;
 mod keys;
+mod members;
 mod offline;
 mod overrides;
 mod reason;

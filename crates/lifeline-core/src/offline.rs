@@ -19,8 +19,8 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{missing, string, time, wrong};
 use crate::error::VerifyError;
+use crate::members::{missing, string, time, wrong};
 use crate::{KeySet, Reason, UnixTime, Verdict, jws};
 
 /// The `typ` of a lease.

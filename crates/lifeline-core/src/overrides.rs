@@ -16,8 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::claims::{missing, string, time, wrong};
 use crate::error::VerifyError;
+use crate::members::{missing, string, time, wrong};
 use crate::{Claims, KeySet, UnixTime, jws};
 
 /// The `typ` of an override token.

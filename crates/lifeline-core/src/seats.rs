@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::claims::{missing, string, time, wrong};
 use crate::error::VerifyError;
+use crate::members::{missing, string, time, wrong};
 use crate::{KeySet, UnixTime, jws};
 
 /// The `typ` of a seat lease.
