@@ -206,30 +206,11 @@ pub(crate) async fn activate(
         return Err(AppError::invalid("name must be at most 256 characters"));
     }
     let p = present(&state, &req.token, &req.fingerprint, now).await?;
-    let Some(policy) = p.claims.seat_policy().copied() else {
-        return answer(
-            &state,
-            "activate",
-            &p,
-            refused(SeatRefusal::NoSeats, 0, None),
-            StatusCode::OK,
-            now,
-        )
-        .await;
+    let policy = match seat_policy(&state, "activate", &p, true, now).await? {
+        Ok(policy) => policy,
+        Err(refusal) => return Ok(refusal),
     };
     let jti = p.claims.jti().to_owned();
-    if !p.verdict.is_usable() {
-        let in_use = crate::seats::count_live(state.store(), &jti, now).await?;
-        return answer(
-            &state,
-            "activate",
-            &p,
-            refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
-            StatusCode::OK,
-            now,
-        )
-        .await;
-    }
     let activation = Activation {
         license_id: &jti,
         fingerprint: &p.keyed,
@@ -311,9 +292,25 @@ async fn machine_change(
     answer(state, change.name(), p, o, StatusCode::OK, now).await
 }
 
-/// The policy of a presented license, or the signed refusal for one without seats.
-fn policy_of(p: &Presented) -> Option<SeatPolicy> {
-    p.claims.seat_policy().copied()
+/// The seat policy of a presented license; else the signed refusal to answer with: the
+/// license has no seats, or (when `usable` is asked) it is not usable.
+async fn seat_policy(
+    state: &AppState,
+    request: &'static str,
+    p: &Presented,
+    usable: bool,
+    now: u64,
+) -> Result<Result<SeatPolicy, Response>, AppError> {
+    let Some(policy) = p.claims.seat_policy().copied() else {
+        let o = refused(SeatRefusal::NoSeats, 0, None);
+        return Ok(Err(answer(state, request, p, o, StatusCode::OK, now).await?));
+    };
+    if usable && !p.verdict.is_usable() {
+        let in_use = crate::seats::count_live(state.store(), p.claims.jti(), now).await?;
+        let o = refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy));
+        return Ok(Err(answer(state, request, p, o, StatusCode::OK, now).await?));
+    }
+    Ok(Ok(policy))
 }
 
 /// `POST /api/v1/seats/{id}/heartbeat`: renews the seat's lease.
@@ -324,29 +321,10 @@ pub(crate) async fn heartbeat(
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
     let p = present(&state, &req.token, &req.fingerprint, now).await?;
-    let Some(policy) = policy_of(&p) else {
-        return answer(
-            &state,
-            "heartbeat",
-            &p,
-            refused(SeatRefusal::NoSeats, 0, None),
-            StatusCode::OK,
-            now,
-        )
-        .await;
+    let policy = match seat_policy(&state, "heartbeat", &p, true, now).await? {
+        Ok(policy) => policy,
+        Err(refusal) => return Ok(refusal),
     };
-    if !p.verdict.is_usable() {
-        let in_use = crate::seats::count_live(state.store(), p.claims.jti(), now).await?;
-        return answer(
-            &state,
-            "heartbeat",
-            &p,
-            refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
-            StatusCode::OK,
-            now,
-        )
-        .await;
-    }
     machine_change(&state, &id, &p, &policy, Change::Heartbeat, now).await
 }
 
@@ -359,16 +337,9 @@ pub(crate) async fn release(
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
     let p = present(&state, &req.token, &req.fingerprint, now).await?;
-    let Some(policy) = policy_of(&p) else {
-        return answer(
-            &state,
-            "release",
-            &p,
-            refused(SeatRefusal::NoSeats, 0, None),
-            StatusCode::OK,
-            now,
-        )
-        .await;
+    let policy = match seat_policy(&state, "release", &p, false, now).await? {
+        Ok(policy) => policy,
+        Err(refusal) => return Ok(refusal),
     };
     let change = Change::Release {
         linger_s: policy.linger_s,
@@ -391,29 +362,11 @@ pub(crate) async fn borrow(
         )));
     }
     let p = present(&state, &req.token, &req.fingerprint, now).await?;
-    let Some(policy) = policy_of(&p) else {
-        return answer(
-            &state,
-            "borrow",
-            &p,
-            refused(SeatRefusal::NoSeats, 0, None),
-            StatusCode::OK,
-            now,
-        )
-        .await;
+    let policy = match seat_policy(&state, "borrow", &p, true, now).await? {
+        Ok(policy) => policy,
+        Err(refusal) => return Ok(refusal),
     };
     let in_use = crate::seats::count_live(state.store(), p.claims.jti(), now).await?;
-    if !p.verdict.is_usable() {
-        return answer(
-            &state,
-            "borrow",
-            &p,
-            refused(SeatRefusal::LicenseUnusable, in_use, Some(&policy)),
-            StatusCode::OK,
-            now,
-        )
-        .await;
-    }
     let too_long = req.until > now.saturating_add(policy.borrow_max_s)
         || p.verdict
             .usable_until()
