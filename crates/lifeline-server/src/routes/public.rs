@@ -107,28 +107,26 @@ impl Drop for Abandoned {
     }
 }
 
-async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppError> {
-    if req.token.len() > lifeline_core::MAX_TOKEN_BYTES + 1024 {
-        return Err(AppError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "token_too_large",
-            "the token is larger than 64 KiB",
-        ));
-    }
-    if req.instance.as_ref().is_some_and(|i| i.len() > 256) {
-        return Err(AppError::invalid("instance must be at most 256 characters"));
-    }
-    let started = std::time::Instant::now();
-    // A drill's hanging node (`--danger-fault-injection` only): slow inside the measured span,
-    // as a real stall would be.
-    if let Some(delay) = state.injected_validate_delay() {
-        tokio::time::sleep(delay).await;
-    }
-    let mut ring = state.keys().await?;
-    let now = crate::clock::now();
-    let at = UnixTime::from_secs(now);
+/// This node's verdict on a license token at `at`: authenticated (the keys re-read once when
+/// its key is unknown: another node may have rotated), evaluated by the core, with the
+/// store's revocation and the active overrides applied. `validate` answers with it; the seat
+/// routes judge the license a machine presents with it.
+pub(crate) struct Judged {
+    pub(crate) verdict: lifeline_core::Verdict,
+    /// The override tokens that cover the license (never for a revoked one).
+    pub(crate) overrides: Vec<String>,
+    pub(crate) revoked: bool,
+    /// The key ring the token was checked against.
+    pub(crate) ring: std::sync::Arc<crate::keys::KeyRing>,
+}
+
+pub(crate) async fn judge(
+    state: &AppState,
+    token: &[u8],
+    at: UnixTime,
+) -> Result<Judged, AppError> {
     let hot = state.hot();
-    let token = req.token.as_bytes();
+    let mut ring = state.keys().await?;
     let mut signed = hot.authenticate(token, &ring.set);
     if matches!(signed, Err(lifeline_core::VerifyError::UnknownKey { .. })) {
         // Another node may have rotated since this one last read the keys.
@@ -155,10 +153,44 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         verdict = verdict.with_overrides(covering.iter().map(|a| &a.verified), at);
     }
     // What the store knows and the token cannot say: the core writes the refusal.
-    let revoked = revocation.is_some();
     if let Some((at, why)) = &revocation {
         verdict = verdict.revoked(UnixTime::from_secs(*at), why);
     }
+    Ok(Judged {
+        verdict,
+        overrides,
+        revoked: revocation.is_some(),
+        ring,
+    })
+}
+
+async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppError> {
+    if req.token.len() > lifeline_core::MAX_TOKEN_BYTES + 1024 {
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "token_too_large",
+            "the token is larger than 64 KiB",
+        ));
+    }
+    if req.instance.as_ref().is_some_and(|i| i.len() > 256) {
+        return Err(AppError::invalid("instance must be at most 256 characters"));
+    }
+    let started = std::time::Instant::now();
+    // A drill's hanging node (`--danger-fault-injection` only): slow inside the measured span,
+    // as a real stall would be.
+    if let Some(delay) = state.injected_validate_delay() {
+        tokio::time::sleep(delay).await;
+    }
+    let now = crate::clock::now();
+    let at = UnixTime::from_secs(now);
+    let hot = state.hot();
+    let token = req.token.as_bytes();
+    let Judged {
+        verdict,
+        overrides,
+        revoked,
+        ring,
+    } = judge(&state, token, at).await?;
     let state_name = verdict.state().as_str();
     let reason = verdict.reason().map(|r| r.as_str());
     let override_id = verdict.applied_override().map(|o| o.id.clone());

@@ -12,8 +12,8 @@ use lifeline_api::{
     SeatStatus,
 };
 use lifeline_core::{
-    Claims, Policy, SeatPolicy, SeatRefusal, SeatState, SeatTerms, UnixTime, Verdict,
-    fingerprint_hash, seat_lease_claims,
+    Claims, SeatPolicy, SeatRefusal, SeatState, SeatTerms, UnixTime, Verdict, fingerprint_hash,
+    seat_lease_claims,
 };
 
 use crate::AppState;
@@ -53,7 +53,7 @@ struct Presented {
     keyed: String,
 }
 
-/// Verifies the token (revocation and active overrides applied, as `validate` does) and
+/// Judges the token as `validate` does (revocation and active overrides applied) and
 /// hashes the fingerprint. A token that is not an authentic license is a 403 problem: there
 /// is no license to sign an answer about.
 async fn present(
@@ -72,33 +72,19 @@ async fn present(
     if fingerprint.is_empty() || fingerprint.chars().count() > MAX_FINGERPRINT {
         return Err(AppError::invalid("fingerprint must be 1 to 256 characters"));
     }
-    let at = UnixTime::from_secs(now);
-    let mut ring = state.keys().await?;
-    let mut signed = state.hot().authenticate(token.as_bytes(), &ring.set);
-    if matches!(signed, Err(lifeline_core::VerifyError::UnknownKey { .. })) {
-        ring = state.reload_keys().await?;
-        signed = state.hot().authenticate(token.as_bytes(), &ring.set);
-    }
-    let license = signed.map_err(|e| {
-        AppError::new(
+    let verdict = crate::routes::public::judge(state, token.as_bytes(), UnixTime::from_secs(now))
+        .await?
+        .verdict;
+    let Some(claims) = verdict.claims().cloned() else {
+        return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "invalid_license",
-            format!("the token is not an authentic license ({e})"),
-        )
-    })?;
-    let mut verdict = license.evaluate(&ring.set, &Policy::new(), at);
-    let claims = verdict
-        .claims()
-        .cloned()
-        .ok_or_else(|| AppError::internal("an authentic license without claims"))?;
-    let revocation = state.hot().revocation(state.store(), claims.jti()).await?;
-    if let Some((at, why)) = &revocation {
-        verdict = verdict.revoked(UnixTime::from_secs(*at), why);
-    } else {
-        let active = state.active_overrides().await?;
-        let covering = active.covering(&claims, at);
-        verdict = verdict.with_overrides(covering.iter().map(|a| &a.verified), at);
-    }
+            format!(
+                "the token is not an authentic license ({})",
+                verdict.detail().unwrap_or("it does not verify")
+            ),
+        ));
+    };
     Ok(Presented {
         fph: fingerprint_hash(claims.jti(), fingerprint),
         keyed: keyed_fingerprint(state.seat_secret(), claims.jti(), fingerprint),
