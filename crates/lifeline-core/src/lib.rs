@@ -62,7 +62,10 @@ pub use offline::{
 };
 pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
 pub use reason::Reason;
-pub use seat_client::{SeatCache, SeatCall, SeatKeeper, SeatProblem, Standing};
+pub use seat_client::{
+    MAX_FINGERPRINT_CHARS, SeatCache, SeatCall, SeatKeeper, SeatProblem, Standing, fingerprint_ok,
+    machine_fingerprint,
+};
 pub use seats::{
     DEFAULT_FLOATING_HEARTBEAT_S, DEFAULT_NODE_LOCKED_HEARTBEAT_S, MAX_SEAT_SECS, MIN_HEARTBEAT_S,
     Overage, SEAT_TYP, SeatLease, SeatMode, SeatPolicy, SeatRefusal, SeatState, fingerprint_hash,

@@ -14,8 +14,27 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::{KeySet, SeatLease, SeatRefusal, SeatState, UnixTime, VerifyError, fingerprint_hash};
+
+/// The longest machine fingerprint a client sends (and a server takes), characters.
+pub const MAX_FINGERPRINT_CHARS: usize = 256;
+
+/// Whether `fingerprint` is one a server takes: 1 to [`MAX_FINGERPRINT_CHARS`] characters.
+pub fn fingerprint_ok(fingerprint: &str) -> bool {
+    !fingerprint.is_empty() && fingerprint.chars().count() <= MAX_FINGERPRINT_CHARS
+}
+
+/// A machine's default fingerprint from its machine id and host name: hex SHA-256 of both,
+/// NUL-separated (the CLI and the JS `Client` in Node use it; the shell reads the two).
+pub fn machine_fingerprint(machine_id: &str, host_name: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(machine_id.trim().as_bytes());
+    h.update([0]);
+    h.update(host_name.trim().as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// What a seat client keeps between runs (a cache file, browser storage).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +133,8 @@ impl fmt::Display for SeatProblem {
 #[derive(Clone, Debug)]
 pub struct SeatKeeper {
     license_id: String,
+    /// The license's `offline_grace_s`, when it sets one.
+    license_grace_s: Option<u64>,
     fingerprint: String,
     keys: KeySet,
     lease: Option<(String, SeatLease)>,
@@ -126,12 +147,34 @@ impl SeatKeeper {
     pub fn new(license_id: &str, fingerprint: &str, keys: KeySet, cache: &SeatCache) -> Self {
         let mut keeper = Self {
             license_id: license_id.to_owned(),
+            license_grace_s: None,
             fingerprint: fingerprint.to_owned(),
             keys,
             lease: None,
         };
         keeper.restore(cache);
         keeper
+    }
+
+    /// A keeper for the license `token` (its id and `offline_grace_s` read from it: decoded,
+    /// not verified here; the seat leases are what is verified).
+    pub fn for_license(
+        token: &str,
+        fingerprint: &str,
+        keys: KeySet,
+        cache: &SeatCache,
+    ) -> Result<Self, VerifyError> {
+        let claims = crate::inspect(token.as_bytes())?.claims;
+        let license_id = crate::members::string(&claims, "jti")?;
+        let mut keeper = Self::new(&license_id, fingerprint, keys, cache);
+        keeper.license_grace_s = claims.get("offline_grace_s").and_then(Value::as_u64);
+        Ok(keeper)
+    }
+
+    /// The offline grace the seat runs on when no node answers: the license's
+    /// `offline_grace_s`, else `default_s`.
+    pub fn offline_grace_s(&self, default_s: u64) -> u64 {
+        self.license_grace_s.unwrap_or(default_s)
     }
 
     /// Takes a cached lease (dropped unless it is authentic, this machine's, and newer than

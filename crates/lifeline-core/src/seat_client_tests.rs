@@ -6,6 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::seats::{SeatTerms, seat_lease_claims};
 use crate::sign::LicenseSigner;
+use crate::{MAX_FINGERPRINT_CHARS, fingerprint_ok, machine_fingerprint};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -237,4 +238,47 @@ fn the_cache_restores_a_held_seat_and_drops_what_is_not_this_machines() {
     released.forget();
     assert_eq!(released.cache(), SeatCache::default());
     assert_eq!(released.release("TOKEN"), None);
+}
+
+#[test]
+fn a_keeper_for_a_license_token_reads_its_id_and_offline_grace() {
+    let token = |extra: serde_json::Value| {
+        let mut claims = json!({"iss": "v", "sub": "acme", "aud": "app", "jti": "lic", "iat": NOW, "exp": NOW + 3600, "entitlements": []});
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        signer().sign_license(claims.as_object().unwrap()).unwrap()
+    };
+    let mut k =
+        SeatKeeper::for_license(&token(json!({})), "m", keys(), &SeatCache::default()).unwrap();
+    assert_eq!(k.offline_grace_s(3600), 3600, "the default");
+    k.receive(&held(1)).unwrap();
+    assert_eq!(
+        k.seat_id(),
+        Some("seat-1"),
+        "the license id was read from the token"
+    );
+    let k = SeatKeeper::for_license(
+        &token(json!({"offline_grace_s": 60})),
+        "m",
+        keys(),
+        &SeatCache::default(),
+    )
+    .unwrap();
+    assert_eq!(k.offline_grace_s(3600), 60);
+    assert!(SeatKeeper::for_license("garbage", "m", keys(), &SeatCache::default()).is_err());
+}
+
+#[test]
+fn fingerprints_are_checked_and_machine_fingerprints_are_stable() {
+    assert!(fingerprint_ok("m") && fingerprint_ok(&"x".repeat(MAX_FINGERPRINT_CHARS)));
+    assert!(!fingerprint_ok("") && !fingerprint_ok(&"x".repeat(MAX_FINGERPRINT_CHARS + 1)));
+    let a = machine_fingerprint("0123abcd\n", "host");
+    assert_eq!(
+        a,
+        machine_fingerprint("0123abcd", "host"),
+        "trailing newlines of files ignored"
+    );
+    assert_ne!(a, machine_fingerprint("0123abcd", "other"));
+    assert_eq!(a.len(), 64);
 }

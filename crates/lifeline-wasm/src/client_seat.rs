@@ -9,7 +9,6 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
 use lifeline_core::{KeySet, SeatCache, SeatKeeper, Standing, UnixTime};
-use sha2::{Digest, Sha256};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -44,35 +43,22 @@ pub(super) fn from_options(
     } else {
         return Err(bad("options.seat must be true or an object"));
     };
-    let claims = lifeline_core::inspect(license.as_bytes())
-        .map_err(|e| bad(&format!("options.seat: the license does not decode: {e}")))?
-        .claims;
-    let license_id = claims
-        .get("jti")
-        .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| bad("options.seat: the license has no id (jti)"))?;
-    let offline_grace_s = claims
-        .get("offline_grace_s")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(default_grace_s);
     let fingerprint = match opt_string(&seat, "fingerprint")? {
-        Some(f) if !f.is_empty() && f.chars().count() <= 256 => f,
+        Some(f) if lifeline_core::fingerprint_ok(&f) => f,
         Some(_) => return Err(bad("options.seat.fingerprint must be 1 to 256 characters")),
         None => default_fingerprint(store)?,
     };
+    let keeper =
+        SeatKeeper::for_license(license, &fingerprint, keys.clone(), &SeatCache::default())
+            .map_err(|e| bad(&format!("options.seat: the license does not decode: {e}")))?;
     let release_on_pagehide = Reflect::get(&seat, &"releaseOnPageHide".into())
         .ok()
         .is_none_or(|v| v != JsValue::FALSE);
     Ok(Some((
         ClientSeat {
-            keeper: SeatKeeper::new(
-                license_id,
-                &fingerprint,
-                keys.clone(),
-                &SeatCache::default(),
-            ),
+            offline_grace_s: keeper.offline_grace_s(default_grace_s),
+            keeper,
             name: opt_string(&seat, "name")?,
-            offline_grace_s,
             loaded: false,
         },
         release_on_pagehide,
@@ -101,13 +87,8 @@ fn default_fingerprint(store: &Store) -> Result<String, JsValue> {
                     .ok()
                     .and_then(|v| v.as_string())
             })
-            .map(|s| s.trim().to_owned())
             .unwrap_or_default();
-        let mut h = Sha256::new();
-        h.update(id.as_bytes());
-        h.update([0]);
-        h.update(host.as_bytes());
-        return Ok(hex(&h.finalize()));
+        return Ok(lifeline_core::machine_fingerprint(&id, &host));
     }
     let random = || {
         let mut s = String::new();
@@ -129,10 +110,6 @@ fn default_fingerprint(store: &Store) -> Result<String, JsValue> {
         return Ok(id);
     }
     Ok(random())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Where the seat stands as a JS object: `{ state, usable, seatId?, until?, reason? }`.

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lifeline_core::{KeySet, SeatCache, SeatKeeper, Standing, UnixTime};
-use sha2::{Digest, Sha256};
 
 use crate::failure::CliError;
 use crate::files;
@@ -53,33 +52,22 @@ impl SeatShell {
         if !args.seat {
             return Ok(None);
         }
-        let claims = lifeline_core::inspect(token.as_bytes())
-            .map_err(|e| CliError::new(format!("the license does not decode: {e}")))?
-            .claims;
-        let license_id = claims
-            .get("jti")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| CliError::new("the license has no id (jti)"))?
-            .to_owned();
-        let offline_grace_s = claims
-            .get("offline_grace_s")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(default_grace_s);
         let fingerprint = match &args.fingerprint {
-            Some(f) if !f.is_empty() && f.chars().count() <= 256 => f.clone(),
+            Some(f) if lifeline_core::fingerprint_ok(f) => f.clone(),
             Some(_) => return Err(CliError::new("--fingerprint must be 1 to 256 characters")),
             None => machine_fingerprint()?,
         };
         let mut cache = session_cache.as_os_str().to_owned();
         cache.push(".seat");
         let cache = PathBuf::from(cache);
-        let keeper = SeatKeeper::new(&license_id, &fingerprint, keys.clone(), &load(&cache));
+        let keeper = SeatKeeper::for_license(token, &fingerprint, keys.clone(), &load(&cache))
+            .map_err(|e| CliError::new(format!("the license does not decode: {e}")))?;
         Ok(Some(Self {
+            offline_grace_s: keeper.offline_grace_s(default_grace_s),
             keeper,
             urls: urls.to_vec(),
             cache,
             name: args.seat_name.clone().unwrap_or_else(host_name),
-            offline_grace_s,
             timeout_ms,
         }))
     }
@@ -191,21 +179,17 @@ fn load(path: &Path) -> SeatCache {
         .unwrap_or_default()
 }
 
-/// SHA-256 of the machine id and the host name, hex: stable across runs and reboots.
+/// This machine's default fingerprint (`lifeline_core::machine_fingerprint` of
+/// /etc/machine-id and the host name): stable across runs and reboots.
 fn machine_fingerprint() -> Result<String, CliError> {
     let id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| {
             CliError::new("no machine id (/etc/machine-id) to fingerprint this machine: pass --fingerprint ID")
         })?;
-    let mut h = Sha256::new();
-    h.update(id.as_bytes());
-    h.update([0]);
-    h.update(host_name().as_bytes());
-    Ok(hex::encode(h.finalize()))
+    Ok(lifeline_core::machine_fingerprint(&id, &host_name()))
 }
 
 fn host_name() -> String {

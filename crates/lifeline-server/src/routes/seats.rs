@@ -22,8 +22,8 @@ use crate::body::JsonBody;
 use crate::problem::AppError;
 use crate::seats::{Activated, Activation, Change, SeatRow, keyed_fingerprint};
 
-/// The longest fingerprint or seat name.
-const MAX_FINGERPRINT: usize = 256;
+/// The longest seat name.
+const MAX_NAME: usize = 256;
 
 /// Refuses a machine's seat request beyond its address's rate (the `validate` limit, checked
 /// before the body is read).
@@ -69,7 +69,7 @@ async fn present(
             "the token is larger than 64 KiB",
         ));
     }
-    if fingerprint.is_empty() || fingerprint.chars().count() > MAX_FINGERPRINT {
+    if !lifeline_core::fingerprint_ok(fingerprint) {
         return Err(AppError::invalid("fingerprint must be 1 to 256 characters"));
     }
     let verdict = crate::routes::public::judge(state, token.as_bytes(), UnixTime::from_secs(now))
@@ -188,7 +188,7 @@ pub(crate) async fn activate(
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
     let name = req.name.as_deref().unwrap_or("").trim();
-    if name.chars().count() > MAX_FINGERPRINT {
+    if name.chars().count() > MAX_NAME {
         return Err(AppError::invalid("name must be at most 256 characters"));
     }
     let p = present(&state, &req.token, &req.fingerprint, now).await?;
