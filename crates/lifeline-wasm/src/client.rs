@@ -401,11 +401,23 @@ async fn ask(inner: &Rc<RefCell<Inner>>, node: usize, timeout_ms: u64) -> Result
         .unwrap_or(Err(Outcome::Unreachable))
 }
 
-async fn fetch_with_timeout(
+/// A `fetch` that got an HTTP answer: its status, `Retry-After` (ms) and, for a 2xx, its
+/// body text.
+struct Fetched {
+    status: u16,
+    retry_after_ms: Option<u64>,
+    text: String,
+}
+
+/// `fetch(url, { method, JSON body, keepalive? })` aborted after `timeout_ms`: the answer,
+/// or how it failed (timed out, unreachable). `Err` only for a runtime without `fetch`.
+async fn fetch_json(
+    method: &str,
     url: &str,
     body: &str,
     timeout_ms: u64,
-) -> Result<Result<String, Outcome>, JsValue> {
+    keepalive: bool,
+) -> Result<Result<Fetched, Outcome>, JsValue> {
     let global = js_sys::global();
     let fetch: Function = Reflect::get(&global, &"fetch".into())?.dyn_into()?;
     let controller_ctor: Function = Reflect::get(&global, &"AbortController".into())?.dyn_into()?;
@@ -415,12 +427,15 @@ async fn fetch_with_timeout(
     let abort = abort.bind0(&controller);
     let timer = set_timeout(&abort, timeout_ms)?;
     let init = js_sys::Object::new();
-    Reflect::set(&init, &"method".into(), &"POST".into())?;
+    Reflect::set(&init, &"method".into(), &method.into())?;
     let headers = js_sys::Object::new();
     Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
     Reflect::set(&init, &"headers".into(), &headers)?;
     Reflect::set(&init, &"body".into(), &body.into())?;
     Reflect::set(&init, &"signal".into(), &signal)?;
+    if keepalive {
+        Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
+    }
     let result = async {
         let response = match JsFuture::from(
             fetch
@@ -444,31 +459,52 @@ async fn fetch_with_timeout(
         let status = Reflect::get(&response, &"status".into())?
             .as_f64()
             .unwrap_or(0.0) as u16;
-        if status != 200 {
-            let headers = Reflect::get(&response, &"headers".into())?;
-            let get: Function = Reflect::get(&headers, &"get".into())?.dyn_into()?;
-            let retry_after_ms = get
-                .call1(&headers, &"retry-after".into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| s.saturating_mul(1000));
-            return Ok(Err(Outcome::Refused {
-                status,
-                retry_after_ms,
-            }));
-        }
-        let text_fn: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-        let text = match JsFuture::from(text_fn.call0(&response)?.dyn_into::<Promise>()?).await {
-            Ok(t) => t.as_string().unwrap_or_default(),
-            Err(_) => return Ok(Err(Outcome::TimedOut)),
+        let headers = Reflect::get(&response, &"headers".into())?;
+        let get: Function = Reflect::get(&headers, &"get".into())?.dyn_into()?;
+        let retry_after_ms = get
+            .call1(&headers, &"retry-after".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.saturating_mul(1000));
+        // Only a success's body is read: an error status is answer enough.
+        let text = if (200..300).contains(&status) {
+            let text_fn: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
+            match JsFuture::from(text_fn.call0(&response)?.dyn_into::<Promise>()?).await {
+                Ok(t) => t.as_string().unwrap_or_default(),
+                Err(_) => return Ok(Err(Outcome::TimedOut)),
+            }
+        } else {
+            String::new()
         };
-        // Its size and shape are the session's to judge (an oversized answer is a node failure).
-        Ok(Ok(text))
+        Ok(Ok(Fetched {
+            status,
+            retry_after_ms,
+            text,
+        }))
     }
     .await;
     clear_timeout(&timer);
     result
+}
+
+/// POSTs a `validate`: the body of a 200 (its size and shape are the session's to judge: an
+/// oversized answer is a node failure), or how it failed.
+async fn fetch_with_timeout(
+    url: &str,
+    body: &str,
+    timeout_ms: u64,
+) -> Result<Result<String, Outcome>, JsValue> {
+    Ok(
+        match fetch_json("POST", url, body, timeout_ms, false).await? {
+            Ok(f) if f.status == 200 => Ok(f.text),
+            Ok(f) => Err(Outcome::Refused {
+                status: f.status,
+                retry_after_ms: f.retry_after_ms,
+            }),
+            Err(outcome) => Err(outcome),
+        },
+    )
 }
 
 /// Reads the cache once (a corrupted entry is discarded: never trusted).

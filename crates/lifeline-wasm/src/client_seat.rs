@@ -12,8 +12,8 @@ use lifeline_core::{KeySet, SeatCache, SeatKeeper, Standing, UnixTime};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use super::{Inner, Store, bad, call_method, opt_string};
-use crate::timers::{clear_timeout, now_ms, set_timeout};
+use super::{Inner, Store, bad, call_method, fetch_json, opt_string};
+use crate::timers::now_ms;
 
 /// The seat a Client holds for its license.
 pub(super) struct ClientSeat {
@@ -291,7 +291,8 @@ pub(super) fn release_on_pagehide(inner: &Rc<RefCell<Inner>>) {
     handler.forget();
 }
 
-/// `fetch` with a method, a JSON body and a timeout: the status and body text.
+/// `fetch` with a method, a JSON body and a timeout: the status and body text (a failed
+/// request is status 0).
 async fn request(
     method: &str,
     url: &str,
@@ -299,43 +300,12 @@ async fn request(
     timeout_ms: u64,
     keepalive: bool,
 ) -> Result<(u16, String), JsValue> {
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())?.dyn_into()?;
-    let ctor: Function = Reflect::get(&global, &"AbortController".into())?.dyn_into()?;
-    let controller = Reflect::construct(&ctor, &js_sys::Array::new())?;
-    let abort: Function = Reflect::get(&controller, &"abort".into())?.dyn_into()?;
-    let timer = set_timeout(&abort.bind0(&controller), timeout_ms)?;
-    let init = js_sys::Object::new();
-    let headers = js_sys::Object::new();
-    Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
-    Reflect::set(&init, &"method".into(), &method.into())?;
-    Reflect::set(&init, &"headers".into(), &headers)?;
-    Reflect::set(&init, &"body".into(), &body.into())?;
-    Reflect::set(
-        &init,
-        &"signal".into(),
-        &Reflect::get(&controller, &"signal".into())?,
-    )?;
-    if keepalive {
-        Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
-    }
-    let result = async {
-        let response = JsFuture::from(
-            fetch
-                .call2(&global, &url.into(), &init)?
-                .dyn_into::<Promise>()?,
-        )
-        .await?;
-        let status = Reflect::get(&response, &"status".into())?
-            .as_f64()
-            .unwrap_or(0.0) as u16;
-        let text: Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-        let text = JsFuture::from(text.call0(&response)?.dyn_into::<Promise>()?).await?;
-        Ok((status, text.as_string().unwrap_or_default()))
-    }
-    .await;
-    clear_timeout(&timer);
-    result
+    Ok(
+        match fetch_json(method, url, body, timeout_ms, keepalive).await? {
+            Ok(f) => (f.status, f.text),
+            Err(_) => (0, String::new()),
+        },
+    )
 }
 
 /// What `check()` resolves to with a seat: the verdict with `seat` set.
