@@ -46,6 +46,15 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// `lifeline ARGS` with `token` as `$LIFELINE_TOKEN` (the commands that talk to a server).
+pub(crate) fn lifeline_as(token: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("LIFELINE_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
 /// An HTTP agent that returns error statuses as answers.
 pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -8,20 +8,13 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::common::lifeline_as as lifeline;
 use crate::common::{BIN, Serve, agent};
-
-fn lifeline(token: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("LIFELINE_TOKEN", token)
-        .output()
-        .unwrap()
-}
 
 /// POST without an API token (a machine's own seat request): status and body.
 fn machine(node: &Serve, path: &str, body: &Value) -> (u16, Value) {
@@ -33,6 +26,26 @@ fn machine(node: &Serve, path: &str, body: &Value) -> (u16, Value) {
         r.status().as_u16(),
         r.body_mut().read_json().unwrap_or(Value::Null),
     )
+}
+
+/// The admin token of the server whose data directory is `data`, product `app`, and a
+/// license for `acme` with the seat `terms`.
+fn seated_license(node: &Serve, data: &std::path::Path, terms: Value) -> (String, Value) {
+    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let admin = admin.trim().to_owned();
+    let (status, _) = node.post(
+        "/api/v1/products",
+        &admin,
+        &json!({"id": "app", "name": "App"}),
+    );
+    assert_eq!(status, 201);
+    let mut body = json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "entitlements": []});
+    for (k, v) in terms.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, license) = node.post("/api/v1/licenses", &admin, &body);
+    assert_eq!(status, 201, "{license}");
+    (admin, license)
 }
 
 fn seats(node: &Serve, admin: &str, license: &str) -> Value {
@@ -61,21 +74,12 @@ fn a_dead_machines_floating_seat_is_reclaimed_within_heartbeat_s_plus_a_tenth() 
         ],
         &[],
     );
-    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
-    let admin = admin.trim();
-    let (status, _) = node.post(
-        "/api/v1/products",
-        admin,
-        &json!({"id": "app", "name": "App"}),
+    let (admin, license) = seated_license(
+        &node,
+        &data,
+        json!({"seats": 3, "seat_mode": "floating", "heartbeat_s": 20}),
     );
-    assert_eq!(status, 201);
-    let (status, license) = node.post(
-        "/api/v1/licenses",
-        admin,
-        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64,
-            "entitlements": [], "seats": 3, "seat_mode": "floating", "heartbeat_s": 20}),
-    );
-    assert_eq!(status, 201, "{license}");
+    let admin = admin.as_str();
     let id = license["id"].as_str().unwrap().to_owned();
     let holder = |fp: &str| json!({"token": license["token"], "fingerprint": fp, "name": fp});
     let (status, dead) = machine(&node, "/api/v1/seats", &holder("dead"));
@@ -238,21 +242,11 @@ fn check_seat_holds_renews_and_releases_a_seat_and_rides_out_an_outage() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut node = Serve::start(&["--data-dir", data.to_str().unwrap()], &[]);
-    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
-    let admin = admin.trim().to_owned();
-    let (status, _) = node.post(
-        "/api/v1/products",
-        &admin,
-        &json!({"id": "app", "name": "App"}),
+    let (admin, license) = seated_license(
+        &node,
+        &data,
+        json!({"seats": 1, "seat_mode": "floating", "heartbeat_s": 10}),
     );
-    assert_eq!(status, 201);
-    let (status, license) = node.post(
-        "/api/v1/licenses",
-        &admin,
-        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64,
-            "entitlements": [], "seats": 1, "seat_mode": "floating", "heartbeat_s": 10}),
-    );
-    assert_eq!(status, 201, "{license}");
     let id = license["id"].as_str().unwrap().to_owned();
     let file = dir.path().join("license.jwt");
     std::fs::write(&file, license["token"].as_str().unwrap()).unwrap();
@@ -416,21 +410,11 @@ fn sigkill_during_activations_loses_no_acknowledged_seat_and_counts_no_phantom()
     let port = crate::common::free_port();
     let args = ["--data-dir", data.to_str().unwrap()];
     let mut node = Serve::start_on(port, &args, &[]);
-    let admin = std::fs::read_to_string(data.join("admin-token")).unwrap();
-    let admin = admin.trim().to_owned();
-    let (status, _) = node.post(
-        "/api/v1/products",
-        &admin,
-        &json!({"id": "app", "name": "App"}),
+    let (admin, license) = seated_license(
+        &node,
+        &data,
+        json!({"seats": 1000, "seat_mode": "floating"}),
     );
-    assert_eq!(status, 201);
-    let (status, license) = node.post(
-        "/api/v1/licenses",
-        &admin,
-        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64,
-            "entitlements": [], "seats": 1000, "seat_mode": "floating"}),
-    );
-    assert_eq!(status, 201, "{license}");
     let id = license["id"].as_str().unwrap().to_owned();
     // Four machines' worth of activations at a time until the server dies under them.
     let url = node.url.clone();

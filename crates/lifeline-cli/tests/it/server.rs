@@ -425,14 +425,7 @@ fn serve_console_serves_the_app_and_refuses_a_directory_without_index_html() {
     );
 }
 
-/// `lifeline override …` (and other commands) with the node's admin token in the environment.
-fn lifeline(token: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("LIFELINE_TOKEN", token)
-        .output()
-        .unwrap()
-}
+use crate::common::lifeline_as as lifeline;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
