@@ -4,60 +4,25 @@
 //
 //   node tests/bench/bench.mjs [--quick]
 //
+// Parts: verify (read from the npm package's and the core's own benches), provisioning,
+// validate under load, seats (seats.mjs: activations and heartbeats on SQLite and on
+// PostgreSQL with two nodes, and a 100,000-seat fleet), the console. Shared helpers:
+// harness.mjs.
+//
 // Expects (the Makefile's bench target does it first): target/bench/verify.json (the npm
 // package's bench), target/bench/native.json (the core's bench), release builds of
 // `lifeline` and the `bare` example, and for the console figures dist/console plus
-// target/console-e2e/report.json. Needs `wrk` (installed by .ci/setup).
-import { spawn, execFileSync } from 'node:child_process';
+// target/console-e2e/report.json. Needs `wrk` and PostgreSQL (installed by .ci/setup).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const quick = process.argv.includes('--quick');
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(repo, 'target');
-// A QUICK run only checks the harness: it uses the debug builds the tests already made.
-const profileDir = quick ? 'debug' : 'release';
-const release = (name) => path.join(targetDir, profileDir, name);
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-bench-'));
-const say = (m) => process.stderr.write(`bench: ${m}\n`);
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), samples: xs });
-const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function waitUp(url, pathName = '/readyz') {
-  for (let i = 0; i < 600; i++) {
-    try { await fetch(url + pathName, { method: pathName === '/readyz' ? 'GET' : 'POST' }); return; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not start`);
-}
-
-const admin = 'll_bench-admin-token-0123456789abcdef0123';
-async function startServer(name) {
-  const port = await freePort();
-  const child = spawn(release('lifeline'), ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', path.join(work, name), '--validate-rate', '10000000'],
-    { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUp(url);
-  return { child, url };
-}
-
-async function api(url, route, body) {
-  const r = await fetch(url + route, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (r.status >= 300) throw new Error(`${route}: ${r.status} ${await r.text()}`);
-  return r.json();
-}
+import {
+  admin, api, closeClients, issueMany, luaScript, quick, readJson, release, repo, say, startBare,
+  startServer, stat, summarize, work, wrk,
+} from './harness.mjs';
+import { seats } from './seats.mjs';
 
 // ---- provisioning: N licenses through `lifeline provision` (bulk API) on SQLite ----------
 async function provisioning() {
@@ -85,7 +50,7 @@ async function provisioning() {
 }
 
 // ---- online validation under load: wrk against validate and a bare axum handler -----------
-const lua = `
+const validateLua = `
 local tokens = {}
 for line in io.lines(os.getenv("LIFELINE_TOKENS")) do tokens[#tokens + 1] = line end
 local i = math.random(#tokens)
@@ -95,70 +60,37 @@ request = function()
 end
 `;
 
-function unit(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
-  if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
-}
-
-function wrk(url, tokens, seconds) {
-  const script = path.join(work, 'validate.lua');
-  fs.writeFileSync(script, lua);
-  const out = execFileSync('wrk', ['-t2', '-c32', `-d${seconds}s`, '--latency', '-s', script, url],
-    { env: { ...process.env, LIFELINE_TOKENS: tokens }, encoding: 'utf8' });
-  const pick = (re) => { const m = re.exec(out); return m ? m[1] : null; };
-  const rps = Number(pick(/Requests\/sec:\s+([\d.]+)/));
-  const p50 = unit(pick(/\n\s+50%\s+(\S+)/) ?? '');
-  const p99 = unit(pick(/\n\s+99%\s+(\S+)/) ?? '');
-  const non2xx = Number(pick(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  if (!Number.isFinite(rps) || !Number.isFinite(p99)) throw new Error(`cannot read wrk output:\n${out}`);
-  return { rps, p50_ms: p50, p99_ms: p99, errors: non2xx + socketErrors };
-}
-
 async function validation() {
   const rounds = quick ? 1 : 3;
   const seconds = quick ? 1 : 5;
   const distinct = quick ? 1_000 : 10_000;
   const server = await startServer('validate');
-  const barePort = await freePort();
-  const bareChild = spawn(release('examples/bare'), [`127.0.0.1:${barePort}`], { stdio: 'ignore' });
-  const bareUrl = `http://127.0.0.1:${barePort}`;
-  await waitUp(bareUrl, '/api/v1/validate');
+  const bare = await startBare();
   try {
     await api(server.url, '/api/v1/products', { id: 'photo-pro', name: 'Photo Pro' });
-    const tokens = [];
-    for (let done = 0; done < distinct; done += 5_000) {
-      const batch = Array.from({ length: Math.min(5_000, distinct - done) }, (_, i) => ({ product: 'photo-pro', licensee: `c-${done + i}`, expires_at: 4102444800, entitlements: ['pro'] }));
-      const r = await api(server.url, '/api/v1/licenses/bulk', { licenses: batch });
-      for (const l of r.licenses) tokens.push(l.token);
-    }
+    const tokens = await issueMany(server.url, distinct, { product: 'photo-pro', expires_at: 4102444800, entitlements: ['pro'] });
     const many = path.join(work, 'tokens-many.txt');
     const one = path.join(work, 'tokens-one.txt');
     fs.writeFileSync(many, tokens.join('\n') + '\n');
     fs.writeFileSync(one, tokens[0] + '\n');
+    const script = luaScript('validate', validateLua);
     const runs = { bare: [], distinct: [], repeated: [] };
     for (let r = 0; r < rounds; r++) {
       // Rotate the order so no case always runs first.
-      const order = [['bare', bareUrl, one], ['distinct', server.url, many], ['repeated', server.url, one]];
+      const order = [['bare', bare.url, one], ['distinct', server.url, many], ['repeated', server.url, one]];
       for (let i = 0; i < order.length; i++) {
         const [name, url, file] = order[(i + r) % order.length];
-        runs[name].push(wrk(url, file, seconds));
+        runs[name].push(await wrk({ url, script, seconds, env: { LIFELINE_TOKENS: file } }));
         say(`validate ${name} round ${r + 1}/${rounds}: ${runs[name].at(-1).rps.toFixed(0)} req/s, p99 ${runs[name].at(-1).p99_ms} ms`);
       }
     }
-    const summary = (name) => ({
-      rps: stat(runs[name].map((x) => x.rps)),
-      p50_ms: stat(runs[name].map((x) => x.p50_ms)),
-      p99_ms: stat(runs[name].map((x) => x.p99_ms)),
-      errors: runs[name].reduce((a, x) => a + x.errors, 0),
-      vs_bare: name === 'bare' ? 1 : median(runs[name].map((x, i) => x.rps / runs.bare[i].rps)),
-    });
-    return { rounds, seconds, connections: 32, threads: 2, distinct_licenses: distinct, bare: summary('bare'), distinct: summary('distinct'), repeated: summary('repeated') };
+    return {
+      rounds, seconds, connections: 32, threads: 2, distinct_licenses: distinct,
+      bare: summarize(runs.bare), distinct: summarize(runs.distinct, runs.bare), repeated: summarize(runs.repeated, runs.bare),
+    };
   } finally {
     server.child.kill('SIGKILL');
-    bareChild.kill('SIGKILL');
+    bare.child.kill('SIGKILL');
   }
 }
 
@@ -182,7 +114,10 @@ say('provisioning');
 const prov = await provisioning();
 say('online validation');
 const val = await validation();
+say('seats');
+const seat = await seats();
 const con = console_();
+closeClients();
 fs.rmSync(work, { recursive: true, force: true });
 
 const nativeCase = (prefix) => native.cases.find((c) => c.name.startsWith(prefix));
@@ -211,6 +146,23 @@ for (const name of ['distinct', 'repeated']) {
   row('validate under load', `${name === 'distinct' ? `${v.distinct_licenses} distinct licenses (cache misses)` : 'one token repeated (cache hits)'}`,
     `${f(s.rps.median, 0)} req/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, `>= 0.5×, p99 <= 5 ms, 0 errors: ${verdict(ok)}`);
 }
+const seatRows = (store, x) => {
+  for (const [name, what] of [['activate', 'activations'], ['heartbeat', 'heartbeats']]) {
+    const a = x[`${name}_bare`];
+    const s = x[name];
+    row(`seats, ${store}`, `bare axum handler, the same ${name} requests (anchor)`, `${f(a.rps.median, 0)} req/s`, mm(a.rps, 0), '', '1.00×', `p99 ${f(a.p99_ms.median)} ms`);
+    row(`seats, ${store}`, `${what}/s`, `${f(s.rps.median, 0)}/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, '');
+  }
+};
+seatRows('SQLite, one node', seat.sqlite);
+seatRows('PostgreSQL, two nodes', seat.postgres);
+{
+  const c = seat.sqlite.fleet;
+  const ok = c.p99_ms <= 20 && c.errors === 0 && c.held_after === c.seats;
+  row('seats, SQLite, one node', `${c.seats} floating seats, each heartbeating every ${f(c.seats / c.rate_per_s, 0)} s (open loop)`,
+    `${f(c.achieved_per_s, 0)}/s, p50 ${f(c.p50_ms)} ms, p99 ${f(c.p99_ms)} ms, max ${f(c.max_ms)} ms, ${c.errors} errors, ${c.held_after} held after`, '', '', '',
+    `p99 <= 20 ms, 0 errors, every seat held: ${verdict(ok)}`);
+}
 row('console', 'gzipped .wasm', con.wasm_gzip_bytes === null ? 'not built' : `${f(con.wasm_gzip_bytes / 1000, 0)} KB`, '', '400 KB', con.wasm_gzip_bytes === null ? '' : `${f(con.wasm_gzip_bytes / 400_000)}×`, con.wasm_gzip_bytes === null ? '' : `<= 400 KB: ${verdict(con.wasm_gzip_bytes <= 400_000)}`);
 row('console', 'overview first render after page load', con.first_render_ms === null ? 'not measured' : `${f(con.first_render_ms, 0)} ms`, '', '', '', '');
 
@@ -224,7 +176,7 @@ const md = [
   '|---|---|---:|---:|---|---:|---|',
   ...rows.map((r) => `| ${r.area} | ${r.figure} | ${r.value} | ${r.range} | ${r.anchor} | ${r.ratio} | ${r.target} |`),
 ].join('\n');
-const results = { date, quick, machine, verify, native, provisioning: prov, validation: val, console: con, table: rows };
+const results = { date, quick, machine, verify, native, provisioning: prov, validation: val, seats: seat, console: con, table: rows };
 const outDir = path.join(repo, 'tests/bench/results');
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');

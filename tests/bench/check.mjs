@@ -18,8 +18,17 @@ for (const k of ['bare', 'distinct', 'repeated']) {
   for (const f of ['rps', 'p50_ms', 'p99_ms']) finite(r.validation[k][f].median, `validation ${k} ${f}`);
   finite(r.validation[k].vs_bare, `validation ${k} ratio`);
 }
+for (const store of ['sqlite', 'postgres']) {
+  for (const k of ['activate', 'activate_bare', 'heartbeat', 'heartbeat_bare']) {
+    for (const f of ['rps', 'p50_ms', 'p99_ms']) finite(r.seats[store][k][f].median, `seats ${store} ${k} ${f}`);
+    finite(r.seats[store][k].vs_bare, `seats ${store} ${k} ratio`);
+  }
+  assert.ok(r.seats[store].activated > 0, `seats ${store}: activations counted in the store`);
+}
+for (const f of ['p50_ms', 'p99_ms', 'achieved_per_s']) finite(r.seats.sqlite.fleet[f], `seat fleet ${f}`);
+assert.equal(r.seats.sqlite.fleet.held_after, r.seats.sqlite.fleet.seats, 'the seat fleet is still held');
 finite(r.console.wasm_gzip_bytes, 'console wasm');
-assert.ok(r.table.length >= 15, 'table rows');
+assert.ok(r.table.length >= 24, 'table rows');
 const md = fs.readFileSync(path.join(path.dirname(file), 'latest.md'), 'utf8');
 assert.match(md, /\| area \| figure \| median/);
 console.log(`bench results well-formed: ${r.table.length} rows (${r.quick ? 'quick' : 'full'} run of ${r.date})`);

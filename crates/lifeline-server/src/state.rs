@@ -52,6 +52,8 @@ struct Inner {
     map: std::sync::RwLock<Arc<MapConfig>>,
     /// The key of the seat fingerprints' keyed hash.
     seat_secret: Vec<u8>,
+    /// This node's seat writes, committed in groups.
+    seat_writer: crate::seats::SeatWriter,
     /// Set only by `--danger-fault-injection`.
     faults: std::sync::OnceLock<FaultInjector>,
     /// When this node last wrote its heartbeat (a monotonic clock, unaffected by a skewed
@@ -107,6 +109,7 @@ impl AppState {
         let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
         let node_id = format!("node-{}", &ids::new_id()?);
         let seat_secret = crate::seats::records::load_or_init_secret(&store).await?;
+        let seat_writer = crate::seats::SeatWriter::start(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -126,6 +129,7 @@ impl AppState {
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
                 map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
                 seat_secret,
+                seat_writer,
                 faults: std::sync::OnceLock::new(),
                 heartbeat_ok_at: std::sync::Mutex::new(None),
             }),
@@ -135,6 +139,11 @@ impl AppState {
     /// The key of the seat fingerprints' keyed hash (the store's, the same on every node).
     pub(crate) fn seat_secret(&self) -> &[u8] {
         &self.inner.seat_secret
+    }
+
+    /// This node's seat writer (group commit of activations, heartbeats, releases).
+    pub(crate) fn seat_writer(&self) -> &crate::seats::SeatWriter {
+        &self.inner.seat_writer
     }
 
     /// Turns on fault injection (`--danger-fault-injection`): the routes `GET`/`PUT

@@ -59,6 +59,9 @@ pub enum StoreError {
     },
     /// A task holding a store resource (the drills' store lock) ended early.
     TaskEnded(&'static str),
+    /// A write done together with others (group commit) that the database refused: the
+    /// failure, as every request of the batch is told.
+    Batch(String),
 }
 
 impl StoreError {
@@ -88,6 +91,7 @@ impl std::fmt::Display for StoreError {
                 write!(f, "store: cannot write {}: {source}", path.display())
             }
             Self::TaskEnded(what) => write!(f, "store: {what} ended"),
+            Self::Batch(why) => write!(f, "store: a batched write failed: {why}"),
         }
     }
 }
@@ -145,6 +149,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0006_drills", include_str!("../migrations/0006_drills.sql")),
     ("0007_seats", include_str!("../migrations/0007_seats.sql")),
+    (
+        "0008_seat_due",
+        include_str!("../migrations/0008_seat_due.sql"),
+    ),
 ];
 
 impl Store {

@@ -20,7 +20,7 @@ use crate::AppState;
 use crate::auth::Operator;
 use crate::body::JsonBody;
 use crate::problem::AppError;
-use crate::seats::{Activated, Activation, Change, SeatRow, keyed_fingerprint};
+use crate::seats::{Activated, Activation, Change, SeatChange, SeatRow, keyed_fingerprint};
 
 /// The longest seat name.
 const MAX_NAME: usize = 256;
@@ -196,16 +196,15 @@ pub(crate) async fn activate(
         Ok(policy) => policy,
         Err(refusal) => return Ok(refusal),
     };
-    let jti = p.claims.jti().to_owned();
     let activation = Activation {
-        license_id: &jti,
-        fingerprint: &p.keyed,
-        name,
-        policy: &policy,
-        node: state.node_id(),
+        license_id: p.claims.jti().to_owned(),
+        fingerprint: p.keyed.clone(),
+        name: name.to_owned(),
+        policy,
+        node: state.node_id().to_owned(),
         now,
     };
-    let (seat, in_use, status) = match crate::seats::activate(state.store(), &activation).await? {
+    let (seat, in_use, status) = match state.seat_writer().activate(activation).await? {
         Activated::Created(seat, n) => (seat, n, StatusCode::CREATED),
         Activated::Reused(seat, n) => (seat, n, StatusCode::OK),
         Activated::Exhausted(n) => {
@@ -240,17 +239,19 @@ async fn machine_change(
     now: u64,
 ) -> Result<Response, AppError> {
     let jti = p.claims.jti();
-    let (seat, applied) = crate::seats::change(
-        state.store(),
-        id,
-        jti,
-        &p.keyed,
-        state.node_id(),
+    let seat_change = SeatChange {
+        seat_id: id.to_owned(),
+        license_id: jti.to_owned(),
+        fingerprint: p.keyed.clone(),
+        node: state.node_id().to_owned(),
         change,
         now,
-    )
-    .await?
-    .ok_or_else(|| AppError::not_found(format!("no seat {}", short(id))))?;
+    };
+    let (seat, applied) = state
+        .seat_writer()
+        .change(seat_change)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no seat {}", short(id))))?;
     let in_use = crate::seats::count_live(state.store(), jti, now).await?;
     let mut o = refused(SeatRefusal::SeatExpired, in_use, Some(policy));
     if seat.license_id != jti || seat.fingerprint != p.keyed {

@@ -1,7 +1,8 @@
 //! Seats in the store: activation (counted and inserted in one serialized write, so no
 //! number of concurrent requests on any number of nodes gets past the limit), heartbeats,
-//! release, borrowing, an operator's release, listing. The sweep is in `outages.rs`, the
-//! figures by product in `usage.rs`.
+//! release, borrowing (each applied inside a write `writer.rs` commits with others), an
+//! operator's release, listing. The sweep is in `outages.rs`, the figures by product in
+//! `usage.rs`.
 
 use hmac::{Hmac, Mac};
 use lifeline_api::{Seat, SeatEnd, SeatMode, SeatStatus};
@@ -181,13 +182,13 @@ pub(crate) async fn count_live(
 }
 
 /// What an activation asks.
-#[derive(Debug)]
-pub(crate) struct Activation<'a> {
-    pub(crate) license_id: &'a str,
-    pub(crate) fingerprint: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) policy: &'a SeatPolicy,
-    pub(crate) node: &'a str,
+#[derive(Clone, Debug)]
+pub(crate) struct Activation {
+    pub(crate) license_id: String,
+    pub(crate) fingerprint: String,
+    pub(crate) name: String,
+    pub(crate) policy: SeatPolicy,
+    pub(crate) node: String,
     pub(crate) now: u64,
 }
 
@@ -202,66 +203,72 @@ pub(crate) enum Activated {
     Exhausted(u32),
 }
 
-/// Activates a seat: the machine's own if it has one, else a new one if one is free. Count
-/// and insert happen in one serialized write.
-#[tracing::instrument(name = "seats.activate", level = "debug", skip_all)]
-pub(crate) async fn activate(store: &Store, a: &Activation<'_>) -> Result<Activated, StoreError> {
-    let mut w = store.write().await?;
-    let mine = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM seats WHERE license_id = $1 AND fingerprint = $3 AND {LIVE} ORDER BY last_heartbeat DESC"
+/// Activates a seat in `w` (a serialized write): the machine's own if it has one, else a
+/// new one if one is free.
+pub(super) async fn activate_in(w: &mut WriteTx, a: &Activation) -> Result<Activated, StoreError> {
+    let mine: Option<String> = sqlx::query(&format!(
+        "SELECT id FROM seats WHERE license_id = $1 AND fingerprint = $3 AND {LIVE} ORDER BY last_heartbeat DESC"
     ))
-    .bind(a.license_id)
+    .bind(&a.license_id)
     .bind(db(a.now))
-    .bind(a.fingerprint)
+    .bind(&a.fingerprint)
     .fetch_optional(&mut *w.tx)
-    .await?;
-    if let Some(row) = mine {
-        let seat = SeatRow::from_row(&row)?;
+    .await?
+    .map(|row| row.try_get("id"))
+    .transpose()?;
+    if let Some(id) = mine {
         // Alive or borrowed: renewed. Lingering after a release: alive again.
-        sqlx::query(
+        let row = sqlx::query(&format!(
             "UPDATE seats SET status = CASE WHEN status = 'released' THEN 'alive' ELSE status END, \
              last_heartbeat = $2, node = $3, holds_until = NULL, ended_at = NULL, end_cause = NULL, end_reason = NULL \
-             WHERE id = $1",
-        )
-        .bind(&seat.id)
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(&id)
         .bind(db(a.now))
-        .bind(a.node)
-        .execute(&mut *w.tx)
+        .bind(&a.node)
+        .fetch_one(&mut *w.tx)
         .await?;
-        let in_use = live_count(&mut w, a.license_id, a.now).await?;
-        w.commit().await?;
-        let seat = get(store, &seat.id)
-            .await?
-            .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
-        return Ok(Activated::Reused(seat, in_use));
+        let in_use = live_count(w, &a.license_id, a.now).await?;
+        return Ok(Activated::Reused(SeatRow::from_row(&row)?, in_use));
     }
-    let in_use = live_count(&mut w, a.license_id, a.now).await?;
+    let in_use = live_count(w, &a.license_id, a.now).await?;
     if in_use >= a.policy.limit() {
         let data = json!({ "license_id": a.license_id, "name": a.name, "in_use": in_use, "max": a.policy.limit(), "node": a.node });
-        enqueue(&mut w, WebhookEventType::SeatDenied, &data, a.now).await?;
-        w.commit().await?;
+        enqueue(w, WebhookEventType::SeatDenied, &data, a.now).await?;
         return Ok(Activated::Exhausted(in_use));
     }
-    let id = crate::ids::new_id()?;
+    let seat = SeatRow {
+        id: crate::ids::new_id()?,
+        license_id: a.license_id.clone(),
+        fingerprint: a.fingerprint.clone(),
+        name: a.name.clone(),
+        mode: a.policy.mode,
+        heartbeat_s: a.policy.heartbeat_s,
+        node: a.node.clone(),
+        first_seen: a.now,
+        last_heartbeat: a.now,
+        status: SeatStatus::Alive,
+        borrowed_until: None,
+        holds_until: None,
+        ended_at: None,
+        end_cause: None,
+        end_reason: None,
+    };
     sqlx::query(&format!(
         "INSERT INTO seats ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'alive', NULL, NULL, NULL, NULL, NULL)"
     ))
-    .bind(&id)
-    .bind(a.license_id)
-    .bind(a.fingerprint)
-    .bind(a.name)
-    .bind(a.policy.mode.as_str())
-    .bind(db(a.policy.heartbeat_s))
-    .bind(a.node)
+    .bind(&seat.id)
+    .bind(&seat.license_id)
+    .bind(&seat.fingerprint)
+    .bind(&seat.name)
+    .bind(seat.mode.as_str())
+    .bind(db(seat.heartbeat_s))
+    .bind(&seat.node)
     .bind(db(a.now))
     .execute(&mut *w.tx)
     .await?;
-    let data = json!({ "seat_id": id, "license_id": a.license_id, "name": a.name, "mode": a.policy.mode.as_str(), "in_use": in_use + 1, "max": a.policy.limit(), "node": a.node });
-    enqueue(&mut w, WebhookEventType::SeatActivated, &data, a.now).await?;
-    w.commit().await?;
-    let seat = get(store, &id)
-        .await?
-        .ok_or_else(|| StoreError::corrupt("a seat", "vanished"))?;
+    let data = json!({ "seat_id": seat.id, "license_id": a.license_id, "name": a.name, "mode": a.policy.mode.as_str(), "in_use": in_use + 1, "max": a.policy.limit(), "node": a.node });
+    enqueue(w, WebhookEventType::SeatActivated, &data, a.now).await?;
     Ok(Activated::Created(seat, in_use + 1))
 }
 
@@ -314,62 +321,63 @@ impl Change {
     }
 }
 
-/// Applies a machine's change to its seat, if the seat is its own and still held. Returns
-/// the seat as it now is and whether this change applied (`None`: no such seat).
-pub(crate) async fn change(
-    store: &Store,
-    id: &str,
-    license_id: &str,
-    fingerprint: &str,
-    node: &str,
-    change: Change,
-    now: u64,
+/// A machine's change to its own seat.
+#[derive(Clone, Debug)]
+pub(crate) struct SeatChange {
+    pub(crate) seat_id: String,
+    pub(crate) license_id: String,
+    /// The keyed fingerprint.
+    pub(crate) fingerprint: String,
+    pub(crate) node: String,
+    pub(crate) change: Change,
+    pub(crate) now: u64,
+}
+
+/// Applies a machine's change to its seat in `w`, if the seat is its own and still held.
+/// Returns the seat as it now is and whether this change applied (`None`: no such seat).
+pub(super) async fn change_in(
+    w: &mut WriteTx,
+    c: &SeatChange,
 ) -> Result<Option<(SeatRow, bool)>, StoreError> {
     let held =
         "id = $1 AND license_id = $2 AND fingerprint = $3 AND status IN ('alive', 'borrowed')";
-    let (sql, extra) = match change {
-        Change::Heartbeat => (
-            format!("UPDATE seats SET last_heartbeat = $4, node = $5 WHERE {held}"),
-            None,
-        ),
+    let (set, extra) = match c.change {
+        Change::Heartbeat => ("last_heartbeat = $4, node = $5", None),
         Change::Release { linger_s } => (
-            format!(
-                "UPDATE seats SET status = 'released', ended_at = $4, node = $5, holds_until = $6, \
-                 end_cause = 'released', borrowed_until = NULL WHERE {held}"
-            ),
-            Some(now.saturating_add(linger_s)),
+            "status = 'released', ended_at = $4, node = $5, holds_until = $6, \
+             end_cause = 'released', borrowed_until = NULL",
+            Some(c.now.saturating_add(linger_s)),
         ),
         Change::Borrow { until } => (
-            format!(
-                "UPDATE seats SET status = 'borrowed', last_heartbeat = $4, node = $5, borrowed_until = $6 WHERE {held}"
-            ),
+            "status = 'borrowed', last_heartbeat = $4, node = $5, borrowed_until = $6",
             Some(until),
         ),
     };
+    let sql = format!("UPDATE seats SET {set} WHERE {held} RETURNING {COLUMNS}");
     let mut query = sqlx::query(&sql)
-        .bind(id)
-        .bind(license_id)
-        .bind(fingerprint)
-        .bind(db(now))
-        .bind(node);
+        .bind(&c.seat_id)
+        .bind(&c.license_id)
+        .bind(&c.fingerprint)
+        .bind(db(c.now))
+        .bind(&c.node);
     if let Some(extra) = extra {
         query = query.bind(db(extra));
     }
-    let done = if let Change::Release { .. } = change {
-        // A release changes the count: written with its webhook message.
-        let mut w = store.write().await?;
-        let done = query.execute(&mut *w.tx).await?.rows_affected();
-        if done == 1 {
-            let data =
-                json!({ "seat_id": id, "license_id": license_id, "by": "machine", "node": node });
-            enqueue(&mut w, WebhookEventType::SeatReleased, &data, now).await?;
+    if let Some(row) = query.fetch_optional(&mut *w.tx).await? {
+        if let Change::Release { .. } = c.change {
+            // A release changes the count: written with its webhook message.
+            let data = json!({ "seat_id": c.seat_id, "license_id": c.license_id, "by": "machine", "node": c.node });
+            enqueue(w, WebhookEventType::SeatReleased, &data, c.now).await?;
         }
-        w.commit().await?;
-        done
-    } else {
-        query.execute(store.pool()).await?.rows_affected()
-    };
-    Ok(get(store, id).await?.map(|seat| (seat, done == 1)))
+        return Ok(Some((SeatRow::from_row(&row)?, true)));
+    }
+    // Not applied: the seat as it is (another machine's, ended, or none).
+    sqlx::query(&format!("SELECT {COLUMNS} FROM seats WHERE id = $1"))
+        .bind(&c.seat_id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .map(|r| Ok((SeatRow::from_row(&r)?, false)))
+        .transpose()
 }
 
 /// An operator ends a seat (audited with the reason). `None`: no such seat; a seat already
