@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { installPackage, licenseVectors, camel } from './harness.mjs';
+import { installPackage, licenseVectors, camel, repo } from './harness.mjs';
 
 let project;
 let lib;
@@ -107,4 +107,17 @@ test('the package ships TypeScript types for both builds', () => {
     assert.match(dts, /export interface Verdict/);
     assert.match(dts, /verifyMany\(tokens: string\[\]/);
   }
+});
+
+test('the package carries the license text and the workspace license', () => {
+  const installed = path.join(project, 'node_modules/@lifeline/verifier');
+  const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
+  const workspace = fs.readFileSync(path.join(repo, 'Cargo.toml'), 'utf8');
+  const declared = /^\[workspace\.package\][^[]*?^license = "([^"]+)"/m.exec(workspace)?.[1];
+  assert.equal(declared, 'Apache-2.0', 'the workspace declares its license');
+  assert.equal(pkg.license, declared, 'package.json names the workspace license');
+  // What `npm pack` puts in the tarball (the installed copy above came from it).
+  const text = fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8');
+  assert.equal(text, fs.readFileSync(path.join(repo, 'LICENSE'), 'utf8'));
+  assert.match(text, /Apache License\s+Version 2\.0, January 2004/);
 });

@@ -27,6 +27,9 @@ fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
+/// The media type of a JSON Web Key Set (RFC 7517 §8.5).
+pub(crate) const JWK_SET_MEDIA_TYPE: &str = "application/jwk-set+json";
+
 /// The JSON Web Key Set (RFC 7517): the core writes it, as a JSON value.
 fn jwks(_: &mut SchemaGenerator) -> Schema {
     let key = json!({
@@ -52,6 +55,8 @@ fn jwks(_: &mut SchemaGenerator) -> Schema {
 enum Reply {
     /// `application/json` of this schema.
     Json(SchemaFn),
+    /// JSON of this schema under its own media type (a JWKS: `application/jwk-set+json`).
+    JsonAs(&'static str, SchemaFn),
     /// A string body of this media type (a JWT, the Prometheus text format).
     Text(&'static str),
     /// No body.
@@ -157,7 +162,8 @@ impl Doc {
 
     /// `200` with the public key set.
     pub(crate) fn ok_jwks(mut self) -> Self {
-        self.replies.push((200, Reply::Json(jwks)));
+        self.replies
+            .push((200, Reply::JsonAs(JWK_SET_MEDIA_TYPE, jwks)));
         self
     }
 
@@ -303,6 +309,10 @@ fn operation(g: &mut SchemaGenerator, path: &str, doc: &Doc, problem: &Schema) -
             Reply::Json(schema) => json!({
                 "description": "OK",
                 "content": { "application/json": { "schema": schema(g) } },
+            }),
+            Reply::JsonAs(media_type, schema) => json!({
+                "description": "OK",
+                "content": { *media_type: { "schema": schema(g) } },
             }),
             Reply::Text(media_type) => json!({
                 "description": "OK",

@@ -100,9 +100,17 @@ impl From<JsonRejection> for AppError {
     }
 }
 
+/// The longest `detail` a problem carries: whatever input a message quotes, a caller never
+/// gets more than this back.
+pub(crate) const MAX_DETAIL_CHARS: usize = 1024;
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut detail = self.detail;
+        if let Some((cut, _)) = detail.char_indices().nth(MAX_DETAIL_CHARS) {
+            detail.truncate(cut);
+            detail.push('…');
+        }
         if self.status.is_server_error()
             && let Some(id) = crate::request_id::current()
         {

@@ -31,7 +31,8 @@ printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
 cp "$here/index.mjs" "$here/file-cache.cjs" "$here/file-cache.mjs" "$here/file-cache.d.ts" "$out/node/"
 cp "$here/package.json" "$out/package.json"
 cp "$here/README.md" "$out/README.md"
-cp LICENSE* "$out/" 2>/dev/null || true
+# The license text ships with the package (package.json names the same license).
+cp LICENSE "$out/LICENSE"
 
 raw=$(stat -c %s "$out/web/lifeline_wasm_bg.wasm")
 gz=$(gzip -9c "$out/web/lifeline_wasm_bg.wasm" | wc -c)

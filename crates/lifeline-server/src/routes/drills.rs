@@ -3,7 +3,7 @@
 //! them (viewer).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use lifeline_api::{DrillReport, Role, StoredDrillReport};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use sqlx::Row;
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::problem::AppError;
 use crate::store::StoreError;
 
@@ -124,7 +125,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<StoredDrillReport>, AppError> {
     caller.require(Role::Viewer)?;
     let row = sqlx::query(

@@ -2,13 +2,14 @@
 //! `GET /api/v1/nodes` (viewer).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use lifeline_api::{Incident, IncidentDetail, IncidentNote, IncidentStatus, NodeInfo, Role};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::incidents;
 use crate::problem::AppError;
 
@@ -51,7 +52,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<IncidentDetail>, AppError> {
     caller.require(Role::Viewer)?;
     detail(&state, &id).await
@@ -68,7 +69,7 @@ async fn detail(state: &AppState, id: &str) -> Result<Json<IncidentDetail>, AppE
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<IncidentDetail>, AppError> {
     caller.require(Role::Operator)?;
     incidents::acknowledge(state.store(), &caller.actor(), &id, crate::clock::now()).await?;
@@ -79,7 +80,7 @@ pub(crate) async fn acknowledge(
 pub(crate) async fn note(
     State(state): State<AppState>,
     Operator(caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<IncidentNote>,
 ) -> Result<Json<IncidentDetail>, AppError> {
     incidents::note(

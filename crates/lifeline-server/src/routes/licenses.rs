@@ -1,7 +1,7 @@
 //! `/api/v1/licenses`: issue (idempotent), list and search, get, revoke, extend.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use lifeline_api::{
     BulkIssue, BulkIssued, ExtendLicense, IssueLicense, License, LicensePage, RevokeLicense, Role,
@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::licenses::{self, ListQuery};
 use crate::problem::AppError;
 
@@ -66,7 +67,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<License>, AppError> {
     caller.require(Role::Viewer)?;
     licenses::get(state.store(), &id, crate::clock::now())
@@ -78,7 +79,7 @@ pub(crate) async fn get(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Operator(caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<RevokeLicense>,
 ) -> Result<Json<License>, AppError> {
     if req.reason.trim().is_empty() || req.reason.len() > 1024 {
@@ -100,7 +101,7 @@ pub(crate) async fn revoke(
 pub(crate) async fn extend(
     State(state): State<AppState>,
     Operator(caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<ExtendLicense>,
 ) -> Result<Json<License>, AppError> {
     if req.reason.trim().is_empty() || req.reason.len() > 1024 {

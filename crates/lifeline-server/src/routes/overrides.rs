@@ -2,7 +2,7 @@
 //! revoke (operator), list and get (viewer), and the public signed bundle of the active ones.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use lifeline_api::{CreateOverride, OverrideRecord, OverrideStatus, RevokeOverride, Role};
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::overrides::{self, OVERRIDE_BUNDLE_MEDIA_TYPE, OVERRIDE_BUNDLE_TTL_SECS};
 use crate::problem::AppError;
 
@@ -56,7 +57,7 @@ pub(crate) async fn create(
 pub(crate) async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<OverrideRecord>, AppError> {
     caller.require(Role::Admin)?;
     let ring = state.reload_keys().await?;
@@ -77,7 +78,7 @@ pub(crate) async fn approve(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Operator(caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<RevokeOverride>,
 ) -> Result<Json<OverrideRecord>, AppError> {
     let record = overrides::revoke(
@@ -122,7 +123,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<OverrideRecord>, AppError> {
     caller.require(Role::Viewer)?;
     overrides::get(state.store(), &id, crate::clock::now())

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lifeline_api::{ValidateRequest, ValidateResponse};
 use lifeline_core::{LeaseTerms, Policy, UnixTime, lease_claims};
@@ -39,10 +39,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
 
 pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let ring = state.keys().await?;
-    Ok((
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(ring.jwks()),
-    ))
+    let mut response = Json(ring.jwks()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::openapi::JWK_SET_MEDIA_TYPE),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
 }
 
 /// Refuses a `validate` beyond the caller's rate (checked before the body is read), and

@@ -4,7 +4,7 @@
 //! code. Operators list a license's seats and release one (audited).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lifeline_api::{
@@ -19,6 +19,7 @@ use lifeline_core::{
 use crate::AppState;
 use crate::auth::Operator;
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::problem::AppError;
 use crate::seats::{Activated, Activation, Change, SeatChange, SeatRow, keyed_fingerprint};
 
@@ -251,7 +252,7 @@ async fn machine_change(
         .seat_writer()
         .change(seat_change)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("no seat {}", short(id))))?;
+        .ok_or_else(|| AppError::not_found(format!("no seat {id:?}")))?;
     let in_use = crate::seats::count_live(state.store(), jti, now).await?;
     let mut o = refused(SeatRefusal::SeatExpired, in_use, Some(policy));
     if seat.license_id != jti || seat.fingerprint != p.keyed {
@@ -303,7 +304,7 @@ async fn seat_policy(
 /// `POST /api/v1/seats/{id}/heartbeat`: renews the seat's lease.
 pub(crate) async fn heartbeat(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<SeatHolder>,
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
@@ -319,7 +320,7 @@ pub(crate) async fn heartbeat(
 /// was held or already ended). The seat still counts for the license's `linger_s`.
 pub(crate) async fn release(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<SeatHolder>,
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
@@ -338,7 +339,7 @@ pub(crate) async fn release(
 /// license's `borrow_max_s` from now, never past the license's own end).
 pub(crate) async fn borrow(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<BorrowSeat>,
 ) -> Result<Response, AppError> {
     let now = crate::clock::now();
@@ -384,12 +385,12 @@ pub(crate) async fn borrow(
 pub(crate) async fn list(
     State(state): State<AppState>,
     Operator(_caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<LicenseSeats>, AppError> {
     let now = crate::clock::now();
     let license = crate::licenses::get(state.store(), &id, now)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("no license {}", short(&id))))?;
+        .ok_or_else(|| AppError::not_found(format!("no license {id:?}")))?;
     let policy = lifeline_core::inspect(license.token.as_bytes())
         .ok()
         .and_then(|i| Claims::from_map(i.claims).ok())
@@ -411,7 +412,7 @@ pub(crate) async fn list(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     Operator(caller): Operator,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonBody(req): JsonBody<ForceReleaseSeat>,
 ) -> Result<Json<Seat>, AppError> {
     let reason = req.reason.trim();
@@ -420,7 +421,7 @@ pub(crate) async fn revoke(
     }
     let now = crate::clock::now();
     match crate::seats::force_release(state.store(), &id, &caller.actor(), reason, now).await? {
-        None => Err(AppError::not_found(format!("no seat {}", short(&id)))),
+        None => Err(AppError::not_found(format!("no seat {id:?}"))),
         Some((seat, true)) => {
             state.metrics().seat_ended("admin", 1);
             Ok(Json(seat.to_api()))
@@ -430,9 +431,4 @@ pub(crate) async fn revoke(
             seat.id, seat.status
         ))),
     }
-}
-
-/// An id as echoed in a problem: at most 64 characters.
-fn short(id: &str) -> String {
-    id.chars().take(64).collect()
 }

@@ -2,13 +2,14 @@
 //! delete.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use lifeline_api::{CreateWebhook, Role, Webhook, WebhookCreated};
 
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::problem::AppError;
 
 /// `POST /api/v1/webhooks`: 201.
@@ -35,7 +36,7 @@ pub(crate) async fn list(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<StatusCode, AppError> {
     caller.require(Role::Admin)?;
     crate::webhooks::delete(state.store(), &caller.actor(), &id, crate::clock::now()).await?;

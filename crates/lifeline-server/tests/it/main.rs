@@ -270,6 +270,7 @@ on_every_backend!(
     public::health_readiness_openapi_and_public_keys,
     public::status_list_marks_exactly_the_revoked_licenses,
     public::metrics_count_validations_requests_and_licenses,
+    public::hostile_ids_are_refused_before_the_store_and_never_echoed_whole,
     licenses::issued_licenses_verify_offline_with_the_published_keys,
     licenses::idempotency_key_makes_retries_safe,
     licenses::listing_filters_and_paginates,

@@ -244,3 +244,87 @@ pub(crate) async fn metrics_count_validations_requests_and_licenses(s: Server) {
     );
     assert!(!text.contains("\"m\""), "no licensee labels");
 }
+
+/// One request through the router: status, content type and body text.
+async fn fetch(
+    s: &Server,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, String, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let res = s
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let media = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, media, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// Ids in paths longer than any real id (65,000 characters) or with characters no id has
+/// are refused 400 before any lookup, and no problem repeats more than a bounded part of
+/// its input; the key set has its own media type (RFC 7517 §8.5).
+pub(crate) async fn hostile_ids_are_refused_before_the_store_and_never_echoed_whole(s: Server) {
+    let long = "a".repeat(65_000);
+    let admin = s.admin.clone();
+    for (method, uri) in [
+        ("GET", format!("/api/v1/licenses/{long}")),
+        ("POST", format!("/api/v1/licenses/{long}/revoke")),
+        ("GET", format!("/api/v1/overrides/{long}")),
+        ("GET", format!("/api/v1/incidents/{long}")),
+        ("DELETE", format!("/api/v1/webhooks/{long}")),
+        ("GET", format!("/api/v1/drills/{long}")),
+        ("GET", format!("/api/v1/licenses/{long}/seats")),
+        ("POST", format!("/api/v1/seats/{long}/heartbeat")),
+        ("GET", "/api/v1/licenses/a%20b".to_owned()),
+        ("GET", "/api/v1/licenses/%FF".to_owned()),
+    ] {
+        let (status, media, body) = fetch(&s, method, &uri, Some(&admin)).await;
+        let short = &uri[..uri.len().min(60)];
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {short}: {body}");
+        assert_eq!(media, "application/problem+json", "{method} {short}");
+        let problem: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["code"], "invalid_id", "{method} {short}: {body}");
+        assert!(
+            body.len() < 400,
+            "{method} {short}: {} bytes echoed",
+            body.len()
+        );
+    }
+    // A real id's shape still reaches the store: an unknown one is a 404.
+    let (status, _, body) = fetch(
+        &s,
+        "GET",
+        "/api/v1/licenses/0190-does-not-exist",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Input quoted in a message is bounded too: a 100,000-character product id.
+    let mut body = license_body("p", "someone");
+    body["product"] = json!("p".repeat(100_000));
+    let (status, problem) = s.admin("POST", "/api/v1/licenses", Some(body)).await;
+    assert!(status.is_client_error(), "{status}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.chars().count() <= 1025,
+        "{} characters of detail",
+        detail.chars().count()
+    );
+    // JWKS under its media type.
+    let (status, media, body) = fetch(&s, "GET", "/.well-known/lifeline/keys.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(media, "application/jwk-set+json");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["keys"].is_array());
+}

@@ -211,7 +211,9 @@ pub(crate) async fn bad_seat_requests_get_precise_answers(s: Server) {
             Some(holder(&license, "m")),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Longer than any id: refused before any lookup, never echoed whole.
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["code"], "invalid_id");
     assert!(problem["detail"].as_str().unwrap().len() < 120, "{problem}");
     // A license without seats; a revoked one.
     let plain = s.issue(json!({"product": "seats", "licensee": "plain", "entitlements": [], "expires_at": now() + 3600})).await;
