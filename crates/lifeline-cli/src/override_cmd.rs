@@ -315,6 +315,14 @@ fn answer<T: DeserializeOwned>(
 fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {
     let spec = &args.spec;
     let (scope, effect) = spec.parse()?;
+    let max_hours = lifeline_core::MAX_OVERRIDE_LIFETIME_SECS / 3600;
+    if spec.hours > max_hours {
+        return Err(CliError::new(format!(
+            "--hours {}: an override lasts at most {max_hours} hours (30 days), whatever key signs it",
+            spec.hours
+        ))
+        .hint("verifiers refuse longer ones; mint a shorter one and renew it while the incident lasts"));
+    }
     if spec.hours > MAX_UNAPPROVED_HOURS && args.approved_by.as_deref().is_none_or(str::is_empty) {
         return Err(CliError::new(format!(
             "an override longer than {MAX_UNAPPROVED_HOURS} hours needs a second person's approval"

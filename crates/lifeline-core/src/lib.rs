@@ -60,7 +60,10 @@ pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
 pub use offline::{
     LEASE_TYP, Lease, LeaseProblem, OfflinePolicy, Trust, offline_verdict, online_verdict,
 };
-pub use overrides::{Effect, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override, OverrideBundle, Scope};
+pub use overrides::{
+    Effect, MAX_OVERRIDE_LIFETIME_SECS, OVERRIDE_BUNDLE_TYP, OVERRIDE_TYP, Override,
+    OverrideBundle, Scope,
+};
 pub use reason::Reason;
 pub use seat_client::{
     MAX_FINGERPRINT_CHARS, SeatCache, SeatCall, SeatKeeper, SeatProblem, Standing, fingerprint_ok,

@@ -11,7 +11,8 @@
 //!
 //! An override never makes an unauthenticated license usable (it needs the license's
 //! verified claims), never un-revokes, and only rescues refusals an incident can cause by
-//! mistake: `expired` and `key_expired`. Replay is bounded by its own `exp`.
+//! mistake: `expired` and `key_expired`. Replay is bounded by its own `exp`, which is at
+//! most [`MAX_OVERRIDE_LIFETIME_SECS`] (30 days) after its `iat`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,6 +23,11 @@ use crate::{Claims, KeySet, UnixTime, jws};
 
 /// The `typ` of an override token.
 pub const OVERRIDE_TYP: &str = "lifeline-override+jwt";
+
+/// The longest an override may last, `exp - iat` (30 days), whatever key signed it: an
+/// emergency key in the wrong hands still cannot mint a lasting license. The server refuses
+/// longer ones when they are created; verifiers refuse them as malformed.
+pub const MAX_OVERRIDE_LIFETIME_SECS: u64 = 30 * 86_400;
 
 /// Which licenses an override covers (also the API's `OverrideScope`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +160,12 @@ impl Override {
         let expires_at = time(raw, "exp")?.ok_or_else(|| missing("exp"))?;
         if expires_at <= issued_at {
             return Err(wrong("exp", "later than iat"));
+        }
+        if expires_at.as_secs().saturating_sub(issued_at.as_secs()) > MAX_OVERRIDE_LIFETIME_SECS {
+            return Err(wrong(
+                "exp",
+                "at most 30 days after iat (an override is temporary)",
+            ));
         }
         Ok(Self {
             id: string(raw, "jti")?,

@@ -274,6 +274,9 @@ fn every_refusal_of_an_override_is_typed() {
         ("effect", json!({"type": "extend_grace", "secs": 0})),
         ("effect", json!("valid")),
         ("exp", json!(NOW - 5)),
+        // Longer than 30 days (the red team's 100-year emergency override), by one second.
+        ("exp", json!(NOW - 5 + MAX_OVERRIDE_LIFETIME_SECS + 1)),
+        ("exp", json!(NOW + 100 * 365 * 86_400)),
     ] {
         let mut claims = override_claims(json!({"type": "all"}), json!({"type": "valid"}));
         if change.is_null() {
@@ -292,6 +295,18 @@ fn every_refusal_of_an_override_is_typed() {
         );
         assert_eq!(at(&raw, NOW), Reason::Malformed, "{name}: {change}");
     }
+}
+
+#[test]
+fn an_override_may_last_thirty_days_and_not_a_second_more() {
+    let mut claims = override_claims(json!({"type": "all"}), json!({"type": "valid"}));
+    claims.insert("exp".into(), json!(NOW - 5 + MAX_OVERRIDE_LIFETIME_SECS));
+    let token = emergency_signer().sign_override(&claims).unwrap();
+    let ovr = accepted(&token);
+    assert_eq!(
+        ovr.expires_at.as_secs() - ovr.issued_at.as_secs(),
+        MAX_OVERRIDE_LIFETIME_SECS
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ use crate::store::{Bind, Filter, Store, StoreError, WriteTx};
 /// waits for a second admin's approval (72 hours).
 pub const MAX_UNAPPROVED_OVERRIDE_SECS: u64 = 72 * 3600;
 /// No override may end later than this after its creation (30 days).
-pub const MAX_OVERRIDE_SECS: u64 = 30 * 86_400;
+pub const MAX_OVERRIDE_SECS: u64 = lifeline_core::MAX_OVERRIDE_LIFETIME_SECS;
 /// How long a signed override bundle is fresh (its `exp` is its `iat` plus this).
 pub const OVERRIDE_BUNDLE_TTL_SECS: u64 = 300;
 /// The media type of `GET /api/v1/overrides/bundle` (after the token's `typ`, as the status

@@ -603,6 +603,29 @@ fn an_override_minted_with_the_emergency_key_rescues_a_license_offline() {
         ),
         (vec!["--scope", "all", "--hours", "100"], "second person"),
         (vec!["--scope", "all", "--hours", "0"], "at least 1"),
+        // The red team's 100-year emergency override: refused, approval or not.
+        (
+            vec![
+                "--scope",
+                "all",
+                "--hours",
+                "876000",
+                "--approved-by",
+                "myself",
+            ],
+            "at most 720 hours",
+        ),
+        (
+            vec![
+                "--scope",
+                "all",
+                "--hours",
+                "721",
+                "--approved-by",
+                "a-colleague",
+            ],
+            "at most 720 hours",
+        ),
     ] {
         let key = format!("{d}/emergency-1.jwk");
         let mut all = vec![
