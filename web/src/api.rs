@@ -432,6 +432,7 @@ async fn problem(response: Response) -> ApiError {
             status,
             detail: format!("the server answered {status}"),
             code: "http_error".to_owned(),
+            field: None,
         }),
     }
 }

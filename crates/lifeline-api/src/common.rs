@@ -17,6 +17,9 @@ pub struct Problem {
     pub detail: String,
     /// Stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_body`.
     pub code: String,
+    /// With `invalid_field`: the request body's field that is out of bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// Roles of API tokens, from least to most powerful.

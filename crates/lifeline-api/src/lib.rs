@@ -5,6 +5,7 @@
 //! [`Problem`] with a stable `code`.
 
 mod admin;
+pub mod bounds;
 mod common;
 mod drills;
 mod incidents;

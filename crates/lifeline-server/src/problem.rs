@@ -23,6 +23,7 @@ pub struct AppError {
     status: StatusCode,
     code: &'static str,
     detail: String,
+    field: Option<String>,
 }
 
 impl AppError {
@@ -32,7 +33,26 @@ impl AppError {
             status,
             code,
             detail: detail.into(),
+            field: None,
         }
+    }
+
+    /// 422 `invalid_field`: a field of the body out of its bounds (the problem names it).
+    pub fn field(e: lifeline_api::bounds::FieldError) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+            detail: e.to_string(),
+            field: Some(e.field.to_owned()),
+        }
+    }
+
+    /// The same refusal about one item of a list (`licenses[3]`): the detail and the field
+    /// name it.
+    pub fn about_item(mut self, item: &str) -> Self {
+        self.detail = format!("{item}: {}", self.detail);
+        self.field = self.field.map(|f| format!("{item}.{f}"));
+        self
     }
 
     /// 400 `invalid_request`.
@@ -70,6 +90,12 @@ impl AppError {
     /// The detail for people.
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+}
+
+impl From<lifeline_api::bounds::FieldError> for AppError {
+    fn from(e: lifeline_api::bounds::FieldError) -> Self {
+        Self::field(e)
     }
 }
 
@@ -122,6 +148,7 @@ impl IntoResponse for AppError {
             status: self.status.as_u16(),
             detail,
             code: self.code.to_owned(),
+            field: self.field,
         };
         let mut response = (self.status, Json(problem)).into_response();
         response.headers_mut().insert(

@@ -341,7 +341,8 @@ fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
     );
     assert_eq!(
         (s, problem["code"].as_str()),
-        (400, Some("invalid_request")),
+        (422, Some("invalid_field")),
         "{problem}"
     );
+    assert_eq!(problem["field"], "offline_grace_s");
 }

@@ -61,9 +61,6 @@ pub(crate) async fn revoke(
     Ok(after)
 }
 
-/// An extension may set the expiry at most this far ahead of now (10 years).
-pub(crate) const MAX_EXTEND_SECS: u64 = 10 * 365 * 86_400;
-
 /// Re-signs a license with the active key and a later expiry; the id, status-list index and
 /// every other claim stay. `iat` becomes now: a key may only sign inside its window, and the
 /// active key's window may have opened after the license was first issued (`nbf` keeps the
@@ -77,15 +74,10 @@ pub(crate) async fn extend(
     reason: &str,
     now: u64,
 ) -> Result<License, AppError> {
-    if expires_at > now.saturating_add(MAX_EXTEND_SECS) {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "expiry_too_far",
-            format!(
-                "expires_at {expires_at} is more than 10 years ahead (at most {})",
-                now.saturating_add(MAX_EXTEND_SECS)
-            ),
-        ));
+    // The same bound as issuing (an expiry in the past is refused below, after the lookup,
+    // as `expiry_not_later`).
+    if expires_at > now.saturating_add(lifeline_api::bounds::MAX_EXPIRY_AHEAD_SECS) {
+        lifeline_api::bounds::check_expiry("expires_at", expires_at, now)?;
     }
     let mut w = store.write().await?;
     let before = current(&mut w, id, now).await?;

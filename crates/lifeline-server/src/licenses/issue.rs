@@ -14,15 +14,12 @@ use super::record::{COLUMNS, ISSUER, db, from_row};
 
 /// Checks a request before anything is signed.
 pub fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
-    if req.licensee.trim().is_empty() || req.licensee.len() > 256 {
-        return Err(AppError::invalid("licensee must be 1 to 256 characters"));
-    }
-    if req.expires_at <= now {
-        return Err(AppError::invalid(format!(
-            "expires_at {} is not in the future (now is {now})",
-            req.expires_at
-        )));
-    }
+    use lifeline_api::bounds::{
+        MAX_GRACE_SECS, MAX_NAME_CHARS, check_expiry, check_secs, check_text,
+    };
+    check_text("licensee", &req.licensee, MAX_NAME_CHARS)?;
+    check_expiry("expires_at", req.expires_at, now)?;
+    check_secs("grace_s", req.grace_s, MAX_GRACE_SECS)?;
     if req.entitlements.len() > 256
         || req
             .entitlements
@@ -33,10 +30,8 @@ pub fn check_request(req: &IssueLicense, now: u64) -> Result<(), AppError> {
             "entitlements: at most 256, each 1 to 128 characters",
         ));
     }
-    if req.offline_grace_s.is_some_and(|s| s > 365 * 86_400) {
-        return Err(AppError::invalid(
-            "offline_grace_s: at most a year (31536000 seconds)",
-        ));
+    if let Some(offline) = req.offline_grace_s {
+        check_secs("offline_grace_s", offline, 365 * 86_400)?;
     }
     let seat_terms = [
         ("seat_mode", req.seat_mode.is_some()),

@@ -115,8 +115,10 @@ pub(crate) async fn create_token(
     Admin(caller): Admin,
     JsonBody(req): JsonBody<CreateApiToken>,
 ) -> Result<(StatusCode, Json<ApiTokenCreated>), AppError> {
-    if req.name.trim().is_empty() || req.name.len() > 128 {
-        return Err(AppError::invalid("name must be 1 to 128 characters"));
+    lifeline_api::bounds::check_text("name", &req.name, 128)?;
+    if let Some(at) = req.expires_at {
+        // An API token that is already expired (or lasts past any license) is a mistake.
+        lifeline_api::bounds::check_expiry("expires_at", at, crate::clock::now())?;
     }
     let created = crate::create_token(
         state.store(),

@@ -100,9 +100,11 @@ pub(crate) struct ListQuery {
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<StoredDrillReport>>, AppError> {
     caller.require(Role::Viewer)?;
+    // A query that does not parse is a problem like every other refusal (not text/plain).
+    let Query(q) = query.map_err(|e| AppError::invalid(e.body_text()))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_LISTED).contains(&limit) {
         return Err(AppError::invalid(format!(

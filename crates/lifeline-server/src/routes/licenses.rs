@@ -179,8 +179,7 @@ pub(crate) async fn bulk(
         return Ok((StatusCode::OK, Json(BulkIssued { licenses: existing })));
     }
     for (i, r) in req.licenses.iter().enumerate() {
-        licenses::check_request(r, now)
-            .map_err(|e| AppError::invalid(format!("licenses[{i}]: {}", e.detail())))?;
+        licenses::check_request(r, now).map_err(|e| e.about_item(&format!("licenses[{i}]")))?;
     }
     let ring = state.keys().await?;
     let reqs = req.licenses;

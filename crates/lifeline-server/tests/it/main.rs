@@ -307,5 +307,6 @@ on_every_backend!(
     security::every_admin_route_denies_by_default_and_checks_roles,
     security::session_names_the_callers_token,
     security::bad_input_gets_precise_4xx_and_writes_nothing,
+    security::out_of_bounds_input_is_refused_alike_on_every_path,
     security::a_tampered_audit_log_is_detected,
 );

@@ -271,13 +271,13 @@ pub(crate) async fn bad_input_gets_precise_4xx_and_writes_nothing(s: Server) {
         ),
         (
             Some(json!({"product": "p", "licensee": "x", "expires_at": 1}).to_string()),
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
         ),
         (
             Some(json!({"product": "p", "licensee": "", "expires_at": now() + 10}).to_string()),
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
         ),
         (
             Some(json!({"product": "nope", "licensee": "x", "expires_at": now() + 10}).to_string()),
@@ -512,4 +512,94 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
         reports.push(res.status().as_u16());
     }
     assert_eq!(reports, [422, 422, 429]);
+}
+
+/// The red team's inputs: an expiry of 2^64−1 (one license and in bulk), a grace of 2^64−1,
+/// a NUL in a licensee, an API token already expired, a drills query that does not parse.
+/// Each is refused as a problem naming the field, on every path that takes it, and
+/// nothing is written.
+pub(crate) async fn out_of_bounds_input_is_refused_alike_on_every_path(s: Server) {
+    s.product("p").await;
+    let (_, before) = s.admin("GET", "/api/v1/audit", None).await;
+    let far = u64::MAX;
+    let cases = [
+        (json!({"expires_at": far}), "expires_at"),
+        (
+            json!({"expires_at": now() + 101 * 365 * 86_400}),
+            "expires_at",
+        ),
+        (json!({"grace_s": far}), "grace_s"),
+        (json!({"grace_s": 366 * 86_400}), "grace_s"),
+        (json!({"licensee": "acme\u{0}corp"}), "licensee"),
+        (json!({"licensee": "acme\u{1b}[31m"}), "licensee"),
+        (json!({"licensee": "x".repeat(257)}), "licensee"),
+    ];
+    for (change, field) in &cases {
+        let mut body = license_body("p", "acme");
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, p) = s
+            .admin("POST", "/api/v1/licenses", Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, p["code"].as_str(), p["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid_field"),
+                Some(*field)
+            ),
+            "{change}: {p}"
+        );
+        let bulk = json!({"licenses": [license_body("p", "fine"), body]});
+        let (status, p) = s.admin("POST", "/api/v1/licenses/bulk", Some(bulk)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bulk {change}: {p}"
+        );
+        assert_eq!(p["field"], format!("licenses[1].{field}"), "bulk {change}");
+    }
+    // The far future people use for "perpetual" (2100) is fine; the limit is 100 years.
+    let mut perpetual = license_body("p", "forever");
+    perpetual["expires_at"] = json!(4_102_444_800u64);
+    let license = s.issue(perpetual).await;
+    // Extending takes the same bound.
+    let id = license["id"].as_str().unwrap();
+    let (status, p) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/licenses/{id}/extend"),
+            Some(json!({"expires_at": far, "reason": "red team"})),
+        )
+        .await;
+    assert_eq!(
+        (status, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("expires_at")),
+        "{p}"
+    );
+    // An API token that is already expired, or with a control character in its name.
+    for body in [
+        json!({"name": "ci", "role": "viewer", "expires_at": now() - 1}),
+        json!({"name": "ci", "role": "viewer", "expires_at": far}),
+        json!({"name": "c\u{0}i", "role": "viewer"}),
+    ] {
+        let (status, p) = s.admin("POST", "/api/v1/tokens", Some(body.clone())).await;
+        assert_eq!(
+            (status, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+            "{body}: {p}"
+        );
+    }
+    // A query that does not parse is a problem (Server::call asserts problem+json).
+    let (status, p) = s.admin("GET", "/api/v1/drills?limit=lots", None).await;
+    assert_eq!(
+        (status, p["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{p}"
+    );
+    // Nothing but the one perpetual license was written.
+    let (_, after) = s.admin("GET", "/api/v1/audit", None).await;
+    let events = |v: &Value| v["items"].as_array().map_or(0, Vec::len);
+    assert_eq!(events(&after), events(&before) + 1, "{after}");
 }
