@@ -72,21 +72,24 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let ip = crate::limits::client_ip(parts);
-        if !state.auth_failure_limit().allows(ip) {
-            return Err(AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many failed authentications from this address; wait a minute",
-            ));
-        }
-        let unauthorized = |detail: &str| {
-            state.note_failed_auth(ip);
-            AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        // A failure is 401, or 429 once this address or this token has failed too often.
+        // The check comes after the lookup: a valid token is never refused because others
+        // (behind the same address, say) failed.
+        let refuse = |presented: &str, detail: &str| {
+            if state.note_failed_auth(ip, presented) {
+                AppError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+            } else {
+                AppError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many failed authentications from this address or with this token; wait a minute",
+                )
+            }
         };
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send an API token: Authorization: Bearer ll_..."))?;
+            .ok_or_else(|| refuse("", "send an API token: Authorization: Bearer ll_..."))?;
         let secret = header
             .to_str()
             .ok()
@@ -96,10 +99,10 @@ impl FromRequestParts<AppState> for Caller {
                 scheme.eq_ignore_ascii_case("bearer").then_some(secret)
             })
             .map(str::trim)
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| refuse("", "the Authorization header must be `Bearer <token>`"))?;
         match lookup(state.store(), secret).await? {
             Some(caller) => Ok(caller),
-            None => Err(unauthorized("the token is unknown, expired or revoked")),
+            None => Err(refuse(secret, "the token is unknown, expired or revoked")),
         }
     }
 }

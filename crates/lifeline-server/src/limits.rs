@@ -40,14 +40,14 @@ impl Rate {
     };
 }
 
-/// A token bucket per client address.
+/// A token bucket per key: a client address (the default), or what a request presents.
 #[derive(Debug)]
-pub struct Limiter {
+pub struct Limiter<K = IpAddr> {
     rate: Rate,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl Limiter {
+impl<K: std::hash::Hash + Eq> Limiter<K> {
     /// A limiter with this rate.
     pub fn new(rate: Rate) -> Self {
         Self {
@@ -57,7 +57,7 @@ impl Limiter {
     }
 
     /// Takes one token for `ip`; `Err(seconds to wait)` when the bucket is empty.
-    pub fn take(&self, ip: IpAddr) -> Result<(), u64> {
+    pub fn take(&self, ip: K) -> Result<(), u64> {
         if self.rate.per_sec <= 0.0 {
             return Ok(());
         }
@@ -84,7 +84,7 @@ impl Limiter {
     }
 
     /// Whether `ip` has a token left, without taking one.
-    pub fn allows(&self, ip: IpAddr) -> bool {
+    pub fn allows(&self, ip: &K) -> bool {
         if self.rate.per_sec <= 0.0 {
             return true;
         }
@@ -92,7 +92,7 @@ impl Limiter {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        buckets.get(&ip).is_none_or(|(tokens, at)| {
+        buckets.get(ip).is_none_or(|(tokens, at)| {
             tokens + at.elapsed().as_secs_f64() * self.rate.per_sec >= 1.0
         })
     }
@@ -237,7 +237,7 @@ mod tests {
             assert!(limiter.take(a).is_ok());
         }
         assert_eq!(limiter.take(a), Err(1));
-        assert!(!limiter.allows(a));
+        assert!(!limiter.allows(&a));
         assert!(limiter.take(b).is_ok(), "another address keeps its budget");
         assert!(Limiter::new(Rate::UNLIMITED).take(a).is_ok());
     }

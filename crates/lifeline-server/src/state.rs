@@ -44,6 +44,9 @@ struct Inner {
     validate_limit: Limiter,
     telemetry_limit: Limiter,
     auth_failure_limit: Limiter,
+    /// Failed authentications per presented token (its first characters), whatever the
+    /// address: one bad token sprayed from many addresses is limited too.
+    auth_failure_token_limit: Limiter<String>,
     body_budget: BodyBudget,
     node_id: String,
     started_at: u64,
@@ -122,6 +125,7 @@ impl AppState {
                 validate_limit: Limiter::new(limits.validate),
                 telemetry_limit: Limiter::new(limits.telemetry),
                 auth_failure_limit: Limiter::new(limits.auth_failures),
+                auth_failure_token_limit: Limiter::new(limits.auth_failures),
                 body_budget: BodyBudget::new(),
                 node_id,
                 started_at: clock::now(),
@@ -375,9 +379,21 @@ impl AppState {
         self.inner.failed_auth.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn note_failed_auth(&self, ip: std::net::IpAddr) {
+    /// Counts a failed authentication from `ip` presenting `token` (its first characters
+    /// are the key); `false` when that address or that token has spent its budget of
+    /// failures (the answer is then 429, not 401). Only failures count: a token that
+    /// verifies is never refused for anyone's failures, its own address's included.
+    pub(crate) fn note_failed_auth(&self, ip: std::net::IpAddr, token: &str) -> bool {
         self.inner.failed_auth.fetch_add(1, Ordering::Relaxed);
-        let _ = self.inner.auth_failure_limit.take(ip);
+        let key: String = token.chars().take(16).collect();
+        let by_ip = &self.inner.auth_failure_limit;
+        let by_token = &self.inner.auth_failure_token_limit;
+        if !by_ip.allows(&ip) || !by_token.allows(&key) {
+            return false;
+        }
+        let _ = by_ip.take(ip);
+        let _ = by_token.take(key);
+        true
     }
 
     pub(crate) fn validate_limit(&self) -> &Limiter {
@@ -386,10 +402,6 @@ impl AppState {
 
     pub(crate) fn telemetry_limit(&self) -> &Limiter {
         &self.inner.telemetry_limit
-    }
-
-    pub(crate) fn auth_failure_limit(&self) -> &Limiter {
-        &self.inner.auth_failure_limit
     }
 
     pub(crate) fn body_budget(&self) -> &BodyBudget {
