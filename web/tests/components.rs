@@ -525,6 +525,7 @@ async fn a_session_survives_a_reload_and_sign_out_forgets_it() {
             name: "on-call".to_owned(),
             role: Role::Viewer,
             expires_at: None,
+            principal: "token:t1".to_owned(),
         },
     };
     storage
@@ -570,6 +571,7 @@ fn roles_decide_what_the_console_offers() {
             name: "ops".to_owned(),
             role: Role::Operator,
             expires_at: None,
+            principal: "token:t".to_owned(),
         },
     }));
     assert!(auth.can(Role::Viewer) && auth.can(Role::Operator));

@@ -49,6 +49,12 @@ pub struct CreateApiToken {
     /// Optional expiry, unix seconds.
     #[serde(default)]
     pub expires_at: Option<u64>,
+    /// The person the token is for (1–128 characters). Absent: the same person as the token
+    /// that mints it. The two-person rule compares persons, so a token for someone else must
+    /// name them (the audit log keeps who named whom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
+    pub principal: Option<String>,
 }
 
 /// A created API token: the secret is shown once, here, and stored only hashed.
@@ -65,6 +71,8 @@ pub struct ApiTokenCreated {
     pub token: String,
     /// Expiry, if any.
     pub expires_at: Option<u64>,
+    /// The person who holds it.
+    pub principal: String,
 }
 
 /// One audit event. Events form a hash chain: `hash = SHA-256(prev_hash || canonical event)`.
@@ -132,4 +140,8 @@ pub struct SessionInfo {
     pub role: Role,
     /// When it expires, if it does.
     pub expires_at: Option<u64>,
+    /// The person who holds it (the two-person rule compares these). Absent in a session
+    /// a console stored before principals existed.
+    #[serde(default)]
+    pub principal: String,
 }

@@ -304,7 +304,9 @@ fn answer<T: DeserializeOwned>(
         ));
         return Err(match problem.code.as_str() {
             "unauthorized" => error.hint("check --token or $LIFELINE_TOKEN"),
-            "same_person" => error.hint("another admin approves it, with their own API token"),
+            "same_person" => error.hint(
+                "another person approves it, with an admin token minted for them (POST /api/v1/tokens with their principal)",
+            ),
             "expiry_too_far" => error.hint("an override lasts at most 720 hours"),
             _ => error,
         });

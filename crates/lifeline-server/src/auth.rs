@@ -41,6 +41,8 @@ pub(crate) struct Caller {
     pub(crate) role: Role,
     /// When it expires, if it does.
     pub(crate) expires_at: Option<u64>,
+    /// The person who holds it.
+    pub(crate) principal: String,
 }
 
 impl Caller {
@@ -140,7 +142,7 @@ impl FromRequestParts<AppState> for Operator {
 
 async fn lookup(store: &Store, secret: &str) -> Result<Option<Caller>, StoreError> {
     let hash = hash_secret(secret);
-    let row = sqlx::query("SELECT id, name, role, token_hash, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
+    let row = sqlx::query("SELECT id, name, role, token_hash, expires_at, revoked_at, principal FROM api_tokens WHERE token_hash = $1")
         .bind(&hash)
         .fetch_optional(store.pool())
         .await?;
@@ -164,10 +166,14 @@ async fn lookup(store: &Store, secret: &str) -> Result<Option<Caller>, StoreErro
         name: row.try_get("name")?,
         role,
         expires_at: expires_at.and_then(|t| u64::try_from(t).ok()),
+        principal: row
+            .try_get::<Option<String>, _>("principal")?
+            .unwrap_or_default(),
     }))
 }
 
-/// Creates an API token and audits it; the secret is returned once.
+/// Creates an API token for a person of its own (its principal is `token:ID`) and audits
+/// it; the secret is returned once. Tokens minted through the API use [`mint_token`].
 pub async fn create_token(
     store: &Store,
     actor: &str,
@@ -176,31 +182,80 @@ pub async fn create_token(
     expires_at: Option<u64>,
 ) -> Result<ApiTokenCreated, StoreError> {
     let secret = new_secret()?;
-    insert_token(store, actor, name, role, expires_at, &secret).await
+    let spec = NewToken {
+        name,
+        role,
+        expires_at,
+        principal: None,
+        minted_by: None,
+    };
+    insert_token(store, actor, &spec, &secret).await
+}
+
+/// A token to insert.
+pub(crate) struct NewToken<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) role: Role,
+    pub(crate) expires_at: Option<u64>,
+    /// The person; `None`: a person of its own (`token:ID`).
+    pub(crate) principal: Option<&'a str>,
+    /// The token that minted it.
+    pub(crate) minted_by: Option<&'a str>,
+}
+
+/// Mints a token through the API: for the minter's own person unless another is named.
+pub(crate) async fn mint_token(
+    store: &Store,
+    minter: &Caller,
+    name: &str,
+    role: Role,
+    expires_at: Option<u64>,
+    principal: Option<&str>,
+) -> Result<ApiTokenCreated, StoreError> {
+    let secret = new_secret()?;
+    let spec = NewToken {
+        name,
+        role,
+        expires_at,
+        principal: Some(principal.unwrap_or(&minter.principal)),
+        minted_by: Some(&minter.id),
+    };
+    insert_token(store, &minter.actor(), &spec, &secret).await
 }
 
 pub(crate) async fn insert_token(
     store: &Store,
     actor: &str,
-    name: &str,
-    role: Role,
-    expires_at: Option<u64>,
+    spec: &NewToken<'_>,
     secret: &str,
 ) -> Result<ApiTokenCreated, StoreError> {
+    let NewToken {
+        name,
+        role,
+        expires_at,
+        ..
+    } = *spec;
     let id = crate::ids::new_id()?;
+    let principal = spec
+        .principal
+        .map_or_else(|| format!("token:{id}"), str::to_owned);
     let mut w = store.write().await?;
-    sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at, expires_at, principal, minted_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(&id)
         .bind(name)
         .bind(role.as_str())
         .bind(hash_secret(secret))
         .bind(crate::clock::now_i64())
         .bind(expires_at.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+        .bind(&principal)
+        .bind(spec.minted_by)
         .execute(&mut *w.tx)
         .await?;
     // The audit log names the token, never its secret.
-    let after =
-        serde_json::json!({ "id": id, "name": name, "role": role, "expires_at": expires_at });
+    let after = serde_json::json!({
+        "id": id, "name": name, "role": role, "expires_at": expires_at,
+        "principal": principal, "minted_by": spec.minted_by,
+    });
     w.audit(actor, "token.created", &id, None, Some(&after))
         .await?;
     w.commit().await?;
@@ -210,5 +265,6 @@ pub(crate) async fn insert_token(
         role,
         token: secret.to_owned(),
         expires_at,
+        principal,
     })
 }

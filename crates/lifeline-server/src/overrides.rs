@@ -354,7 +354,8 @@ fn status_name(s: OverrideStatus) -> &'static str {
 }
 
 /// Approves a pending override: signs it (`iat` = now, `approved_by` = the approver). The
-/// approver's API token must not be the creator's (403 `same_person`); an override that is
+/// approver must be another person than the creator, not merely another token of theirs
+/// (403 `same_person`: the tokens' principals are compared); an override that is
 /// not pending is a conflict (409).
 pub(crate) async fn approve(
     store: &Store,
@@ -375,11 +376,22 @@ pub(crate) async fn approve(
             status_name(record.status)
         )));
     }
-    if created_by_token == caller.id {
+    // Another person, not merely another token: a token minted by the creator for
+    // themselves shares the creator's principal.
+    let creator: Option<String> = sqlx::query("SELECT principal FROM api_tokens WHERE id = $1")
+        .bind(&created_by_token)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .map_err(StoreError::from)?
+        .map(|row| row.try_get::<Option<String>, _>("principal"))
+        .transpose()
+        .map_err(StoreError::from)?
+        .flatten();
+    if created_by_token == caller.id || creator.as_deref() == Some(caller.principal.as_str()) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "same_person",
-            "an override is approved by another admin's token than the one that created it",
+            "an override is approved by another person than the one who created it (a token the creator minted for themselves is still the creator)",
         ));
     }
     let approver = caller.actor();

@@ -57,15 +57,14 @@ pub async fn bootstrap_admin(
             .fetch_optional(store.pool())
             .await?;
         if known.is_none() {
-            insert_token(
-                store,
-                "system",
-                "bootstrap admin (LIFELINE_ADMIN_TOKEN)",
-                Role::Admin,
-                None,
-                secret,
-            )
-            .await?;
+            let spec = auth::NewToken {
+                name: "bootstrap admin (LIFELINE_ADMIN_TOKEN)",
+                role: Role::Admin,
+                expires_at: None,
+                principal: None,
+                minted_by: None,
+            };
+            insert_token(store, "system", &spec, secret).await?;
         }
         return Ok(None);
     }

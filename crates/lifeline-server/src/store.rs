@@ -153,6 +153,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_seat_due",
         include_str!("../migrations/0008_seat_due.sql"),
     ),
+    (
+        "0009_token_principals",
+        include_str!("../migrations/0009_token_principals.sql"),
+    ),
 ];
 
 impl Store {

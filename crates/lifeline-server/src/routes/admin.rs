@@ -120,12 +120,16 @@ pub(crate) async fn create_token(
         // An API token that is already expired (or lasts past any license) is a mistake.
         lifeline_api::bounds::check_expiry("expires_at", at, crate::clock::now())?;
     }
-    let created = crate::create_token(
+    if let Some(principal) = &req.principal {
+        lifeline_api::bounds::check_text("principal", principal, 128)?;
+    }
+    let created = crate::auth::mint_token(
         state.store(),
-        &caller.actor(),
+        &caller,
         &req.name,
         req.role,
         req.expires_at,
+        req.principal.as_deref(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -139,6 +143,7 @@ pub(crate) async fn session(caller: Caller) -> Result<Json<SessionInfo>, AppErro
         name: caller.name,
         role: caller.role,
         expires_at: caller.expires_at,
+        principal: caller.principal,
     }))
 }
 

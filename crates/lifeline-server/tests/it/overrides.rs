@@ -238,8 +238,32 @@ pub(crate) async fn long_overrides_wait_for_a_second_admin(s: Server) {
         .admin("GET", "/api/v1/overrides?status=pending_approval", None)
         .await;
     assert_eq!(pending.as_array().unwrap().len(), 1);
-    // A second admin approves: signed now, naming the approver.
-    let second = new_token(&s, "admin").await;
+    // The red team's way round: the creator mints a second admin token for themselves. It is
+    // another token of the same person, and refused like the first.
+    let mine = new_token(&s, "admin").await;
+    let (st, p) = s.call("POST", &approve, Some(&mine), None).await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("same_person")),
+        "{p}"
+    );
+    let (_, who) = s.call("GET", "/api/v1/session", Some(&mine), None).await;
+    let (_, creator) = s.admin("GET", "/api/v1/session", None).await;
+    assert_eq!(who["principal"], creator["principal"]);
+    // A second person approves: signed now, naming the approver.
+    let (st, t) = s
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "second admin", "role": "admin", "principal": "bob@vendor"})),
+        )
+        .await;
+    assert_eq!(
+        (st, t["principal"].as_str()),
+        (StatusCode::CREATED, Some("bob@vendor")),
+        "{t}"
+    );
+    let second = t["token"].as_str().unwrap().to_owned();
     let before_approval = now();
     let (st, ok) = s.call("POST", &approve, Some(&second), None).await;
     assert_eq!(st, StatusCode::OK, "{ok}");

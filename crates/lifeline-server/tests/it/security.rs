@@ -236,6 +236,7 @@ pub(crate) async fn session_names_the_callers_token(s: Server) {
             name: "deploy bot".into(),
             role: lifeline_api::Role::Operator,
             expires_at: Some(expires),
+            principal: format!("token:{}", op.id),
         }
     );
     let (_, admin) = s.admin("GET", "/api/v1/session", None).await;
