@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// store). Never in production.
     #[arg(long)]
     danger_fault_injection: bool,
+    /// Let webhooks point at loopback, link-local and private addresses (a lab, tests). By
+    /// default such targets are refused when registered and before every delivery.
+    #[arg(long)]
+    allow_private_webhooks: bool,
     /// Scheduled drills: a JSON file `{"drills": [{"name": "one-node-down", "every_s":
     /// 86400, "first_after_s": 600}]}`; each run's report is stored here (Drills page).
     #[arg(long, value_name = "FILE.json")]
@@ -166,7 +170,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
             ..lifeline_server::Limits::default()
         },
         rules,
-        delivery: lifeline_server::DeliveryConfig::default(),
+        delivery: lifeline_server::DeliveryConfig {
+            allow_private: args.allow_private_webhooks,
+            ..lifeline_server::DeliveryConfig::default()
+        },
         map,
         fault_injection: args.danger_fault_injection,
     };

@@ -95,17 +95,22 @@ pub(crate) async fn start(state: &AppState) -> Background {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(state.delivery().every_ms.max(10))).await;
-                match state.deliver_webhooks(crate::clock::now()).await {
-                    Ok(r) => {
-                        for id in &r.disabled {
-                            tracing::warn!(webhook = %id, "webhook disabled after repeated failures");
+                // Not awaited: a pass that waits on a slow endpoint must not hold up the
+                // next one, which serves the other endpoints (deliver.rs).
+                let state = state.clone();
+                tokio::spawn(async move {
+                    match state.deliver_webhooks(crate::clock::now()).await {
+                        Ok(r) => {
+                            for id in &r.disabled {
+                                tracing::warn!(webhook = %id, "webhook disabled after repeated failures");
+                            }
+                        }
+                        Err(e) => {
+                            state.metrics().store_error();
+                            tracing::error!(error = %e, "delivering webhooks");
                         }
                     }
-                    Err(e) => {
-                        state.metrics().store_error();
-                        tracing::error!(error = %e, "delivering webhooks");
-                    }
-                }
+                });
             }
         })
     };

@@ -43,6 +43,7 @@ mod snapshot;
 mod state;
 mod store;
 mod telemetry;
+mod webhook_target;
 mod webhooks;
 
 pub use audit::{ChainBreak, GENESIS, verify_run};

@@ -52,6 +52,8 @@ struct Inner {
     started_at: u64,
     rules: std::sync::RwLock<Arc<RulesConfig>>,
     delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
+    /// The webhook endpoints with a delivery task running on this node.
+    webhooks_in_flight: deliver::InFlight,
     map: std::sync::RwLock<Arc<MapConfig>>,
     /// The key of the seat fingerprints' keyed hash.
     seat_secret: Vec<u8>,
@@ -131,6 +133,7 @@ impl AppState {
                 started_at: clock::now(),
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
+                webhooks_in_flight: deliver::InFlight::default(),
                 map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
                 seat_secret,
                 seat_writer,
@@ -294,9 +297,17 @@ impl AppState {
     }
 
     /// One webhook delivery pass: sends the messages due at `now` (unix seconds; the
-    /// attempt's `webhook-timestamp`). `serve` runs one every `every_ms`.
+    /// `webhook-timestamp` of an attempt made at once), each endpoint on a task of its own,
+    /// leaving out endpoints whose task from an earlier pass still runs. `serve` starts one
+    /// every `every_ms`.
     pub async fn deliver_webhooks(&self, now: u64) -> Result<DeliveryReport, StoreError> {
-        deliver::deliver(&self.inner.store, &self.delivery(), now).await
+        deliver::deliver(
+            &self.inner.store,
+            &self.delivery(),
+            &self.inner.webhooks_in_flight,
+            now,
+        )
+        .await
     }
 
     /// The store.

@@ -156,9 +156,17 @@ pub(crate) async fn create(
     store: &Store,
     actor: &str,
     req: &CreateWebhook,
+    allow_private: bool,
     now: u64,
 ) -> Result<WebhookCreated, AppError> {
     check_url(&req.url)?;
+    if !allow_private {
+        let url = req.url.clone();
+        tokio::task::spawn_blocking(move || crate::webhook_target::check_public(&url))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|why| unprocessable("private_target", why))?;
+    }
     let mut events = req.events.clone();
     events.sort();
     events.dedup();

@@ -24,7 +24,14 @@ fn json_logs_carry_request_ids_and_never_a_secret() {
     let data = dir.path().join("data");
     let mut node = Serve::start_logging(
         free_port(),
-        &["--data-dir", data.to_str().unwrap(), "--log-format", "json"],
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--log-format",
+            "json",
+            // Its webhook points at 127.0.0.1.
+            "--allow-private-webhooks",
+        ],
         &[("LIFELINE_ADMIN_TOKEN", ADMIN), ("RUST_LOG", "trace")],
         log,
     );

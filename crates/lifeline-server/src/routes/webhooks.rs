@@ -18,8 +18,15 @@ pub(crate) async fn create(
     Admin(caller): Admin,
     JsonBody(req): JsonBody<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookCreated>), AppError> {
-    let created =
-        crate::webhooks::create(state.store(), &caller.actor(), &req, crate::clock::now()).await?;
+    let allow_private = state.delivery().allow_private;
+    let created = crate::webhooks::create(
+        state.store(),
+        &caller.actor(),
+        &req,
+        allow_private,
+        crate::clock::now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

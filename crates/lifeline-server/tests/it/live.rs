@@ -62,6 +62,11 @@ impl Live {
             let state = AppState::with_limits(store, "http://lifeline.test", limits)
                 .await
                 .unwrap();
+            // Webhook receivers in tests listen on 127.0.0.1.
+            state.set_delivery(lifeline_server::DeliveryConfig {
+                allow_private: true,
+                ..lifeline_server::DeliveryConfig::default()
+            });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             (state, admin, listener)
         });

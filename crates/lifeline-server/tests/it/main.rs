@@ -101,6 +101,12 @@ pub(crate) async fn node(url: &str, dir: tempfile::TempDir) -> Server {
     let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await
         .unwrap();
+    // The tests' webhook receivers listen on 127.0.0.1 (`webhooks.rs` checks the refusal of
+    // private targets on a state with the defaults).
+    state.set_delivery(lifeline_server::DeliveryConfig {
+        allow_private: true,
+        ..lifeline_server::DeliveryConfig::default()
+    });
     Server {
         router: app(state.clone()),
         admin,
@@ -290,6 +296,7 @@ on_every_backend!(
     map::the_map_shows_owners_key_health_and_services_from_telemetry,
     webhooks::webhooks_are_signed_retried_and_disabled,
     webhooks::the_outbox_survives_a_restart,
+    webhooks::a_hanging_endpoint_delays_only_itself_and_private_targets_are_refused,
     overrides::short_overrides_are_signed_at_once_and_verify_offline,
     overrides::long_overrides_wait_for_a_second_admin,
     overrides::bad_override_input_is_refused_and_writes_nothing,

@@ -166,6 +166,7 @@ fn quick() -> DeliveryConfig {
         backoff_s: vec![5, 30],
         timeout_ms: 3000,
         disable_after: 2,
+        allow_private: true,
         ..DeliveryConfig::default()
     }
 }
@@ -364,4 +365,109 @@ pub(crate) async fn the_outbox_survives_a_restart(s: Server) {
     assert_eq!(seen.len(), 1);
     assert!(seen[0].signed);
     assert_eq!(seen[0].body["data"]["id"], license);
+}
+
+/// An endpoint that accepts connections and never answers.
+async fn hanging_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // read nothing, answer nothing, keep it open
+        }
+    });
+    format!("http://{addr}/hook")
+}
+
+/// The red team's two webhook findings. With one endpoint that never answers, a healthy
+/// endpoint got its events one at a time ~10 s apart, each with a stale timestamp: now the
+/// healthy one is served by the next pass while the hanging one's task waits out its
+/// timeout, and its signature's timestamp is when it was sent. And targets on this machine
+/// or a private network are refused by default, when registered and when delivered.
+pub(crate) async fn a_hanging_endpoint_delays_only_itself_and_private_targets_are_refused(
+    s: Server,
+) {
+    s.state.set_delivery(DeliveryConfig {
+        timeout_ms: 3000,
+        ..quick()
+    });
+    s.product("p").await;
+    let hanging = subscribe(&s, &hanging_url().await, json!(["license.revoked"])).await;
+    let (url, r) = receiver().await;
+    let healthy = subscribe(&s, &url, json!(["license.revoked"])).await;
+    *r.secret.lock().unwrap() = healthy["secret"].as_str().unwrap().to_owned();
+    revoke_one(&s, "first").await;
+    // The first pass: the healthy endpoint is served at once; the hanging one's task holds
+    // on for the 3 s timeout.
+    let state = s.state.clone();
+    let first = tokio::spawn(async move { state.deliver_webhooks(now()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        r.seen.lock().unwrap().len(),
+        1,
+        "the healthy endpoint got the first event"
+    );
+    // Events keep coming while the hanging endpoint's task waits: the next pass serves the
+    // healthy endpoint and leaves the hanging one (in flight) alone.
+    revoke_one(&s, "second").await;
+    let started = std::time::Instant::now();
+    let second = s.state.deliver_webhooks(now()).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        second.attempted, 1,
+        "only the healthy endpoint, once: {second:?}"
+    );
+    let seen = r.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|x| x.signed));
+    assert!(seen[1].timestamp.abs_diff(now()) <= 1, "signed when sent");
+    let first = first.await.unwrap().unwrap();
+    assert_eq!((first.attempted, first.delivered), (2, 1), "{first:?}");
+    let (_, list) = s.admin("GET", "/api/v1/webhooks", None).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == hanging["id"])
+    );
+
+    // With the defaults, private targets are refused.
+    s.state.set_delivery(DeliveryConfig::default());
+    for target in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "http://0x7f000001/hook",
+        "http://localhost:8080/hook",
+        "http://10.0.0.7/hook",
+    ] {
+        let (st, p) = s
+            .admin(
+                "POST",
+                "/api/v1/webhooks",
+                Some(json!({"url": target, "events": ["license.revoked"]})),
+            )
+            .await;
+        assert_eq!(
+            (st, p["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("private_target")),
+            "{target}: {p}"
+        );
+    }
+    // An endpoint registered while they were allowed is refused at delivery: the attempt
+    // fails without a request reaching it.
+    revoke_one(&s, "third").await;
+    let before = r.seen.lock().unwrap().len();
+    let report = s.state.deliver_webhooks(now() + 60).await.unwrap();
+    assert!(report.attempted >= 1, "{report:?}");
+    assert_eq!(
+        r.seen.lock().unwrap().len(),
+        before,
+        "nothing reached the private endpoint"
+    );
 }
