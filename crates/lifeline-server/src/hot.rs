@@ -44,6 +44,9 @@ struct CachedAnswer {
 pub(crate) struct HotPath {
     signed: Mutex<TokenCache<Arc<SignedLicense>>>,
     revoked: Snapshot<Revoked>,
+    /// The signed status list, rebuilt at most every [`REVOCATION_REFRESH`] however many
+    /// ask (at once after this node revokes).
+    status_list: Snapshot<String>,
     answers: Mutex<HashMap<(u64, Option<String>), CachedAnswer>>,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -63,6 +66,7 @@ impl HotPath {
         Self {
             signed: Mutex::new(TokenCache::new(SIGNED_ENTRIES)),
             revoked: Snapshot::empty(REVOCATION_REFRESH),
+            status_list: Snapshot::empty(REVOCATION_REFRESH),
             answers: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -100,6 +104,19 @@ impl HotPath {
     /// Makes the next answer re-read revocations (this node just revoked one).
     pub(crate) fn invalidate_revocations(&self) {
         self.revoked.invalidate();
+        self.status_list.invalidate();
+    }
+
+    /// The signed status list: the one built less than [`REVOCATION_REFRESH`] ago, else
+    /// `build`'s (one caller builds, the others wait for it or take the previous one).
+    pub(crate) async fn status_list<F>(
+        &self,
+        build: impl FnOnce() -> F,
+    ) -> Result<Arc<String>, crate::problem::AppError>
+    where
+        F: std::future::Future<Output = Result<Arc<String>, crate::problem::AppError>>,
+    {
+        self.status_list.get(build).await
     }
 
     fn lease_key(&self, token: &[u8], instance: Option<&str>) -> (u64, Option<String>) {

@@ -19,6 +19,7 @@ mod console;
 mod deliver;
 pub mod demo;
 mod faults;
+mod figures;
 mod hot;
 mod ids;
 mod incidents;

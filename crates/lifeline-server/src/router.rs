@@ -47,16 +47,24 @@ pub fn app(state: AppState) -> Router {
     let validate_state = state.clone();
     let telemetry_state = state.clone();
     let seat_state = state.clone();
+    let metrics_state = state.clone();
+    let status_state = state.clone();
     let document = api.document();
     api.route(
             "/healthz",
             Doc::get("health", "Liveness").ok::<Object>(),
             public::healthz,
         )
-        .route(
+        .route_layered(
             "/metrics",
-            Doc::get("health", "Prometheus metrics").ok_text("text/plain"),
+            Doc::get("health", "Prometheus metrics (the store's figures at most 5 s old; rate limited per address)").ok_text("text/plain"),
             metrics::scrape,
+            |scrape| {
+                scrape.layer(axum::middleware::from_fn_with_state(
+                    metrics_state,
+                    public::public_rate,
+                ))
+            },
         )
         .route(
             "/readyz",
@@ -94,11 +102,17 @@ pub fn app(state: AppState) -> Router {
                 ))
             },
         )
-        .route(
+        .route_layered(
             "/api/v1/status-list",
-            Doc::get("validate", "Signed revocation status list (Token Status List, typ statuslist+jwt)")
+            Doc::get("validate", "Signed revocation status list (Token Status List, typ statuslist+jwt; rebuilt at most once a second; rate limited per address)")
                 .ok_text("application/statuslist+jwt"),
             public::status_list,
+            |list| {
+                list.layer(axum::middleware::from_fn_with_state(
+                    status_state,
+                    public::public_rate,
+                ))
+            },
         )
         .route_layered(
             "/api/v1/telemetry",

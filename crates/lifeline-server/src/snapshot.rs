@@ -1,6 +1,8 @@
 //! A value read from the store and kept for a while: the key ring, the active overrides, the
-//! revoked set. Refreshes are single-flight: while one caller re-reads a stale value, the
-//! others answer from the previous one instead of all querying the store at once.
+//! revoked set, the status list, the store's figures for `/metrics`. Reads are single-flight:
+//! while one caller re-reads a stale value, the others answer from the previous one; while
+//! one reads a value there is none of yet, the others wait for it; never do all query the
+//! store at once.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct Snapshot<T> {
     current: RwLock<Option<(Instant, Arc<T>)>>,
     refreshing: AtomicBool,
+    /// Held by the caller reading a value there is none of (or re-reading a stale one).
+    loading: tokio::sync::Mutex<()>,
     every: Duration,
 }
 
@@ -21,6 +25,7 @@ impl<T> Snapshot<T> {
         Self {
             current: RwLock::new(Some((Instant::now(), value))),
             refreshing: AtomicBool::new(false),
+            loading: tokio::sync::Mutex::new(()),
             every,
         }
     }
@@ -30,6 +35,7 @@ impl<T> Snapshot<T> {
         Self {
             current: RwLock::new(None),
             refreshing: AtomicBool::new(false),
+            loading: tokio::sync::Mutex::new(()),
             every,
         }
     }
@@ -48,8 +54,20 @@ impl<T> Snapshot<T> {
         match snapshot {
             Some((at, value)) if at.elapsed() < self.every => Ok(value),
             Some((_, value)) if self.refreshing.swap(true, Ordering::AcqRel) => Ok(value),
-            // Stale (this caller re-reads it), or never read (every caller must wait).
+            // Stale (this caller re-reads it), or none yet: one caller reads it, the others
+            // wait for that read and take its value.
             _ => {
+                let _one = self.loading.lock().await;
+                let now_fresh = self
+                    .current
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+                    .filter(|(at, _)| at.elapsed() < self.every);
+                if let Some((_, value)) = now_fresh {
+                    self.refreshing.store(false, Ordering::Release);
+                    return Ok(value);
+                }
                 let loaded = load().await;
                 self.refreshing.store(false, Ordering::Release);
                 let value = loaded?;
@@ -97,5 +115,29 @@ mod tests {
         assert_eq!(v.unwrap_err(), "down");
         let v: Result<_, ()> = stale.get(|| async { Ok(Arc::new(4)) }).await;
         assert_eq!(*v.unwrap(), 4, "a failed re-read does not block the next");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_callers_of_an_empty_snapshot_read_it_once() {
+        let snap = Arc::new(Snapshot::<u32>::empty(Duration::from_secs(60)));
+        let reads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let (snap, reads) = (snap.clone(), reads.clone());
+            tasks.push(tokio::spawn(async move {
+                let v: Result<_, ()> = snap
+                    .get(|| async {
+                        reads.fetch_add(1, Ordering::AcqRel);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(Arc::new(7))
+                    })
+                    .await;
+                *v.unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 7);
+        }
+        assert_eq!(reads.load(Ordering::Acquire), 1, "one read for 32 callers");
     }
 }

@@ -54,6 +54,11 @@ struct Inner {
     delivery: std::sync::RwLock<Arc<DeliveryConfig>>,
     /// The webhook endpoints with a delivery task running on this node.
     webhooks_in_flight: deliver::InFlight,
+    /// The store's figures for `/metrics` (`figures.rs`), and how often they were read.
+    store_figures: Snapshot<crate::figures::StoreFigures>,
+    store_figure_reads: AtomicU64,
+    /// `/metrics` and the status list, per address (anonymous, and costly without it).
+    public_limit: Limiter,
     map: std::sync::RwLock<Arc<MapConfig>>,
     /// The key of the seat fingerprints' keyed hash.
     seat_secret: Vec<u8>,
@@ -76,6 +81,8 @@ pub struct Limits {
     pub auth_failures: Rate,
     /// `POST /api/v1/telemetry`.
     pub telemetry: Rate,
+    /// `GET /metrics` and `GET /api/v1/status-list` (anonymous).
+    pub public: Rate,
 }
 
 impl Default for Limits {
@@ -92,6 +99,10 @@ impl Default for Limits {
             telemetry: Rate {
                 per_sec: 50.0,
                 burst: 200.0,
+            },
+            public: Rate {
+                per_sec: 20.0,
+                burst: 40.0,
             },
         }
     }
@@ -134,6 +145,9 @@ impl AppState {
                 rules: std::sync::RwLock::new(Arc::new(RulesConfig::default())),
                 delivery: std::sync::RwLock::new(Arc::new(DeliveryConfig::default())),
                 webhooks_in_flight: deliver::InFlight::default(),
+                store_figures: Snapshot::empty(crate::figures::STORE_FIGURES_REFRESH),
+                store_figure_reads: AtomicU64::new(0),
+                public_limit: Limiter::new(limits.public),
                 map: std::sync::RwLock::new(Arc::new(MapConfig::default())),
                 seat_secret,
                 seat_writer,
@@ -405,6 +419,30 @@ impl AppState {
         let _ = by_ip.take(ip);
         let _ = by_token.take(key);
         true
+    }
+
+    pub(crate) fn figures_snapshot(&self) -> &Snapshot<crate::figures::StoreFigures> {
+        &self.inner.store_figures
+    }
+
+    pub(crate) fn count_store_figure_read(&self) {
+        self.inner
+            .store_figure_reads
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times `/metrics` read its figures from the store since start.
+    pub fn store_figure_reads(&self) -> u64 {
+        self.inner.store_figure_reads.load(Ordering::Relaxed)
+    }
+
+    /// This node changed licenses or seats: `/metrics` re-reads its figures.
+    pub(crate) fn store_figures_changed(&self) {
+        self.inner.store_figures.invalidate();
+    }
+
+    pub(crate) fn public_limit(&self) -> &Limiter {
+        &self.inner.public_limit
     }
 
     pub(crate) fn validate_limit(&self) -> &Limiter {

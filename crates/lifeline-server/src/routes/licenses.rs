@@ -50,6 +50,7 @@ pub(crate) async fn issue(
     )
     .await?;
     w.commit().await?;
+    state.store_figures_changed();
     Ok((StatusCode::CREATED, Json(license)))
 }
 
@@ -94,6 +95,7 @@ pub(crate) async fn revoke(
     )
     .await?;
     state.hot().invalidate_revocations();
+    state.store_figures_changed();
     Ok(Json(license))
 }
 
@@ -123,6 +125,7 @@ pub(crate) async fn extend(
         crate::clock::now(),
     )
     .await?;
+    state.store_figures_changed();
     Ok(Json(license))
 }
 
@@ -223,5 +226,6 @@ pub(crate) async fn bulk(
     )
     .await?;
     w.commit().await?;
+    state.store_figures_changed();
     Ok((StatusCode::CREATED, Json(BulkIssued { licenses: signed })))
 }

@@ -42,12 +42,9 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let mut out = String::new();
     state.metrics().render(&mut out);
-    let (counts, expiring) = crate::licenses::census(
-        state.store(),
-        crate::clock::now(),
-        &[7 * 86_400, 30 * 86_400],
-    )
-    .await?;
+    // From the store at most every few seconds, however many scrape (figures.rs).
+    let figures = state.store_figures().await?;
+    let (counts, expiring) = (&figures.counts, &figures.expiring);
     family(&mut out, "lifeline_licenses", "gauge", "Licenses by state.");
     for (state_name, n) in [
         ("valid", counts.valid),
@@ -63,17 +60,17 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         "gauge",
         "Valid licenses expiring within a window.",
     );
-    for (within, n) in ["7d", "30d"].iter().zip(&expiring) {
+    for (within, n) in ["7d", "30d"].iter().zip(expiring) {
         let _ = writeln!(out, "lifeline_licenses_expiring{{within=\"{within}\"}} {n}");
     }
-    let seats = crate::seats::by_product(state.store(), crate::clock::now()).await?;
+    let seats = &figures.seats;
     family(
         &mut out,
         "lifeline_seats_in_use",
         "gauge",
         "Live seats by product (lingering ones included).",
     );
-    for (product, used, _) in &seats {
+    for (product, used, _) in seats {
         let _ = writeln!(
             out,
             "lifeline_seats_in_use{{product=\"{}\"}} {used}",
@@ -86,7 +83,7 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         "gauge",
         "Seats sold by product, on licenses neither revoked nor past their grace.",
     );
-    for (product, _, sold) in &seats {
+    for (product, _, sold) in seats {
         let _ = writeln!(
             out,
             "lifeline_seats_sold{{product=\"{}\"}} {sold}",

@@ -1,6 +1,8 @@
 //! Routes without authentication: health, the public key set and online validation (with
 //! the active overrides applied).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -50,6 +52,24 @@ pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoRespo
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(response)
+}
+
+/// Refuses an anonymous `/metrics` or status-list request beyond its address's rate
+/// (20 a second, 40 at once by default): their answers are cached, but the requests are not
+/// free, and no one address should make a node busy with them.
+pub(crate) async fn public_rate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match state.public_limit().take(crate::limits::client_ip(&parts)) {
+        Err(wait) => crate::limits::too_many(wait, "requests for metrics and the status list"),
+        Ok(()) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+    }
 }
 
 /// Refuses a `validate` beyond the caller's rate (checked before the body is read), and
@@ -275,6 +295,22 @@ pub const STATUS_LIST_TTL_SECS: u64 = 300;
 pub(crate) async fn status_list(
     State(state): State<AppState>,
 ) -> Result<impl IntoResponse, AppError> {
+    let jwt = state
+        .hot()
+        .status_list(|| async { build_status_list(&state).await.map(Arc::new) })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/statuslist+jwt"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        jwt.as_str().to_owned(),
+    ))
+}
+
+/// Reads the revoked licenses' indexes and signs the list (a scan of the revoked licenses:
+/// done at most once a second per node, see `HotPath::status_list`).
+async fn build_status_list(state: &AppState) -> Result<String, AppError> {
     use std::io::Write as _;
 
     use base64::Engine as _;
@@ -320,15 +356,8 @@ pub(crate) async fn status_list(
         "ttl": STATUS_LIST_TTL_SECS,
         "status_list": { "bits": 1, "lst": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(compressed) },
     });
-    let jwt = ring.active.sign_jws(
+    Ok(ring.active.sign_jws(
         header.to_string().as_bytes(),
         payload.to_string().as_bytes(),
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/statuslist+jwt"),
-            (header::CACHE_CONTROL, "public, max-age=60"),
-        ],
-        jwt,
     ))
 }

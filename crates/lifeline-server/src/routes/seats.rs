@@ -125,6 +125,7 @@ async fn answer(
             state.metrics().seat_denied(p.claims.jti(), now);
         } else if status == StatusCode::CREATED {
             state.metrics().seat_activated(p.claims.sub(), now);
+            state.store_figures_changed();
         }
     }
     let ring = state.keys().await?;
@@ -265,6 +266,7 @@ async fn machine_change(
                 state.metrics().seat_request("release", "released");
                 if applied {
                     state.metrics().seat_ended("released", 1);
+                    state.store_figures_changed();
                 }
                 return Ok(StatusCode::NO_CONTENT.into_response());
             }
@@ -424,6 +426,7 @@ pub(crate) async fn revoke(
         None => Err(AppError::not_found(format!("no seat {id:?}"))),
         Some((seat, true)) => {
             state.metrics().seat_ended("admin", 1);
+            state.store_figures_changed();
             Ok(Json(seat.to_api()))
         }
         Some((seat, false)) => Err(AppError::conflict(format!(

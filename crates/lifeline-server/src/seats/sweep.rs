@@ -19,6 +19,9 @@ impl AppState {
         if let Some((from, to)) = report.outage {
             self.metrics().seat_reclaim_paused(to.saturating_sub(from));
         }
+        if !report.reclaimed.is_empty() || report.borrows_ended > 0 {
+            self.store_figures_changed();
+        }
         self.metrics().seat_ended(
             "expired",
             u64::try_from(report.reclaimed.len()).unwrap_or(u64::MAX),

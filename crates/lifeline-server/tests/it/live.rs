@@ -39,6 +39,7 @@ pub(crate) fn generous() -> Limits {
         validate: lots,
         auth_failures: lots,
         telemetry: lots,
+        public: lots,
     }
 }
 

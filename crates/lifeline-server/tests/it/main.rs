@@ -97,6 +97,10 @@ pub(crate) async fn node(url: &str, dir: tempfile::TempDir) -> Server {
             per_sec: 10_000.0,
             burst: 10_000.0,
         },
+        public: Rate {
+            per_sec: 10_000.0,
+            burst: 10_000.0,
+        },
     };
     let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await
@@ -277,6 +281,7 @@ on_every_backend!(
     public::status_list_marks_exactly_the_revoked_licenses,
     public::metrics_count_validations_requests_and_licenses,
     public::hostile_ids_are_refused_before_the_store_and_never_echoed_whole,
+    public::anonymous_scrapes_read_the_store_once_per_period,
     licenses::issued_licenses_verify_offline_with_the_published_keys,
     licenses::idempotency_key_makes_retries_safe,
     licenses::listing_filters_and_paginates,

@@ -418,6 +418,10 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
             per_sec: 1.0,
             burst: 2.0,
         },
+        public: Rate {
+            per_sec: 1.0,
+            burst: 3.0,
+        },
     };
     let state = AppState::with_limits(store, "http://lifeline.test", limits)
         .await
@@ -542,6 +546,27 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
         reports.push(res.status().as_u16());
     }
     assert_eq!(reports, [422, 422, 429]);
+    // /metrics and the status list: a budget per address (anonymous), the answers cached.
+    let mut public = Vec::new();
+    for uri in [
+        "/metrics",
+        "/api/v1/status-list",
+        "/metrics",
+        "/api/v1/status-list",
+    ] {
+        let res = send([10, 0, 0, 6], uri, None, None).await.unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+        }
+        public.push(res.status().as_u16());
+    }
+    assert_eq!(public, [200, 200, 200, 429]);
+    let res = send([10, 0, 0, 7], "/metrics", None, None).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "another address is not starved"
+    );
 }
 
 /// The red team's inputs: an expiry of 2^64−1 (one license and in bulk), a grace of 2^64−1,
