@@ -23,6 +23,9 @@ const admin = 'll_npm-browser-test-admin-token-0123456789abcdef';
 let lifeline;
 let seatLicense;
 
+// The console's policy (crates/lifeline-server/src/console.rs): WebAssembly may compile,
+// nothing may be compiled from strings, no inline script, no plugin, no framing.
+const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 before(async () => {
@@ -58,7 +61,9 @@ before(async () => {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    // Every page and script (a worker takes its policy from its script's answer) under the
+    // strict policy: the package must run without eval, new Function or inline script.
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': STRICT_CSP });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -132,15 +137,31 @@ after(async () => {
 });
 
 async function pageResult(page) {
+  const { result, violations } = await pageOutcome(page);
+  assert.deepEqual(violations, [], `${page}: Content-Security-Policy violations`);
+  return result;
+}
+
+/** What the page wrote, and the policy violations it recorded. */
+async function pageOutcome(page) {
   await wd('POST', `/session/${session}/url`, { url: `${base}/${page}` });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const text = await wd('POST', `/session/${session}/execute/sync`, { script: "return document.getElementById('out').textContent", args: [] });
-    if (text !== 'pending') return JSON.parse(text);
+    if (text !== 'pending') {
+      const violations = await wd('POST', `/session/${session}/execute/sync`, { script: 'return window.cspViolations', args: [] });
+      return { result: JSON.parse(text), violations };
+    }
     assert.ok(Date.now() < deadline, `${page} never finished`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+test('headless Chromium: the pages really are under the strict policy (code from a string is refused)', async () => {
+  const { result, violations } = await pageOutcome('pages/eval.html');
+  assert.match(result.error ?? '', /EvalError|unsafe-eval|Content Security Policy/i, JSON.stringify(result));
+  assert.equal(violations.length, 1, JSON.stringify(violations));
+});
 
 for (const page of ['pages/script.html', 'pages/worker.html', 'pages/bundle.html']) {
   test(`headless Chromium: ${page} shows the native verdict`, async () => {

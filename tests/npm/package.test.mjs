@@ -121,3 +121,13 @@ test('the package carries the license text and the workspace license', () => {
   assert.equal(text, fs.readFileSync(path.join(repo, 'LICENSE'), 'utf8'));
   assert.match(text, /Apache License\s+Version 2\.0, January 2004/);
 });
+
+test('no code is compiled from strings anywhere in the package (Workers and strict CSP forbid it)', () => {
+  const installed = path.join(project, 'node_modules/@lifeline/verifier');
+  const files = fs.readdirSync(installed, { recursive: true }).filter((f) => /\.(m|c)?js$/.test(f));
+  assert.ok(files.length >= 5, files.join(', '));
+  for (const file of files) {
+    const text = fs.readFileSync(path.join(installed, file), 'utf8');
+    assert.doesNotMatch(text, /\bnew Function\s*\(|\beval\s*\(|setTimeout\s*\(\s*['"`]/, file);
+  }
+});

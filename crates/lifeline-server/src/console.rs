@@ -10,7 +10,11 @@
 //!   is picked up); every other file is content-hashed by the build and cached for a year
 //!   (`immutable`).
 //! - Responses are gzip-compressed when the client accepts it, and carry `nosniff`,
-//!   `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`.
+//!   `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and a strict
+//!   `Content-Security-Policy`: scripts from the console's own origin only (plus the one
+//!   inline loader Trunk writes into `index.html`, allowed by its SHA-256, computed when the
+//!   directory is opened), WebAssembly may compile but nothing may be compiled from a string
+//!   (`'wasm-unsafe-eval'`, no `'unsafe-eval'`), no inline style, no plugin, no framing.
 //!
 //! Without a console, `GET /` answers a short HTML page (status 404) that says how to serve
 //! one; every other unknown path is the usual 404 problem.
@@ -45,6 +49,39 @@ pub fn with_console(api: Router, dir: &Path) -> std::io::Result<Router> {
 pub(crate) struct Console {
     dir: PathBuf,
     index: PathBuf,
+    /// The `Content-Security-Policy` of every answer.
+    policy: HeaderValue,
+}
+
+/// The console's policy, with `'sha256-…'` sources for the inline scripts of its index.
+fn content_security_policy(index_html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let mut hashes = String::new();
+    let mut rest = index_html;
+    while let Some(start) = rest.find("<script") {
+        let Some(open_end) = rest.get(start..).and_then(|t| t.find('>')) else {
+            break;
+        };
+        let tag = rest.get(start..start + open_end).unwrap_or_default();
+        let body_start = start + open_end + 1;
+        let Some(close) = rest.get(body_start..).and_then(|t| t.find("</script>")) else {
+            break;
+        };
+        let body = rest.get(body_start..body_start + close).unwrap_or_default();
+        if !tag.contains(" src=") && !body.trim().is_empty() {
+            let digest = sha2::Sha256::digest(body.as_bytes());
+            hashes.push_str(&format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+        }
+        rest = rest.get(body_start + close..).unwrap_or_default();
+    }
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
 }
 
 impl Console {
@@ -61,9 +98,17 @@ impl Console {
                 ),
             ));
         }
+        let html = std::fs::read_to_string(&index)?;
+        let policy = HeaderValue::from_str(&content_security_policy(&html)).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: {e}", index.display()),
+            )
+        })?;
         Ok(Self {
             dir: dir.to_owned(),
             index,
+            policy,
         })
     }
 
@@ -134,6 +179,7 @@ impl Console {
             HeaderValue::from_static("nosniff"),
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::CONTENT_SECURITY_POLICY, self.policy.clone());
         headers.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
@@ -204,5 +250,37 @@ mod tests {
         ] {
             assert!(!is_api_path(path), "{path}");
         }
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_inline_loader_by_its_hash() {
+        let html = "<head><script type=\"module\">\nimport init from '/app.js';\n</script>\
+                    <script src=\"/other.js\"></script></head>";
+        let policy = content_security_policy(html);
+        // SHA-256 of the loader's text, as a browser computes it (Python's hashlib agrees).
+        assert!(
+            policy.contains("'sha256-DMGlWxzfNmII634DO34waQ0zG9JnfoNpCGqxdUPiZlU='"),
+            "{policy}"
+        );
+        assert_eq!(
+            policy.matches("'sha256-").count(),
+            1,
+            "only the inline one: {policy}"
+        );
+        assert!(
+            policy.starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'sha256-")
+        );
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"));
+        for directive in [
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{directive}: {policy}");
+        }
+        assert_eq!(
+            content_security_policy("<p>no script</p>"),
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        );
     }
 }

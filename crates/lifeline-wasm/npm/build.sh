@@ -28,6 +28,17 @@ for target in node web; do
 done
 # The CommonJS build lives in a "type": "module" package.
 printf '{ "type": "commonjs" }\n' > "$out/node/package.json"
+# The glue's JS snippets (wasm-bindgen inline_js: helpers shipped as files, so no code is
+# compiled from strings at run time) are ES modules; the CommonJS build requires them, so
+# its copies export CommonJS (`export function f` -> `exports.f = function f`).
+for snippet in "$out"/node/snippets/*/*.js; do
+  [ -e "$snippet" ] || continue
+  sed -E -i 's/^export function ([A-Za-z0-9_]+)/exports.\1 = function \1/' "$snippet"
+  if grep -q '^export ' "$snippet"; then
+    echo "npm: $snippet has an export the CommonJS rewrite does not handle" >&2
+    exit 1
+  fi
+done
 cp "$here/index.mjs" "$here/file-cache.cjs" "$here/file-cache.mjs" "$here/file-cache.d.ts" "$out/node/"
 cp "$here/package.json" "$out/package.json"
 cp "$here/README.md" "$out/README.md"

@@ -103,53 +103,53 @@ pub(crate) fn from_verdict(verdict: &Verdict, claims: &JsValue) -> JsValue {
     })
 }
 
-struct Names {
+// Two helpers written in JavaScript and shipped as a module beside the glue (wasm-bindgen's
+// inline_js), never compiled from a string at run time: Cloudflare Workers and pages with a
+// strict Content-Security-Policy forbid `new Function`/`eval`.
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = "
+export function lifeline_verdict(state, reason, detail, kid, expiresAt, graceUntil, claims) {
+  return { state, reason, detail, kid, expiresAt, graceUntil, claims };
+}
+export function lifeline_deep_freeze(o) {
+  const f = (v) => { if (v && typeof v === 'object') { Object.values(v).forEach(f); Object.freeze(v); } };
+  f(o);
+}
+")]
+extern "C" {
     /// Builds a verdict object in one call into JS (cheaper than one call per property).
-    make: js_sys::Function,
+    fn lifeline_verdict(
+        state: &JsValue,
+        reason: &JsValue,
+        detail: &JsValue,
+        kid: &JsValue,
+        expires_at: &JsValue,
+        grace_until: &JsValue,
+        claims: &JsValue,
+    ) -> JsValue;
+    fn lifeline_deep_freeze(value: &JsValue);
+}
+
+struct Names {
     valid: JsValue,
     grace: JsValue,
     invalid: JsValue,
-    freeze: js_sys::Function,
 }
 
 thread_local! {
     static NAMES: Names = Names {
-        make: js_sys::Function::new_with_args(
-            "state, reason, detail, kid, expiresAt, graceUntil, claims",
-            "return { state, reason, detail, kid, expiresAt, graceUntil, claims };",
-        ),
         valid: JsValue::from_str("valid"),
         grace: JsValue::from_str("grace"),
         invalid: JsValue::from_str("invalid"),
-        freeze: js_sys::Function::new_with_args(
-            "o",
-            "const f = (v) => { if (v && typeof v === 'object') { Object.values(v).forEach(f); Object.freeze(v); } }; f(o);",
-        ),
     };
 }
 
 fn object(
-    names: &Names,
+    _names: &Names,
     [state, reason, detail, kid, expires_at, grace_until, claims]: [&JsValue; 7],
 ) -> JsValue {
-    // A plain function of seven arguments that returns an object literal cannot throw.
-    names
-        .make
-        .call7(
-            &JsValue::NULL,
-            state,
-            reason,
-            detail,
-            kid,
-            expires_at,
-            grace_until,
-            claims,
-        )
-        .unwrap_or(JsValue::NULL)
+    lifeline_verdict(state, reason, detail, kid, expires_at, grace_until, claims)
 }
 
 fn deep_freeze(value: &JsValue) {
-    NAMES.with(|n| {
-        let _ = n.freeze.call1(&JsValue::NULL, value);
-    });
+    lifeline_deep_freeze(value);
 }

@@ -258,11 +258,13 @@ fn reason_table(rows: Vec<lifeline_api::ReasonCount>, total: u64, empty: &'stati
                 {rows
                     .into_iter()
                     .map(|r| {
-                        let width = format!("width: {}%", r.count * 100 / top);
+                        // Set through the CSSOM (style:width), not a style attribute, which
+                        // the console's Content-Security-Policy refuses.
+                        let width = format!("{}%", r.count * 100 / top);
                         view! {
                             <tr>
                                 <th scope="row"><code>{r.reason}</code></th>
-                                <td>{r.count}<span class="bar" style=width aria-hidden="true"></span></td>
+                                <td>{r.count}<span class="bar" style:width=width aria-hidden="true"></span></td>
                                 <td>{format::percent(r.count, total)}</td>
                             </tr>
                         }

@@ -278,6 +278,9 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
                 "--window-size=1280,900", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
                 format!("--user-data-dir={}", profile.path().display()),
+                // The page's console messages, CSP violations among them, to a file.
+                "--enable-logging", "--v=0",
+                format!("--log-file={}", profile.path().join("chrome.log").display()),
             ]
         }
     });
@@ -768,6 +771,53 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     wait_for(&browser, "input#token").await;
     wait_for_text(&browser, ".notice", "session ended").await;
     shots.take(&browser, "session-expired").await;
+
+    // Every page above ran under the console's strict Content-Security-Policy (sent on
+    // every console answer) with no violation; the control shows a violation is seen.
+    let (status, headers) = {
+        let r = agent().get(&base).call().unwrap();
+        (r.status().as_u16(), r.headers().clone())
+    };
+    assert_eq!(status, 200);
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.starts_with("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'")
+            && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+    let log = profile.path().join("chrome.log");
+    let violations = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("Content Security Policy"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        violations(),
+        Vec::<String>::new(),
+        "CSP violations while walking the console"
+    );
+    let _ = browser
+        .execute(
+            "const p = document.createElement('p'); p.setAttribute('style', 'color: red'); document.body.append(p); return 1;",
+            vec![],
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while violations().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the control's violation never reached {} ({} bytes)",
+            log.display(),
+            std::fs::metadata(&log).map_or(0, |m| m.len())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     browser.close().await.unwrap();
     let report = json!({
