@@ -40,6 +40,7 @@ for snippet in "$out"/node/snippets/*/*.js; do
   fi
 done
 cp "$here/index.mjs" "$here/file-cache.cjs" "$here/file-cache.mjs" "$here/file-cache.d.ts" "$out/node/"
+cp "$here/workerd.mjs" "$out/web/"
 cp "$here/package.json" "$out/package.json"
 cp "$here/README.md" "$out/README.md"
 # The license text ships with the package (package.json names the same license).
