@@ -44,6 +44,7 @@ mod snapshot;
 mod state;
 mod store;
 mod telemetry;
+mod transport_problems;
 mod webhook_target;
 mod webhooks;
 

@@ -1,5 +1,6 @@
 //! The accept loop: axum's `serve`, plus what it lacks for a hostile network — a deadline for
-//! a request's headers, so a client dribbling bytes cannot hold a connection open for ever.
+//! a request's headers, so a client dribbling bytes cannot hold a connection open for ever,
+//! and hyper's own bare refusals (400/414/431) answered as problems (`transport_problems.rs`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -61,7 +62,7 @@ pub(crate) async fn run(
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT);
             let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
+                TokioIo::new(crate::transport_problems::ProblemIo::new(stream)),
                 TowerToHyperService::new(service),
             );
             let mut conn = std::pin::pin!(conn);

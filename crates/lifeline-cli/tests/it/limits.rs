@@ -510,3 +510,51 @@ fn bodies_are_read_only_after_authentication_and_within_a_budget() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// What hyper refuses before the router sees a request (not HTTP, a URI over 65,534 bytes,
+/// too many headers) was a bare head with an empty body; now each is an RFC 9457 problem
+/// like every other refusal, and the server goes on serving.
+#[test]
+fn transport_refusals_are_problems_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &[]);
+    let local = Ipv4Addr::new(127, 0, 0, 1);
+    let many_headers: String = (0..150).map(|i| format!("X-Filler-{i}: v\r\n")).collect();
+    let cases = [
+        (b"NOT HTTP AT ALL\r\n\r\n".to_vec(), 400, "bad_http"),
+        (
+            format!(
+                "GET /api/v1/licenses/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+                "a".repeat(70_000)
+            )
+            .into_bytes(),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n").into_bytes(),
+            431,
+            "headers_too_large",
+        ),
+    ];
+    for (bytes, status, code) in cases {
+        let answer = exchange(node.connect_from(local), &bytes);
+        assert_eq!(answer.status, status, "{code}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json"),
+            "{code}"
+        );
+        let problem = answer.json();
+        assert_eq!(
+            (problem["status"].as_u64(), problem["code"].as_str()),
+            (Some(u64::from(status)), Some(code))
+        );
+        assert_eq!(problem["type"], format!("urn:lifeline:problem:{code}"));
+    }
+    let healthy = exchange(
+        node.connect_from(local),
+        &request("GET", "/healthz", None, b""),
+    );
+    assert_eq!(healthy.status, 200);
+}
