@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { installPackage, licenseVectors, camel, repo } from './harness.mjs';
+import { installPackage, licenseVectors, camel, repo, SUITE, expected } from './harness.mjs';
 
 const here = path.join(repo, 'tests/npm');
 const [, valid] = licenseVectors().find(([n]) => n === 'valid');
@@ -32,6 +32,8 @@ before(async () => {
   project = installPackage();
   fs.cpSync(path.join(here, 'pages'), path.join(project, 'pages'), { recursive: true });
   fs.writeFileSync(path.join(project, 'fixture.json'), JSON.stringify(valid));
+  fs.writeFileSync(path.join(project, 'suite.mjs'), SUITE);
+  fs.writeFileSync(path.join(project, 'vectors.json'), JSON.stringify(licenseVectors()));
   // Bundle the app with webpack, resolving the package from the project like an app build.
   const { default: webpack } = await import(path.join(here, 'node_modules/webpack/lib/index.js'));
   const stats = await promisify(webpack)({
@@ -161,6 +163,10 @@ test('headless Chromium: the pages really are under the strict policy (code from
   const { result, violations } = await pageOutcome('pages/eval.html');
   assert.match(result.error ?? '', /EvalError|unsafe-eval|Content Security Policy/i, JSON.stringify(result));
   assert.equal(violations.length, 1, JSON.stringify(violations));
+});
+
+test('headless Chromium: every vector gives the native verdict (the suite every runtime runs)', async () => {
+  assert.deepEqual(await pageResult('pages/suite.html'), expected());
 });
 
 for (const page of ['pages/script.html', 'pages/worker.html', 'pages/bundle.html']) {

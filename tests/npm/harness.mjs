@@ -33,3 +33,28 @@ export function camel(native) {
   const { expires_at: expiresAt, grace_until: graceUntil, ...rest } = native;
   return { ...rest, expiresAt, graceUntil };
 }
+
+// The verdict suite every runtime runs (Node, Chromium, workerd, Deno, Bun): each vector,
+// verified, verified again from the cache and in verifyMany, given the package's exports.
+export const SUITE = `
+export function suite(lib, vectors) {
+  const out = {};
+  for (const [name, v] of vectors) {
+    const verifier = new lib.Verifier(v.keys, v.audience ? { audience: v.audience } : undefined);
+    out[name] = {
+      first: verifier.verify(v.token, v.now * 1000),
+      cached: verifier.verify(v.token, v.now * 1000),
+      many: verifier.verifyMany([v.token, v.token], v.now * 1000),
+    };
+  }
+  return out;
+}
+`;
+
+/** What the suite must give: the native core's verdict for every vector, three times. */
+export function expected() {
+  return Object.fromEntries(licenseVectors().map(([name, v]) => {
+    const verdict = camel(v.verdict);
+    return [name, { first: verdict, cached: verdict, many: [verdict, verdict] }];
+  }));
+}

@@ -13,34 +13,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { installPackage, licenseVectors, camel, repo } from './harness.mjs';
+import { installPackage, licenseVectors, repo, SUITE, expected } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = (name) => path.join(here, 'node_modules/.bin', name);
 let project;
-
-// What each runtime runs: the suite over the vectors, given the package's exports.
-const SUITE = `
-export function suite(lib, vectors) {
-  const out = {};
-  for (const [name, v] of vectors) {
-    const verifier = new lib.Verifier(v.keys, v.audience ? { audience: v.audience } : undefined);
-    out[name] = {
-      first: verifier.verify(v.token, v.now * 1000),
-      cached: verifier.verify(v.token, v.now * 1000),
-      many: verifier.verifyMany([v.token, v.token], v.now * 1000),
-    };
-  }
-  return out;
-}
-`;
-
-function expected() {
-  return Object.fromEntries(licenseVectors().map(([name, v]) => {
-    const verdict = camel(v.verdict);
-    return [name, { first: verdict, cached: verdict, many: [verdict, verdict] }];
-  }));
-}
 
 function freePort() {
   return new Promise((resolve) => {
