@@ -410,14 +410,17 @@ impl AppState {
     /// verifies is never refused for anyone's failures, its own address's included.
     pub(crate) fn note_failed_auth(&self, ip: std::net::IpAddr, token: &str) -> bool {
         self.inner.failed_auth.fetch_add(1, Ordering::Relaxed);
-        let key: String = token.chars().take(16).collect();
         let by_ip = &self.inner.auth_failure_limit;
         let by_token = &self.inner.auth_failure_token_limit;
-        if !by_ip.allows(&ip) || !by_token.allows(&key) {
+        // No token presented (no or a malformed header): only the address counts.
+        let key: Option<String> = (!token.is_empty()).then(|| token.chars().take(16).collect());
+        if !by_ip.allows(&ip) || key.as_ref().is_some_and(|k| !by_token.allows(k)) {
             return false;
         }
         let _ = by_ip.take(ip);
-        let _ = by_token.take(key);
+        if let Some(key) = key {
+            let _ = by_token.take(key);
+        }
         true
     }
 

@@ -515,6 +515,16 @@ pub(crate) async fn floods_are_rate_limited_per_address() {
         ));
     }
     assert_eq!(sprayed, [401, 401, 401, 429, 429]);
+    // No token at all is not one token: anonymous requests count per address only.
+    let mut anonymous = Vec::new();
+    for last in 20..25 {
+        anonymous.push(status(
+            send([10, 0, 1, last], "/api/v1/licenses", None, None)
+                .await
+                .unwrap(),
+        ));
+    }
+    assert_eq!(anonymous, [401, 401, 401, 401, 401]);
     // Another address with another bad token is not starved by either.
     let res = send([10, 0, 0, 3], "/api/v1/licenses", Some("ll_other"), None)
         .await
