@@ -11,6 +11,7 @@ mod failover;
 mod interop;
 mod limits;
 mod logs;
+mod monitoring;
 mod seats;
 mod server;
 mod telemetry;
