@@ -123,3 +123,213 @@ fn a_nodes_metrics_pass_promtool_check_metrics() {
         "promtool check metrics complains:\n{out}"
     );
 }
+
+/// A child process killed on drop.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What Alertmanager posted to the test's receiver: each notification's `status` and the
+/// alert names in it.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+
+/// A webhook receiver on 127.0.0.1 (Alertmanager's webhook_configs): its port and what it got.
+fn receiver() -> (u16, Received) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received: Received = Received::default();
+    let seen = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
+                let names = v["alerts"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x["labels"]["alertname"].as_str().unwrap_or("").to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                seen.lock()
+                    .unwrap()
+                    .push((v["status"].as_str().unwrap_or("").to_owned(), names));
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (port, received)
+}
+
+/// Waits until `done` holds (checking every 200 ms), at most `within`; returns how long it took.
+fn wait_for(
+    within: std::time::Duration,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    started.elapsed()
+}
+
+/// The real stack: Prometheus scrapes three nodes every second and evaluates
+/// lifeline-alerts.yml, Alertmanager posts to a receiver in the test. One node killed:
+/// LifelineNodeUnreachable is firing in Prometheus's API and delivered by Alertmanager within
+/// its `for:` (30 s) + scrape interval + 15 s; the node back: the alert resolves and the
+/// resolution is delivered too.
+#[test]
+fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() {
+    let _lab = crate::common::beside_others();
+    let work = tempfile::tempdir().unwrap();
+    let data = |i: usize| work.path().join(format!("node{i}"));
+    let ports: Vec<u16> = (0..3).map(|_| crate::common::free_port()).collect();
+    let start = |i: usize| {
+        Serve::start_on(
+            ports[i],
+            &["--data-dir", data(i).to_str().unwrap()],
+            &[("LIFELINE_ADMIN_TOKEN", ADMIN)],
+        )
+    };
+    let mut nodes: Vec<Option<Serve>> = (0..3).map(|i| Some(start(i))).collect();
+    let (receiver_port, received) = receiver();
+    let am_port = crate::common::free_port();
+    let prom_port = crate::common::free_port();
+    std::fs::write(
+        work.path().join("alertmanager.yml"),
+        format!(
+            "route:\n  receiver: test\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+             receivers:\n  - name: test\n    webhook_configs:\n      - url: http://127.0.0.1:{receiver_port}/\n        send_resolved: true\n"
+        ),
+    )
+    .unwrap();
+    let targets: Vec<String> = ports.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
+    std::fs::write(
+        work.path().join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {}\n\
+             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
+             scrape_configs:\n  - job_name: lifeline\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: [{}]\n",
+            deploy().join("lifeline-alerts.yml").display(),
+            targets.join(", ")
+        ),
+    )
+    .unwrap();
+    let spawn = |program: &str, args: Vec<String>| {
+        Running(
+            Command::new(program)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{program}: {e} (run .ci/setup)")),
+        )
+    };
+    let w = |name: &str| work.path().join(name).display().to_string();
+    let _alertmanager = spawn(
+        "prometheus-alertmanager",
+        vec![
+            format!("--config.file={}", w("alertmanager.yml")),
+            format!("--storage.path={}", w("am")),
+            format!("--web.listen-address=127.0.0.1:{am_port}"),
+            "--cluster.listen-address=".to_owned(),
+        ],
+    );
+    let _prometheus = spawn(
+        "prometheus",
+        vec![
+            format!("--config.file={}", w("prometheus.yml")),
+            format!("--storage.tsdb.path={}", w("tsdb")),
+            format!("--web.listen-address=127.0.0.1:{prom_port}"),
+        ],
+    );
+    let query = |q: &str| -> serde_json::Value {
+        agent()
+            .get(format!("http://127.0.0.1:{prom_port}{q}"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_json().ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let node_down_alert = |state: &str| {
+        query("/api/v1/alerts")["data"]["alerts"]
+            .as_array()
+            .is_some_and(|a| {
+                a.iter().any(|x| {
+                    x["labels"]["alertname"] == "LifelineNodeUnreachable" && x["state"] == state
+                })
+            })
+    };
+    // Every node scraped and up.
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "three targets up",
+        || {
+            query("/api/v1/query?query=sum(up%7Bjob%3D%22lifeline%22%7D)")["data"]["result"][0]["value"]
+                [1]
+                == "3"
+        },
+    );
+
+    // One node down.
+    nodes[1] = None;
+    let firing = wait_for(
+        std::time::Duration::from_secs(60),
+        "LifelineNodeUnreachable firing",
+        || node_down_alert("firing"),
+    );
+    let paged = wait_for(
+        std::time::Duration::from_secs(60),
+        "Alertmanager's notification",
+        || {
+            received.lock().unwrap().iter().any(|(status, names)| {
+                status == "firing" && names.iter().any(|n| n == "LifelineNodeUnreachable")
+            })
+        },
+    ) + firing;
+    assert!(
+        paged <= std::time::Duration::from_secs(30 + 1 + 15),
+        "paged {paged:?} after the node went down"
+    );
+
+    // Back: resolved in Prometheus, and the resolution delivered.
+    nodes[1] = Some(start(1));
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "the alert resolved",
+        || !node_down_alert("firing") && !node_down_alert("pending"),
+    );
+    wait_for(
+        std::time::Duration::from_secs(60),
+        "the resolution delivered",
+        || {
+            received.lock().unwrap().iter().any(|(status, names)| {
+                status == "resolved" && names.iter().any(|n| n == "LifelineNodeUnreachable")
+            })
+        },
+    );
+    drop(nodes);
+}
