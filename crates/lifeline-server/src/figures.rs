@@ -1,5 +1,5 @@
 //! The store's figures `/metrics` reports (licenses by state, expiring soon, seats by
-//! product): a census over every license, so it is read at most once per
+//! product, unresolved incidents, the webhook backlog): a census over every license, so it is read at most once per
 //! [`STORE_FIGURES_REFRESH`] however many scrape, and at once after this node changes them.
 //! Anonymous scrapes cannot make the store scan on demand.
 
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lifeline_api::StateCounts;
+use sqlx::Row as _;
 
 use crate::AppState;
 use crate::store::{Store, StoreError};
@@ -24,16 +25,42 @@ pub(crate) struct StoreFigures {
     pub(crate) expiring: Vec<u64>,
     /// Seats by product: (product, in use, sold).
     pub(crate) seats: Vec<(String, u64, u64)>,
+    /// Incidents not resolved (open or acknowledged): warning, critical.
+    pub(crate) incidents_open: [u64; 2],
+    /// Webhook messages neither delivered nor given up.
+    pub(crate) webhook_backlog: u64,
 }
 
 async fn load(store: &Store, now: u64) -> Result<StoreFigures, StoreError> {
     let (counts, expiring) =
         crate::licenses::census(store, now, &[7 * 86_400, 30 * 86_400]).await?;
     let seats = crate::seats::by_product(store, now).await?;
+    let mut incidents_open = [0u64; 2];
+    for row in sqlx::query(
+        "SELECT severity, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' GROUP BY severity",
+    )
+    .fetch_all(store.pool())
+    .await?
+    {
+        let severity: String = row.try_get("severity")?;
+        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        match severity.as_str() {
+            "warning" => incidents_open[0] = n,
+            _ => incidents_open[1] = n,
+        }
+    }
+    let backlog: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(store.pool())
+    .await?
+    .try_get("n")?;
     Ok(StoreFigures {
         counts,
         expiring,
         seats,
+        incidents_open,
+        webhook_backlog: u64::try_from(backlog).unwrap_or(0),
     })
 }
 

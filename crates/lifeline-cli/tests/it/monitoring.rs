@@ -124,6 +124,105 @@ fn a_nodes_metrics_pass_promtool_check_metrics() {
     );
 }
 
+/// Percent-encodes a query parameter.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Validations (usable and refused), seat activations (granted and refused) and verifier
+/// telemetry against `node` for `how_long`.
+fn traffic(node: &Serve, how_long: std::time::Duration) {
+    assert_eq!(
+        node.post(
+            "/api/v1/products",
+            ADMIN,
+            &json!({"id": "app", "name": "App"})
+        )
+        .0,
+        201
+    );
+    let (status, license) = node.post(
+        "/api/v1/licenses",
+        ADMIN,
+        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "seats": 1}),
+    );
+    assert_eq!(status, 201, "{license}");
+    let token = license["token"].as_str().unwrap().to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        agent()
+            .post(format!("{}{path}", node.url))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let started = std::time::Instant::now();
+    let mut round = 0u64;
+    while started.elapsed() < how_long {
+        assert_eq!(post("/api/v1/validate", json!({ "token": token })), 200);
+        assert_eq!(
+            post("/api/v1/validate", json!({ "token": "not-a-token" })),
+            200
+        );
+        let seat = post(
+            "/api/v1/seats",
+            json!({ "token": token, "fingerprint": format!("m{round}") }),
+        );
+        assert!(seat == 200 || seat == 201, "{seat}");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let report = json!({
+            "service": "edge-1", "instance": "i1", "window_start": now.saturating_sub(1), "window_end": now,
+            "by_state": {"valid": 5, "invalid": 5}, "by_reason": {"bad_signature": 5},
+            "latency_buckets": vec![10u64; lifeline_core::LATENCY_BUCKETS_SECS.len() + 1],
+            "latency_bounds_seconds": lifeline_core::LATENCY_BUCKETS_SECS, "count": 10,
+        });
+        let (status, answer) = node.post("/api/v1/telemetry", ADMIN, &report);
+        assert_eq!(status, 202, "{answer}");
+        round += 1;
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// Runs every query of every panel of the Grafana dashboard against Prometheus: each must
+/// succeed and return data while the lab has traffic.
+fn check_dashboard(query: &dyn Fn(&str) -> serde_json::Value) {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(deploy().join("grafana/lifeline.json")).unwrap(),
+    )
+    .unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10);
+    for panel in panels {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let answer = query(&format!("/api/v1/query?query={}", encode(expr)));
+            assert_eq!(
+                answer["status"], "success",
+                "{}: {expr}: {answer}",
+                panel["title"]
+            );
+            assert!(
+                answer["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty()),
+                "{}: {expr} returns nothing: {answer}",
+                panel["title"]
+            );
+        }
+    }
+}
+
 /// A child process killed on drop.
 struct Running(std::process::Child);
 
@@ -293,6 +392,11 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
                 == "3"
         },
     );
+
+    // Traffic of every kind, then every panel of the Grafana dashboard answers from it.
+    let node0 = nodes[0].as_ref().unwrap();
+    traffic(node0, std::time::Duration::from_secs(6));
+    check_dashboard(&query);
 
     // One node down.
     nodes[1] = None;

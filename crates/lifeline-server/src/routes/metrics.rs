@@ -90,6 +90,25 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
             label(product)
         );
     }
+    family(
+        &mut out,
+        "lifeline_incidents_open",
+        "gauge",
+        "Incidents not resolved (open or acknowledged), by severity.",
+    );
+    for (severity, n) in ["warning", "critical"].iter().zip(figures.incidents_open) {
+        let _ = writeln!(
+            out,
+            "lifeline_incidents_open{{severity=\"{severity}\"}} {n}"
+        );
+    }
+    family(
+        &mut out,
+        "lifeline_webhook_backlog",
+        "gauge",
+        "Webhook messages waiting for delivery (neither delivered nor given up).",
+    );
+    let _ = writeln!(out, "lifeline_webhook_backlog {}", figures.webhook_backlog);
     let ring = state.keys().await?;
     family(
         &mut out,
