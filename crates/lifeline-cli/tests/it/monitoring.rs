@@ -54,6 +54,45 @@ fn the_alert_rules_load_and_each_fires_only_when_it_should() {
     assert!(ok && out.contains("SUCCESS"), "{out}");
 }
 
+/// The systemd unit verifies with no complaint (its ExecStart pointed at this build's binary,
+/// which `verify` wants to exist), and names flags `lifeline serve` has.
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(deploy().join("lifeline.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/lifeline "))
+        .expect("ExecStart runs /usr/local/bin/lifeline");
+    let help = Command::new(crate::common::BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in exec.split_whitespace().filter(|w| w.starts_with("--")) {
+        assert!(help.contains(flag), "lifeline serve has no {flag}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lifeline.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/lifeline", crate::common::BIN),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", path.to_str().unwrap()])
+        .output()
+        .expect("systemd-analyze not found: run .ci/setup (Debian's systemd package)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify:\n{said}"
+    );
+}
+
 #[test]
 fn a_nodes_metrics_pass_promtool_check_metrics() {
     let _lab = crate::common::beside_others();
