@@ -412,15 +412,15 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
             .and_then(|mut r| r.body_mut().read_json().ok())
             .unwrap_or(serde_json::Value::Null)
     };
-    let node_down_alert = |state: &str| {
+    let alert_is = |name: &str, state: &str| {
         query("/api/v1/alerts")["data"]["alerts"]
             .as_array()
             .is_some_and(|a| {
-                a.iter().any(|x| {
-                    x["labels"]["alertname"] == "LifelineNodeUnreachable" && x["state"] == state
-                })
+                a.iter()
+                    .any(|x| x["labels"]["alertname"] == name && x["state"] == state)
             })
     };
+    let node_down_alert = |state: &str| alert_is("LifelineNodeUnreachable", state);
     // Every node scraped and up.
     wait_for(
         std::time::Duration::from_secs(60),
@@ -436,6 +436,23 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
     let node0 = nodes[0].as_ref().unwrap();
     traffic(node0, std::time::Duration::from_secs(6));
     check_dashboard(&query);
+    // The telemetry above is an edge's surge of bad_signature (every refusal it reported):
+    // LifelineEdgeReasonSurge fires and is delivered. (It resolves once the surge is out of
+    // its 5-minute window, longer than this test waits.)
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "LifelineEdgeReasonSurge firing",
+        || alert_is("LifelineEdgeReasonSurge", "firing"),
+    );
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "the edge surge delivered",
+        || {
+            received.lock().unwrap().iter().any(|(status, names)| {
+                status == "firing" && names.iter().any(|n| n == "LifelineEdgeReasonSurge")
+            })
+        },
+    );
 
     // One node down.
     nodes[1] = None;
