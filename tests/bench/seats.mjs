@@ -14,18 +14,23 @@ import {
 
 const YEAR_2100 = 4102444800;
 
+// wrk's setup: each thread gets its number, `tid` (the scripts start from a different place
+// per thread, and activations name their machines with it).
+const threadIds = `
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+`;
+
 // Each request activates a new machine: a fingerprint unique to the run, thread and count,
 // on the licenses in turn.
 const activateLua = `
 local tokens = {}
 for line in io.lines(os.getenv("LIFELINE_TOKENS")) do tokens[#tokens + 1] = line end
 local tag = os.getenv("LIFELINE_TAG")
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local i = nil
+${threadIds}local i = nil
 local n = 0
 request = function()
   if i == nil then i = (tid * 7919) % #tokens end
@@ -43,12 +48,7 @@ for line in io.lines(os.getenv("LIFELINE_SEATS")) do
   local id, fp, token = line:match("([^\\t]+)\\t([^\\t]+)\\t(.+)")
   seats[#seats + 1] = { "/api/v1/seats/" .. id .. "/heartbeat", '{"token":"' .. token .. '","fingerprint":"' .. fp .. '"}' }
 end
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local i = nil
+${threadIds}local i = nil
 request = function()
   if i == nil then i = (tid * 50021) % #seats end
   i = i % #seats + 1

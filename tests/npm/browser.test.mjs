@@ -5,20 +5,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { installPackage, licenseVectors, camel, repo, SUITE, expected } from './harness.mjs';
+import { installPackage, licenseVectors, camel, repo, SUITE, expected, freePort, startLifeline as startNode } from './harness.mjs';
 
 const here = path.join(repo, 'tests/npm');
 const [, valid] = licenseVectors().find(([n]) => n === 'valid');
 let project;
 let server;
 let base;
-const bin = process.env.LIFELINE_BIN || path.join(repo, 'target/debug/lifeline');
 const admin = 'll_npm-browser-test-admin-token-0123456789abcdef';
 let lifeline;
 let seatLicense;
@@ -78,21 +76,7 @@ after(() => {
 });
 
 async function startLifeline() {
-  const port = await new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
-  });
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-browser-seat-'));
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let t = 0; ; t++) {
-    try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not up yet */ }
-    assert.ok(t < 600, 'lifeline serve did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const call = async (method, route, body) => {
-    const r = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-    return [r.status, await r.json()];
-  };
+  const { child, url, call } = await startNode(admin);
   assert.equal((await call('POST', '/api/v1/products', { id: 'app', name: 'App' }))[0], 201);
   const [status, license] = await call('POST', '/api/v1/licenses', { product: 'app', licensee: 'browser', expires_at: 4102444800, entitlements: [], seats: 1, seat_mode: 'floating', heartbeat_s: 60 });
   assert.equal(status, 201);
@@ -115,9 +99,7 @@ async function wd(method, url, body) {
 }
 
 before(async () => {
-  const port = await new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
-  });
+  const port = await freePort();
   const proc = spawn('chromedriver', [`--port=${port}`], { stdio: 'ignore' });
   driver = { proc, url: `http://127.0.0.1:${port}` };
   for (let i = 0; ; i++) {

@@ -1,7 +1,8 @@
 // Shared by the npm package tests: install the built package into a fresh project the way a
 // user would (npm pack + npm install), and read the shared vector files.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +58,31 @@ export function expected() {
     const verdict = camel(v.verdict);
     return [name, { first: verdict, cached: verdict, many: [verdict, verdict] }];
   }));
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
+  });
+}
+
+/** A real `lifeline serve` (SQLite, its own data directory) with `admin` as its admin token,
+ *  once `/readyz` answers; `call(method, route, body)` is the admin API ([status, body]). */
+export async function startLifeline(admin) {
+  const port = await freePort();
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-npm-node-'));
+  const bin = process.env.LIFELINE_BIN || path.join(repo, 'target/debug/lifeline');
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let t = 0; ; t++) {
+    try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not up yet */ }
+    if (t >= 600) throw new Error('lifeline serve did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const call = async (method, route, body) => {
+    const r = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    return [r.status, r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text()];
+  };
+  return { child, url, call };
 }

@@ -9,21 +9,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import os from 'node:os';
-import { installPackage, licenseVectors, repo, SUITE, expected } from './harness.mjs';
+import { installPackage, licenseVectors, SUITE, expected, freePort, startLifeline } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = (name) => path.join(here, 'node_modules/.bin', name);
 let project;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => { const { port } = probe.address(); probe.close(() => resolve(port)); });
-  });
-}
 
 before(() => {
   project = installPackage();
@@ -142,20 +134,7 @@ const admin = 'll_npm-runtimes-test-admin-token-0123456789abcdef';
 let lifeline;
 
 before(async () => {
-  const port = await freePort();
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-runtimes-'));
-  const lifelineBin = process.env.LIFELINE_BIN || path.join(repo, 'target/debug/lifeline');
-  const child = spawn(lifelineBin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', data], { env: { ...process.env, LIFELINE_ADMIN_TOKEN: admin }, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  for (let t = 0; ; t++) {
-    try { if ((await fetch(`${url}/readyz`)).status === 200) break; } catch { /* not up yet */ }
-    assert.ok(t < 600, 'lifeline serve did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const call = async (method, route, body) => {
-    const r = await fetch(`${url}${route}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
-    return [r.status, r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text()];
-  };
+  const { child, url, call } = await startLifeline(admin);
   assert.equal((await call('POST', '/api/v1/products', { id: 'app', name: 'App' }))[0], 201);
   const [status, license] = await call('POST', '/api/v1/licenses', { product: 'app', licensee: 'edge-customer', expires_at: 4102444800, entitlements: ['pro'] });
   assert.equal(status, 201);

@@ -101,46 +101,9 @@ fn a_nodes_metrics_pass_promtool_check_metrics() {
         &["--data-dir", dir.path().to_str().unwrap()],
         &[("LIFELINE_ADMIN_TOKEN", ADMIN)],
     );
-    // Traffic of every kind the metrics count: products, licenses with seats, validations
-    // valid and refused, a seat activated and refused, telemetry from an edge.
-    assert_eq!(
-        node.post(
-            "/api/v1/products",
-            ADMIN,
-            &json!({"id": "app", "name": "App"})
-        )
-        .0,
-        201
-    );
-    let (status, license) = node.post(
-        "/api/v1/licenses",
-        ADMIN,
-        &json!({"product": "app", "licensee": "acme", "expires_at": 4_102_444_800u64, "seats": 1}),
-    );
-    assert_eq!(status, 201, "{license}");
-    let token = license["token"].as_str().unwrap();
-    for t in [token, "not-a-token"] {
-        let answer = agent()
-            .post(format!("{}/api/v1/validate", node.url))
-            .header("content-type", "application/json")
-            .send(json!({ "token": t }).to_string())
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-    }
-    for machine in ["m1", "m2"] {
-        let answer = agent()
-            .post(format!("{}/api/v1/seats", node.url))
-            .header("content-type", "application/json")
-            .send(json!({ "token": token, "fingerprint": machine }).to_string())
-            .unwrap();
-        assert!(answer.status() == 200 || answer.status() == 201);
-    }
-    let report = json!({
-        "service": "edge-1", "windowStartMs": 0, "windowEndMs": 1000, "count": 2,
-        "byState": {"valid": 1, "invalid": 1}, "byReason": {"bad_signature": 1},
-        "latency": {"boundsSecs": [0.001], "counts": [2, 0], "sumSecs": 0.0005}
-    });
-    let _ = node.post("/api/v1/telemetry", ADMIN, &report);
+    // Traffic of every kind the metrics count: a product, a license with a seat, validations
+    // valid and refused, seats granted and refused, telemetry from an edge.
+    traffic(&node, std::time::Duration::from_secs(1));
     let mut metrics = agent().get(format!("{}/metrics", node.url)).call().unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.body_mut().read_to_string().unwrap();
