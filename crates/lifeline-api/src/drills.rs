@@ -152,3 +152,53 @@ pub struct StoredDrillReport {
     /// The report.
     pub report: DrillReport,
 }
+
+/// `POST /api/v1/drill-runs`: run a drill on this node now (the console's **Run** button).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StartDrill {
+    /// A drill of `lifeline drill list` ([`DRILL_NAMES`]).
+    pub name: String,
+}
+
+/// Where a drill run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DrillRunStatus {
+    /// Its lab is up and the fault is being rehearsed.
+    Running,
+    /// Finished, every expectation met; its report is stored.
+    Passed,
+    /// Finished, an expectation failed; its report is stored.
+    Failed,
+    /// Could not run (its lab did not start, it timed out); no report. `error` says why.
+    Error,
+}
+
+/// A drill run started on this node (`GET /api/v1/drill-runs`): its progress while it runs,
+/// its stored report when it is done. Runs are kept in the node's memory (the last 20); the
+/// reports are in the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DrillRun {
+    /// The run's id.
+    pub id: String,
+    /// The drill.
+    pub name: String,
+    /// Who started it (an API token's actor, or `demo` for the demo's own run).
+    pub started_by: String,
+    /// Started at, unix seconds.
+    pub started_at: u64,
+    /// Finished at, unix seconds, once it is done.
+    pub finished_at: Option<u64>,
+    /// Where it is.
+    pub status: DrillRunStatus,
+    /// What it has done so far, one line a step, oldest first (at most the last 50).
+    pub steps: Vec<String>,
+    /// The stored report's id (`GET /api/v1/drills/{id}`), once it is done.
+    pub report_id: Option<String>,
+    /// Why it could not run (status `error`).
+    pub error: Option<String>,
+}

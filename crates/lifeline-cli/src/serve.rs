@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use crate::failure::CliError;
 
+mod fleet;
+
 /// Run the license server (API at /api/v1, public keys at /.well-known/lifeline/keys.json).
 ///
 /// With no --db, the data lives in an embedded SQLite file under --data-dir. On first start
@@ -20,9 +22,12 @@ pub(crate) struct Args {
     /// Directory for the embedded database and the bootstrap admin token.
     #[arg(long, default_value = "lifeline-data", value_name = "DIR")]
     data_dir: PathBuf,
-    /// Seed demo data (products, licenses in every state, a rotated key) into an empty store.
-    #[arg(long)]
-    demo: bool,
+    /// Seed demo data (products, licenses in every state, a rotated key) into an empty store
+    /// and bring it to life: a built-in fleet of verifiers checks the demo licenses through
+    /// validate and posts telemetry (with a slow host and bursts of forged tokens now and
+    /// then), and one drill runs a minute after the start. `--demo=data`: the data only.
+    #[arg(long, num_args = 0..=1, default_missing_value = "live", value_enum, value_name = "WHAT")]
+    demo: Option<Demo>,
     /// Validations per second allowed per client address (0: unlimited).
     #[arg(long, default_value_t = 200.0, value_name = "N")]
     validate_rate: f64,
@@ -70,6 +75,15 @@ pub(crate) struct Args {
     /// `RUST_LOG=lifeline_server=debug` adds a line per request with its id).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     log_format: LogFormat,
+}
+
+/// `--demo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Demo {
+    /// The data, the fleet and the first drill.
+    Live,
+    /// The data only.
+    Data,
 }
 
 /// `--log-format`.
@@ -143,6 +157,21 @@ fn map_config(args: &Args) -> Result<lifeline_server::MapConfig, CliError> {
     Ok(config)
 }
 
+/// The admin token the demo fleet uses: the first start's, LIFELINE_ADMIN_TOKEN, or the one
+/// in the data directory.
+fn fleet_token(bound: &lifeline_server::Bound) -> Option<String> {
+    bound
+        .first_admin_token()
+        .map(str::to_owned)
+        .or_else(|| std::env::var("LIFELINE_ADMIN_TOKEN").ok())
+        .or_else(|| {
+            std::fs::read_to_string(bound.admin_token_file())
+                .ok()
+                .map(|t| t.trim().to_owned())
+        })
+        .filter(|t| !t.is_empty())
+}
+
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     init_logging(args.log_format)?;
     let admin_token = std::env::var("LIFELINE_ADMIN_TOKEN")
@@ -159,7 +188,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         db: args.db.clone(),
         data_dir: args.data_dir.clone(),
         admin_token,
-        demo: args.demo,
+        demo: args.demo.is_some(),
         public_url: args.public_url.clone(),
         console_dir: args.console.clone(),
         limits: lifeline_server::Limits {
@@ -176,17 +205,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         },
         map,
         fault_injection: args.danger_fault_injection,
+        drill_launcher: (args.demo != Some(Demo::Data))
+            .then(|| std::sync::Arc::new(crate::drill::ChildDrills) as _),
+    };
+    let url = match &args.public_url {
+        Some(url) => url.clone(),
+        None if args.listen.ip().is_unspecified() => {
+            format!("http://127.0.0.1:{}", args.listen.port())
+        }
+        None => format!("http://{}", args.listen),
     };
     if let Some(path) = &args.drills {
         let schedule = crate::drill::Schedule::load(path)?;
-        let url = match &args.public_url {
-            Some(url) => url.clone(),
-            None if args.listen.ip().is_unspecified() => {
-                format!("http://127.0.0.1:{}", args.listen.port())
-            }
-            None => format!("http://{}", args.listen),
-        };
-        schedule.start(url, args.data_dir.join("admin-token"));
+        schedule.start(url.clone(), args.data_dir.join("admin-token"));
     }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
@@ -199,6 +230,22 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
                     "lifeline: first start: admin token (shown once, also in {}):\n  {token}",
                     bound.admin_token_file().display()
                 );
+            }
+            if args.demo == Some(Demo::Live) {
+                // The fleet talks to this very node, whatever --public-url says.
+                let local = bound.local_addr();
+                let here = if local.ip().is_unspecified() {
+                    format!("http://127.0.0.1:{}", local.port())
+                } else {
+                    format!("http://{local}")
+                };
+                match fleet_token(&bound) {
+                    Some(token) => fleet::start(here, token),
+                    None => eprintln!(
+                        "lifeline: demo fleet off: no admin token (set LIFELINE_ADMIN_TOKEN or keep {})",
+                        bound.admin_token_file().display()
+                    ),
+                }
             }
             bound.run().await
         })

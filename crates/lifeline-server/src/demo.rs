@@ -10,6 +10,27 @@ use crate::{AppError, AppState, keys, licenses};
 
 const DAY: u64 = 86_400;
 
+/// The drill a demo server runs once by itself, so its Drills page is never empty.
+pub const FIRST_DRILL: &str = "one-node-down";
+
+/// How long after the start the demo runs [`FIRST_DRILL`].
+pub const FIRST_DRILL_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs [`FIRST_DRILL`] [`FIRST_DRILL_AFTER`] from now, when this node can run drills (a
+/// drill already running then is left alone: the page has one anyway).
+pub(crate) fn schedule_first_drill(state: &AppState) {
+    if state.drill_runs().launcher().is_none() {
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(FIRST_DRILL_AFTER).await;
+        if let Err(e) = crate::routes::drill_runs::start_run(&state, FIRST_DRILL, "demo").await {
+            tracing::info!("demo drill {FIRST_DRILL} not started: {}", e.detail());
+        }
+    });
+}
+
 /// Seeds the demo data unless the store already has products. Returns whether it seeded.
 pub async fn seed(state: &AppState) -> Result<bool, AppError> {
     let store = state.store();

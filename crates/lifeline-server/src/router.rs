@@ -11,8 +11,8 @@ use crate::limits::{self, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES};
 use crate::openapi::{Api, Doc};
 use crate::problem::AppError;
 use crate::routes::{
-    admin, drills, faults, incidents, licenses, map, metrics, overrides, overview, public, seats,
-    telemetry, webhooks,
+    admin, drill_runs, drills, faults, incidents, licenses, map, metrics, overrides, overview,
+    public, seats, telemetry, webhooks,
 };
 use crate::{AppState, console, request_id};
 
@@ -339,6 +339,26 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/drills/{id}",
             Doc::get("drills", "One drill report").role(Role::Viewer).ok::<api::StoredDrillReport>(),
             drills::get,
+        )
+        .route(
+            "/api/v1/drill-runs",
+            Doc::post("drills", "Run a drill on this node now, as `lifeline drill run NAME` does (its own lab of nodes and verifiers); 202 with the run, which goes on in the background and stores its report when it ends. Refusals: 409 drill_running while a drill runs on this node (one at a time, never queued), 422 unknown_drill, 503 drills_unavailable when the server was not started by `lifeline serve`.")
+                .role(Role::Operator)
+                .body::<api::StartDrill>()
+                .reply::<api::DrillRun>(202),
+            drill_runs::start,
+        )
+        .route(
+            "/api/v1/drill-runs",
+            Doc::get("drills", "The drill runs started on this node, newest first (the last 20, kept in memory): status, steps so far, the report's id when done")
+                .role(Role::Viewer)
+                .ok::<Vec<api::DrillRun>>(),
+            drill_runs::list,
+        )
+        .route(
+            "/api/v1/drill-runs/{id}",
+            Doc::get("drills", "One drill run on this node: its steps while it runs, its report's id when done").role(Role::Viewer).ok::<api::DrillRun>(),
+            drill_runs::get,
         )
         .route(
             "/api/v1/map",

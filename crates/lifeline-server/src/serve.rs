@@ -41,6 +41,10 @@ pub struct ServeConfig {
     pub map: MapConfig,
     /// `--danger-fault-injection`: the fault routes for drills (never in production).
     pub fault_injection: bool,
+    /// Runs drills when asked (`POST /api/v1/drill-runs`, the console's Run button); with
+    /// `demo`, also [`demo::FIRST_DRILL`] once, [`demo::FIRST_DRILL_AFTER`] after the start.
+    /// `None`: such requests are refused (503).
+    pub drill_launcher: Option<std::sync::Arc<dyn crate::DrillLauncher>>,
 }
 
 /// Ensures an admin token exists. With `LIFELINE_ADMIN_TOKEN` set, that secret is registered;
@@ -106,6 +110,7 @@ pub struct Bound {
     local: SocketAddr,
     admin_token: Option<String>,
     admin_token_file: PathBuf,
+    demo: bool,
 }
 
 impl Bound {
@@ -131,9 +136,13 @@ impl Bound {
             state,
             router,
             listener,
+            demo,
             ..
         } = self;
         let background = background::start(&state).await;
+        if demo {
+            demo::schedule_first_drill(&state);
+        }
         let partitioned = {
             let state = state.clone();
             move || state.partitioned()
@@ -199,6 +208,9 @@ pub async fn bind(config: ServeConfig) -> Result<Bound, Box<dyn std::error::Erro
             "DANGER: fault injection is on (PUT /api/v1/faults, admin only, audited); for drills, never in production"
         );
     }
+    if let Some(launcher) = &config.drill_launcher {
+        state.set_drill_launcher(launcher.clone());
+    }
     if config.demo
         && demo::seed(&state)
             .await
@@ -223,5 +235,6 @@ pub async fn bind(config: ServeConfig) -> Result<Bound, Box<dyn std::error::Erro
         local,
         admin_token,
         admin_token_file: config.data_dir.join("admin-token"),
+        demo: config.demo,
     })
 }

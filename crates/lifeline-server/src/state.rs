@@ -66,6 +66,8 @@ struct Inner {
     seat_writer: crate::seats::SeatWriter,
     /// Set only by `--danger-fault-injection`.
     faults: std::sync::OnceLock<FaultInjector>,
+    /// Drills started on this node (the console's Run button), and who runs them.
+    drill_runs: crate::drill_runs::DrillRuns,
     /// When this node last wrote its heartbeat (a monotonic clock, unaffected by a skewed
     /// one): `/readyz` fails when it is stale, as the store then refuses writes.
     /// `None` until the first heartbeat (a state without the background loops never stalls).
@@ -152,6 +154,7 @@ impl AppState {
                 seat_secret,
                 seat_writer,
                 faults: std::sync::OnceLock::new(),
+                drill_runs: crate::drill_runs::DrillRuns::default(),
                 heartbeat_ok_at: std::sync::Mutex::new(None),
             }),
         })
@@ -171,6 +174,17 @@ impl AppState {
     /// /api/v1/faults` exist in routers made after this. For drills only, never in production.
     pub fn enable_fault_injection(&self) {
         let _ = self.inner.faults.set(FaultInjector::default());
+    }
+
+    /// Lets this node run drills when asked (`POST /api/v1/drill-runs`, the console's Run
+    /// button): `launcher` runs one drill to its end. Without it, such a request is refused.
+    pub fn set_drill_launcher(&self, launcher: std::sync::Arc<dyn crate::DrillLauncher>) {
+        self.inner.drill_runs.set_launcher(launcher);
+    }
+
+    /// This node's drill runs.
+    pub(crate) fn drill_runs(&self) -> &crate::drill_runs::DrillRuns {
+        &self.inner.drill_runs
     }
 
     /// Whether fault injection is on.

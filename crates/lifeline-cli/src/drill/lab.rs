@@ -136,7 +136,7 @@ impl Lab {
             .stdout(Stdio::null())
             .stderr(log);
         if demo {
-            cmd.arg("--demo");
+            cmd.arg("--demo=data");
         }
         let child = cmd
             .spawn()
@@ -286,6 +286,8 @@ impl Lab {
         if status != 200 {
             return Err(err(format!("injecting a fault: HTTP {status}: {answer}")));
         }
+        let target = node.map_or_else(|| "the admin node".to_owned(), |i| format!("node {i}"));
+        super::step(&format!("fault set on {target}: {}", describe(&req)));
         Ok(())
     }
 
@@ -577,5 +579,36 @@ impl Stream {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// A fault request in words, for the drill's steps.
+fn describe(req: &FaultRequest) -> String {
+    let f = &req.faults;
+    let mut parts = Vec::new();
+    if f.partition {
+        parts.push("partition".to_owned());
+    }
+    if f.hang_validate_ms > 0 {
+        parts.push(format!("validate stalls {} ms", f.hang_validate_ms));
+    }
+    if f.clock_offset_s != 0 {
+        parts.push(format!("clock {:+} s", f.clock_offset_s));
+    }
+    if f.replay_answers {
+        parts.push("replayed answers".to_owned());
+    }
+    if f.store_locked {
+        parts.push("store locked".to_owned());
+    }
+    if req.age_signing_key_s > 0 {
+        parts.push(format!("signing key aged {} s", req.age_signing_key_s));
+    }
+    if parts.is_empty() {
+        parts.push("cleared".to_owned());
+    }
+    match req.for_ms {
+        Some(ms) => format!("{} for {ms} ms", parts.join(", ")),
+        None => parts.join(", "),
     }
 }

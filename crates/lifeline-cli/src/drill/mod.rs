@@ -11,9 +11,11 @@ use lifeline_api::{DrillExpectation, DrillReport, DrillTimes, VerifierOutcomes};
 use crate::failure::CliError;
 
 mod lab;
+mod launcher;
 mod scenarios;
 mod schedule;
 
+pub(crate) use launcher::ChildDrills;
 pub(crate) use schedule::Schedule;
 
 /// Rehearse a failure: start nodes and verifiers on 127.0.0.1, inject a fault, measure.
@@ -78,17 +80,25 @@ fn run_one(args: &RunArgs) -> Result<ExitCode, CliError> {
         ),
         None => None,
     };
-    if !args.json {
-        eprintln!(
-            "drill {}: starting 3 validation nodes and an admin node on 127.0.0.1 ...",
-            drill.name
-        );
-    }
+    step(&format!(
+        "drill {}: starting 3 validation nodes and an admin node on 127.0.0.1",
+        drill.name
+    ));
     let mut lab = lab::Lab::start()?;
+    step("lab ready: nodes up, a demo license and the key set fetched");
     let mut record = Record::new(drill.name, drill.fault);
     (drill.run)(&mut lab, &mut record)?;
+    step("stopping the lab");
     drop(lab);
     let report = record.finish();
+    step(&format!(
+        "done: {}",
+        if report.passed {
+            "every expectation met"
+        } else {
+            "an expectation failed"
+        }
+    ));
     if let (Some(url), Some(token)) = (&args.report_to, &token) {
         store(url, token, &report)?;
     }
@@ -172,6 +182,12 @@ fn render(r: &DrillReport) -> String {
     s.trim_end().to_owned()
 }
 
+/// A progress line on stderr (stdout holds only the report): `lifeline serve` shows these as
+/// the steps of a drill run from the console.
+pub(crate) fn step(line: &str) {
+    eprintln!("{line}");
+}
+
 /// Unix seconds now.
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
@@ -211,19 +227,26 @@ impl Record {
 
     /// One expectation and whether it held.
     pub(crate) fn expect(&mut self, expected: &str, met: bool, observed: impl Into<String>) {
+        let observed = observed.into();
+        step(&format!(
+            "[{}] {expected}: {observed}",
+            if met { "ok" } else { "FAIL" }
+        ));
         self.expectations.push(DrillExpectation {
             expected: expected.to_owned(),
             met,
-            observed: observed.into(),
+            observed,
         });
     }
 
     pub(crate) fn detected(&mut self, by: &str, after: Duration) {
+        step(&format!("detected by {by} after {} ms", ms(after)));
         self.detected_by = Some(by.to_owned());
         self.detect_ms = Some(ms(after));
     }
 
     pub(crate) fn recovered(&mut self, after: Duration) {
+        step(&format!("recovered {} ms after the fault ended", ms(after)));
         self.recover_ms = Some(ms(after));
     }
 

@@ -12,7 +12,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{BIN, Serve};
 
@@ -311,4 +311,136 @@ fn a_bad_drill_schedule_stops_the_server_before_it_starts() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expect), "{body}: {err}");
     }
+}
+
+/// Polls a drill run until it is no longer running.
+fn run_to_end(server: &Serve, id: &str, token: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (status, run) = server.get(&format!("/api/v1/drill-runs/{id}"), Some(token));
+        assert_eq!(status, 200, "{run}");
+        if run["status"] != "running" {
+            return run;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the run did not end within 90 s: {run:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_drill_started_over_the_api_runs_one_at_a_time_shows_its_steps_and_stores_its_report() {
+    let (server, _dir) = serve(&[]);
+    let _alone = crate::common::alone();
+    let make = |role: &str| {
+        let (status, t) = server.post(
+            "/api/v1/tokens",
+            ADMIN,
+            &json!({ "name": role, "role": role, "principal": format!("{role} person") }),
+        );
+        assert_eq!(status, 201, "{t}");
+        t["token"].as_str().unwrap().to_owned()
+    };
+    let (operator, viewer) = (make("operator"), make("viewer"));
+
+    // A viewer may watch, not start.
+    let (status, refused) = server.post(
+        "/api/v1/drill-runs",
+        &viewer,
+        &json!({ "name": "clock-set-back" }),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("forbidden")),
+        "{refused}"
+    );
+    let (status, refused) = server.post(
+        "/api/v1/drill-runs",
+        &operator,
+        &json!({ "name": "meteor-strike" }),
+    );
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("unknown_drill"))
+    );
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("one-node-down")
+    );
+
+    let (status, run) = server.post(
+        "/api/v1/drill-runs",
+        &operator,
+        &json!({ "name": "clock-set-back" }),
+    );
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(
+        (run["status"].as_str(), run["name"].as_str()),
+        (Some("running"), Some("clock-set-back"))
+    );
+    let id = run["id"].as_str().unwrap().to_owned();
+    // One at a time: a second is refused at once, naming the running one, not queued.
+    let (status, busy) = server.post(
+        "/api/v1/drill-runs",
+        &operator,
+        &json!({ "name": "one-node-down" }),
+    );
+    assert_eq!(
+        (status, busy["code"].as_str()),
+        (409, Some("drill_running")),
+        "{busy}"
+    );
+    assert!(busy["detail"].as_str().unwrap().contains("clock-set-back"));
+
+    let done = run_to_end(&server, &id, &viewer);
+    assert_eq!(done["status"], "passed", "{done:#}");
+    let steps: Vec<&str> = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.starts_with("lab ready")),
+        "{steps:?}"
+    );
+    assert!(steps.iter().any(|s| s.starts_with("[ok] ")), "{steps:?}");
+    assert_eq!(steps.last(), Some(&"done: every expectation met"));
+    assert!(done["finished_at"].as_u64().unwrap() >= done["started_at"].as_u64().unwrap());
+
+    // Its report is stored like any other, from the operator who started it.
+    let report_id = done["report_id"].as_str().unwrap();
+    let (status, stored) = server.get(&format!("/api/v1/drills/{report_id}"), Some(&viewer));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["report"]["name"], "clock-set-back");
+    assert_eq!(stored["report"]["passed"], true);
+    assert!(
+        stored["received_from"]
+            .as_str()
+            .unwrap()
+            .contains("operator"),
+        "{stored}"
+    );
+    let (_, audit) = server.get("/api/v1/audit?action=drill.", Some(ADMIN));
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"drill.started") && actions.contains(&"drill.reported"),
+        "{actions:?}"
+    );
+
+    // The node is free again; the list has the run, newest first.
+    let (status, list) = server.get("/api/v1/drill-runs", Some(&viewer));
+    assert_eq!(status, 200);
+    assert_eq!(list[0]["id"], id.as_str());
+    let (status, missing) = server.get("/api/v1/drill-runs/no-such-run", Some(&viewer));
+    assert_eq!((status, missing["code"].as_str()), (404, Some("not_found")));
 }

@@ -435,7 +435,7 @@ fn stderr(out: &Output) -> String {
 fn override_create_makes_an_expired_license_usable_offline_until_revoked() {
     let _lab = crate::common::beside_others();
     let dir = tempfile::tempdir().unwrap();
-    let node = Node::start_full(&dir.path().join("data"), free_port(), &["--demo"], &[]);
+    let node = Node::start_full(&dir.path().join("data"), free_port(), &["--demo=data"], &[]);
     let admin = node.admin();
     let url = node.url();
     let (_, page) = node.get("/api/v1/licenses?state=expired", Some(&admin));

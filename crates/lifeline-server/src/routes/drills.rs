@@ -25,6 +25,16 @@ pub(crate) async fn store(
     Admin(caller): Admin,
     JsonBody(report): JsonBody<DrillReport>,
 ) -> Result<(StatusCode, Json<StoredDrillReport>), AppError> {
+    let stored = insert_report(&state, &caller.actor(), report).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Checks and stores a report (audited `drill.reported`), received from `actor`.
+pub(crate) async fn insert_report(
+    state: &AppState,
+    actor: &str,
+    report: DrillReport,
+) -> Result<StoredDrillReport, AppError> {
     check(&report)?;
     let id = crate::ids::new_id()?;
     let now = crate::clock::now();
@@ -39,24 +49,21 @@ pub(crate) async fn store(
     .bind(i64::from(report.passed))
     .bind(i64::try_from(report.started_at).unwrap_or(i64::MAX))
     .bind(i64::try_from(now).unwrap_or(i64::MAX))
-    .bind(caller.actor())
+    .bind(actor)
     .bind(&json)
     .execute(&mut *w.tx)
     .await
     .map_err(StoreError::from)?;
     let summary = serde_json::json!({ "name": report.name, "passed": report.passed });
-    w.audit(&caller.actor(), "drill.reported", &id, None, Some(&summary))
+    w.audit(actor, "drill.reported", &id, None, Some(&summary))
         .await?;
     w.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(StoredDrillReport {
-            id,
-            received_at: now,
-            received_from: caller.actor(),
-            report,
-        }),
-    ))
+    Ok(StoredDrillReport {
+        id,
+        received_at: now,
+        received_from: actor.to_owned(),
+        report,
+    })
 }
 
 fn check(report: &DrillReport) -> Result<(), AppError> {

@@ -3,6 +3,7 @@
 //! the role is checked before the body is read) or with `caller.require(role)` first thing.
 
 pub(crate) mod admin;
+pub(crate) mod drill_runs;
 pub(crate) mod drills;
 pub(crate) mod faults;
 pub(crate) mod incidents;

@@ -86,6 +86,8 @@ struct Fixture {
     webhooks: [String; 3],
     incident: String,
     drill: String,
+    /// A drill run on this node.
+    drill_run: String,
     /// A seat held on a license with seats.
     seat: String,
 }
@@ -253,6 +255,12 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
         entry("GET", "/api/v1/drills/{id}", Viewer, &[200])
             .ids(&[(); 3].map(|()| fx.drill.clone())),
         entry("POST", "/api/v1/drills", Admin, &[201]).body(drill_report()),
+        entry("GET", "/api/v1/drill-runs", Viewer, &[200]),
+        entry("GET", "/api/v1/drill-runs/{id}", Viewer, &[200])
+            .ids(&[(); 3].map(|()| fx.drill_run.clone())),
+        // Started, or refused because one is running: either way the caller was let in.
+        entry("POST", "/api/v1/drill-runs", Operator, &[202, 409])
+            .body(json!({"name": "one-node-down"})),
         entry("GET", "/api/v1/faults", Admin, &[200]),
         entry("PUT", "/api/v1/faults", Admin, &[200]).body(json!({"faults": {}})),
     ]
@@ -443,6 +451,13 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
         .opened;
     assert_eq!(opened.len(), 1, "{opened:?}");
     let drill = live.admin("POST", "/api/v1/drills", Some(&drill_report()), 201);
+    live.state.set_drill_launcher(std::sync::Arc::new(NoLab));
+    let run = live.admin(
+        "POST",
+        "/api/v1/drill-runs",
+        Some(&json!({"name": "one-node-down"})),
+        202,
+    );
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     let fixture = Fixture {
         license_token: licenses[0]["token"].as_str().unwrap().to_owned(),
@@ -451,9 +466,24 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
         webhooks: webhooks.each_ref().map(id),
         incident: opened[0].clone(),
         drill: id(&drill),
+        drill_run: id(&run),
         seat: held["seat_id"].as_str().unwrap().to_owned(),
     };
     (live, fixture, tokens)
+}
+
+/// A drill launcher without a lab: every run ends at once, as an error.
+#[derive(Debug)]
+struct NoLab;
+
+impl lifeline_server::DrillLauncher for NoLab {
+    fn run(
+        &self,
+        _: &str,
+        _: &mut dyn FnMut(String),
+    ) -> Result<lifeline_api::DrillReport, String> {
+        Err("no lab in the authorization matrix".into())
+    }
 }
 
 #[test]

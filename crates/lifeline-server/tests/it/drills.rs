@@ -267,3 +267,100 @@ async fn bad_drill_reports_are_refused() {
     let (_, list) = s.admin("GET", "/api/v1/drills", None).await;
     assert_eq!(list, json!([]), "nothing refused was stored");
 }
+
+/// A launcher that plays back a fixed outcome after its steps, waiting for `go` first.
+#[derive(Debug)]
+struct Scripted {
+    outcome: Result<Value, String>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl lifeline_server::DrillLauncher for Scripted {
+    fn run(
+        &self,
+        name: &str,
+        step: &mut dyn FnMut(String),
+    ) -> Result<lifeline_api::DrillReport, String> {
+        step(format!("{name}: lab up"));
+        let _ = self.go.lock().unwrap().recv();
+        step(format!("{name}: done"));
+        let report = self.outcome.clone()?;
+        Ok(serde_json::from_value(report).unwrap())
+    }
+}
+
+async fn wait_run(s: &Server, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (st, run) = s
+            .admin("GET", &format!("/api/v1/drill-runs/{id}"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{run}");
+        if run["status"] != "running" {
+            return run;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{run}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn drill_runs_need_a_launcher_run_one_at_a_time_and_store_what_it_reports() {
+    let mut s = server(Db::Sqlite).await;
+    let start = json!({ "name": "one-node-down" });
+    let (st, problem) = s
+        .admin("POST", "/api/v1/drill-runs", Some(start.clone()))
+        .await;
+    assert_eq!(
+        (st, problem["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("drills_unavailable")),
+        "a server nobody gave a launcher says so"
+    );
+
+    for (outcome, status, stored) in [
+        (Ok(report("one-node-down", true, true)), "passed", true),
+        (Ok(report("one-node-down", false, false)), "failed", true),
+        (Err("the lab did not start".to_owned()), "error", false),
+        // A launcher answering for another drill is not believed.
+        (Ok(report("all-nodes-down", true, true)), "error", false),
+    ] {
+        let (go, wait) = std::sync::mpsc::channel();
+        s.state.set_drill_launcher(std::sync::Arc::new(Scripted {
+            outcome,
+            go: std::sync::Mutex::new(wait),
+        }));
+        // A fresh state per case (the launcher is set once per node).
+        let (st, run) = s
+            .admin("POST", "/api/v1/drill-runs", Some(start.clone()))
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{run}");
+        let id = run["id"].as_str().unwrap().to_owned();
+        let (st, busy) = s
+            .admin(
+                "POST",
+                "/api/v1/drill-runs",
+                Some(json!({ "name": "seat-race" })),
+            )
+            .await;
+        assert_eq!(
+            (st, busy["code"].as_str()),
+            (StatusCode::CONFLICT, Some("drill_running"))
+        );
+        go.send(()).unwrap();
+        let done = wait_run(&s, &id).await;
+        assert_eq!(done["status"], status, "{done}");
+        assert_eq!(done["steps"][0], "one-node-down: lab up");
+        assert_eq!(done["report_id"].is_string(), stored, "{done}");
+        if !stored {
+            assert!(
+                done["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{done}"
+            );
+        }
+        s = server(Db::Sqlite).await;
+    }
+    let (st, _) = s
+        .admin("POST", "/api/v1/drill-runs", Some(json!({ "name": 7 })))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+}
