@@ -7,10 +7,11 @@ use std::fmt;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use lifeline_api::{
-    AuditIntegrity, AuditPage, CreateOverride, DependencyMap, ExtendLicense, ForceReleaseSeat,
-    Incident, IncidentDetail, IncidentNote, IncidentStatus, IssueLicense, License, LicensePage,
-    LicenseSeats, LicenseState, OverrideRecord, OverrideStatus, Overview, Problem, Product,
-    RevokeLicense, RevokeOverride, Seat, SessionInfo, SigningKeyInfo, StoredDrillReport,
+    AuditIntegrity, AuditPage, CreateOverride, DependencyMap, DrillRun, ExtendLicense,
+    ForceReleaseSeat, Incident, IncidentDetail, IncidentNote, IncidentStatus, IssueLicense,
+    License, LicensePage, LicenseSeats, LicenseState, OverrideRecord, OverrideStatus, Overview,
+    Problem, Product, RevokeLicense, RevokeOverride, Seat, SessionInfo, SigningKeyInfo, StartDrill,
+    StoredDrillReport,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -440,4 +441,17 @@ async fn problem(response: Response) -> ApiError {
 /// Percent-encodes a path segment.
 fn encode(segment: &str) -> String {
     js_sys::encode_uri_component(segment).into()
+}
+
+/// `POST /api/v1/drill-runs` (operator): run a drill on the server now.
+pub async fn start_drill(auth: Auth, name: &str) -> Result<DrillRun, ApiError> {
+    let body = StartDrill {
+        name: name.to_owned(),
+    };
+    post(auth, "/api/v1/drill-runs", &body).await
+}
+
+/// `GET /api/v1/drill-runs`: the drills the server ran lately, newest first.
+pub async fn drill_runs(auth: Auth) -> Result<Vec<DrillRun>, ApiError> {
+    get(auth, Request::get("/api/v1/drill-runs")).await
 }

@@ -1127,6 +1127,115 @@ async fn the_last_run_table_shows_which_drills_pass_now() {
 }
 
 #[wasm_bindgen_test]
+async fn operators_get_a_run_button_per_drill_one_drill_at_a_time() {
+    use lifeline_console::pages::drills::{DRILLS, DrillSummary};
+    let asked = RwSignal::new(Vec::<String>::new());
+    let on_run = Some(Callback::new(move |n| asked.update(|v| v.push(n))));
+    let root = mount(move || {
+        view! {
+            <DrillSummary reports=vec![drill_report("d-1", DRILL_PASSED, NOW - 60)] now=NOW
+                on_pick=Callback::new(|_| ()) on_run=on_run running=None/>
+        }
+    });
+    let buttons = all(&root, "table.drill-summary tbody button.run");
+    assert_eq!(
+        buttons.len(),
+        DRILLS.len(),
+        "one per drill, run or never run"
+    );
+    let run = one(&root, "button[data-run='one-node-down']");
+    assert_eq!(
+        run.get_attribute("aria-label").as_deref(),
+        Some("Run one-node-down")
+    );
+    assert!(!run.has_attribute("disabled"));
+    run.unchecked_into::<HtmlElement>().click();
+    settle().await;
+    assert_eq!(asked.get_untracked(), ["one-node-down"]);
+
+    // While one runs, every button waits and says why.
+    let root = mount(move || {
+        view! {
+            <DrillSummary reports=Vec::new() now=NOW on_pick=Callback::new(|_| ())
+                on_run=on_run running=Some("store-unavailable".to_owned())/>
+        }
+    });
+    let waiting = one(&root, "button[data-run='one-node-down']");
+    assert!(waiting.has_attribute("disabled"));
+    assert_eq!(
+        waiting.get_attribute("title").as_deref(),
+        Some("One drill at a time: store-unavailable is running")
+    );
+    // A viewer's console has no Run button.
+    let root = mount(move || {
+        view! { <DrillSummary reports=Vec::new() now=NOW on_pick=Callback::new(|_| ())/> }
+    });
+    assert!(all(&root, "button.run").is_empty());
+}
+
+#[wasm_bindgen_test]
+fn a_drill_run_shows_its_steps_while_it_runs_and_its_report_when_done() {
+    use lifeline_api::{DrillRun, DrillRunStatus};
+    use lifeline_console::pages::drills::DrillRunPanel;
+    let run = DrillRun {
+        id: "run-1".into(),
+        name: "one-node-down".into(),
+        started_by: "token:t (ops)".into(),
+        started_at: NOW - 5,
+        finished_at: None,
+        status: DrillRunStatus::Running,
+        steps: vec![
+            "lab ready".into(),
+            "fault set on node 0: partition for 8000 ms".into(),
+        ],
+        report_id: None,
+        error: None,
+    };
+    let running = run.clone();
+    let root = mount(move || view! { <DrillRunPanel run=running.clone() now=NOW/> });
+    let panel = one(&root, "[data-testid=drill-run]");
+    assert_eq!(
+        panel.get_attribute("data-status").as_deref(),
+        Some("running")
+    );
+    assert_eq!(panel.get_attribute("aria-live").as_deref(), Some("polite"));
+    assert!(text(&panel).contains("Running one-node-down"));
+    assert!(text(&panel).contains("5.0 s ago"), "{}", text(&panel));
+    assert_eq!(all(&panel, "ol.steps li").len(), 2);
+    assert_eq!(all(&panel, "progress").len(), 1);
+    assert!(all(&panel, "[data-testid=run-report]").is_empty());
+
+    let mut done = run.clone();
+    done.status = DrillRunStatus::Passed;
+    done.finished_at = Some(NOW - 1);
+    done.report_id = Some("rep-9".into());
+    let root = mount(move || view! { <DrillRunPanel run=done.clone() now=NOW/> });
+    let panel = one(&root, "[data-testid=drill-run]");
+    assert_eq!(
+        panel.get_attribute("data-status").as_deref(),
+        Some("passed")
+    );
+    assert!(text(&panel).contains("one-node-down passed") && text(&panel).contains("took 4.0 s"));
+    assert_eq!(
+        one(&panel, "[data-testid=run-report]")
+            .get_attribute("href")
+            .as_deref(),
+        Some("/drills/rep-9")
+    );
+    assert!(all(&panel, "progress").is_empty());
+
+    let mut broken = run;
+    broken.status = DrillRunStatus::Error;
+    broken.finished_at = Some(NOW);
+    broken.error = Some("the lab did not start".into());
+    let root = mount(move || view! { <DrillRunPanel run=broken.clone() now=NOW/> });
+    let panel = one(&root, "[data-testid=drill-run]");
+    assert!(
+        text(&panel).contains("could not run") && text(&panel).contains("the lab did not start")
+    );
+}
+
+#[wasm_bindgen_test]
 fn a_drill_report_shows_the_fault_times_verifiers_and_every_expectation() {
     use lifeline_console::pages::drills::DrillReportView;
     let passed = drill_report("d-1", DRILL_PASSED, NOW - 3590);

@@ -205,8 +205,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         },
         map,
         fault_injection: args.danger_fault_injection,
-        drill_launcher: (args.demo != Some(Demo::Data))
-            .then(|| std::sync::Arc::new(crate::drill::ChildDrills) as _),
+        // Drills from the console: each in a lab of its own, as `lifeline drill run` does.
+        drill_launcher: Some(std::sync::Arc::new(crate::drill::ChildDrills)),
     };
     let url = match &args.public_url {
         Some(url) => url.clone(),

@@ -1,13 +1,16 @@
-//! Drills: failures rehearsed on purpose (`lifeline drill run NAME --report-to URL`, or on a
-//! schedule with `lifeline serve --drills FILE.json`) and what they showed. The list page
-//! has the latest result per drill (which drills pass right now) and the reports, filtered
+//! Drills: failures rehearsed on purpose (the **Run** button here, `lifeline drill run NAME
+//! --report-to URL`, or on a schedule with `lifeline serve --drills FILE.json`) and what they
+//! showed. The list page has the latest result per drill (which drills pass right now) with a
+//! Run button each (operators), the run in progress with its steps, and the reports, filtered
 //! by drill; a report's page has the fault, what detected it and when, what the verifiers
 //! saw, each expectation with what was observed, and the notes.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use leptos::prelude::*;
-use lifeline_api::StoredDrillReport;
+use leptos::task::spawn_local;
+use lifeline_api::{DrillRun, DrillRunStatus, Role, StoredDrillReport};
 
 use crate::api;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
@@ -24,6 +27,9 @@ pub const SUMMARY_LIMIT: u32 = 200;
 
 /// Reports listed below it.
 pub const LIST_LIMIT: u32 = 50;
+
+/// How often the page re-reads the server's drill runs while one runs.
+pub const RUN_POLL: Duration = Duration::from_secs(1);
 
 /// A measured time: `831 ms`, `1.9 s`, `2 min 5 s`.
 pub fn elapsed(ms: u64) -> String {
@@ -67,6 +73,47 @@ pub fn DrillsPage() -> impl IntoView {
     });
     let server = origin();
     let pick = Callback::new(move |drill: String| name.set(drill));
+    let runs = LocalResource::new(move || api::drill_runs(auth));
+    let refused = RwSignal::new(None::<api::ApiError>);
+    let running = Memo::new(move |_| {
+        runs.get()
+            .and_then(Result::ok)
+            .and_then(|runs| {
+                runs.into_iter()
+                    .find(|r| r.status == DrillRunStatus::Running)
+            })
+            .map(|r| r.name)
+    });
+    // While a drill runs, follow it; when it ends, its report joins the tables.
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if running.get_untracked().is_some() {
+                runs.refetch();
+            }
+        },
+        RUN_POLL,
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let was_running = StoredValue::new(false);
+    Effect::new(move |_| {
+        let now = running.get().is_some();
+        if was_running.get_value() && !now {
+            latest.refetch();
+            list.refetch();
+        }
+        was_running.set_value(now);
+    });
+    let run = Callback::new(move |drill: String| {
+        spawn_local(async move {
+            match api::start_drill(auth, &drill).await {
+                Ok(_) => refused.set(None),
+                Err(e) => refused.set(Some(e)),
+            }
+            runs.refetch();
+        });
+    });
+    let can_run = auth.can(Role::Operator);
     // Drills reported that this console does not know yet are choices too.
     let extra_names = move || {
         latest
@@ -98,16 +145,25 @@ pub fn DrillsPage() -> impl IntoView {
             <button type="button" class="secondary" on:click=move |_| {
                 latest.refetch();
                 list.refetch();
+                runs.refetch();
             }>"Refresh"</button>
         </div>
+        {move || refused.get().map(|e| view! { <ErrorNotice error=e/> })}
+        {move || runs.get().and_then(Result::ok).and_then(|r| r.into_iter().next()).map(|r| view! {
+            <DrillRunPanel run=r now=format::now()/>
+        })}
         <section aria-labelledby="last-run-h">
             <h2 id="last-run-h">"Last run of each drill"</h2>
             {move || match latest.get() {
                 None => view! { <Loading what="the latest results"/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
-                Some(Ok(reports)) => view! {
-                    <DrillSummary reports=reports now=format::now() on_pick=pick/>
-                }.into_any(),
+                Some(Ok(reports)) => {
+                    let on_run = can_run.then_some(run);
+                    view! {
+                        <DrillSummary reports=reports now=format::now() on_pick=pick
+                            on_run=on_run running=running.get()/>
+                    }.into_any()
+                }
             }}
         </section>
         <section aria-labelledby="reports-h">
@@ -170,7 +226,8 @@ pub fn DrillsHowTo(
     view! {
         <div class="how-to" data-testid="drills-how-to">
             <p class="empty">{headline}</p>
-            <p>"Run one against a local lab and store its report on this server (with an admin token):"</p>
+            <p>"Press " <strong>"Run"</strong> " next to a drill above (operator role), or run one from a shell \
+                against a local lab and store its report on this server (with an admin token):"</p>
             <pre class="mono"><code>{format!(
                 "lifeline drill list\nLIFELINE_ADMIN_TOKEN=… lifeline drill run {name} --report-to {server}"
             )}</code></pre>
@@ -190,7 +247,28 @@ pub fn DrillSummary(
     reports: Vec<StoredDrillReport>,
     now: u64,
     on_pick: Callback<String>,
+    /// Offers a Run button per drill (an operator's console).
+    #[prop(optional_no_strip)]
+    on_run: Option<Callback<String>>,
+    /// The drill running on the server now, if one is: every Run button waits for it.
+    #[prop(optional_no_strip)]
+    running: Option<String>,
 ) -> impl IntoView {
+    let run_cell = move |name: &str| {
+        on_run.map(|on_run| {
+            let drill = name.to_owned();
+            let (disabled, title) = match &running {
+                Some(r) if r == name => (true, format!("{name} is running now")),
+                Some(r) => (true, format!("One drill at a time: {r} is running")),
+                None => (false, format!("Run {name} now in a lab of its own")),
+            };
+            view! {
+                <td><button type="button" class="secondary run" data-run=name.to_owned()
+                    aria-label=format!("Run {name}") title=title disabled=disabled
+                    on:click=move |_| on_run.run(drill.clone())>"Run"</button></td>
+            }
+        })
+    };
     let mut latest = latest_by_name(&reports);
     let passing = latest.values().filter(|r| r.report.passed).count();
     let failing = latest.len() - passing;
@@ -216,6 +294,7 @@ pub fn DrillSummary(
                         <td>{r.report.times.detect_ms.map_or_else(|| "not detected".to_owned(), elapsed)}</td>
                         <td>{r.report.times.recover_ms.map_or_else(|| "did not recover".to_owned(), elapsed)}</td>
                         <td>{r.report.verifiers.lockouts}</td>
+                        {run_cell(&name)}
                     </tr>
                 }
                 .into_any(),
@@ -223,6 +302,7 @@ pub fn DrillSummary(
                     <tr data-drill=name.clone() data-result="never" class="never">
                         <th scope="row" class="mono">{name.clone()}</th>
                         <td colspan="5" class="hint">"no report yet"</td>
+                        {run_cell(&name)}
                     </tr>
                 }
                 .into_any(),
@@ -244,10 +324,58 @@ pub fn DrillSummary(
                 <thead><tr>
                     <th scope="col">"Drill"</th><th scope="col">"Last result"</th><th scope="col">"Ran"</th>
                     <th scope="col">"Time to detect"</th><th scope="col">"Time to recover"</th><th scope="col">"Lockouts"</th>
+                    {on_run.map(|_| view! { <th scope="col"><span class="sr-only">"Run"</span></th> })}
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
+    }
+}
+
+/// The latest drill run on the server: while it runs, its steps as they happen; when done,
+/// its result and a link to its report (or why it could not run).
+#[component]
+pub fn DrillRunPanel(run: DrillRun, now: u64) -> impl IntoView {
+    let (state, headline) = match run.status {
+        DrillRunStatus::Running => ("running", format!("Running {} …", run.name)),
+        DrillRunStatus::Passed => ("passed", format!("{} passed", run.name)),
+        DrillRunStatus::Failed => ("failed", format!("{} failed", run.name)),
+        DrillRunStatus::Error => ("error", format!("{} could not run", run.name)),
+    };
+    let when = match run.finished_at {
+        Some(end) => format!(
+            "started by {}, {}, took {}",
+            run.started_by,
+            format::relative(run.started_at, now),
+            elapsed(end.saturating_sub(run.started_at).saturating_mul(1000))
+        ),
+        None => format!(
+            "started by {}, {} ago",
+            run.started_by,
+            elapsed(now.saturating_sub(run.started_at).saturating_mul(1000))
+        ),
+    };
+    let steps = run
+        .steps
+        .iter()
+        .map(|s| view! { <li>{s.clone()}</li> })
+        .collect_view();
+    let outcome = match (&run.report_id, &run.error) {
+        (Some(id), _) => Some(view! { <p><a data-testid="run-report" href=format!("/drills/{id}")>"Open the report"</a></p> }.into_any()),
+        (None, Some(why)) => Some(view! { <p class="error">{why.clone()}</p> }.into_any()),
+        (None, None) => None,
+    };
+    view! {
+        <section class=format!("drill-run {state}") data-testid="drill-run" data-status=state
+            aria-labelledby="drill-run-h" role="status" aria-live="polite">
+            <h2 id="drill-run-h">{headline}</h2>
+            <p class="hint">{when}</p>
+            {(run.status == DrillRunStatus::Running).then(|| view! {
+                <progress aria-label="Drill in progress"></progress>
+            })}
+            <ol class="steps mono">{steps}</ol>
+            {outcome}
+        </section>
     }
 }
 

@@ -174,7 +174,12 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     let base = format!("http://127.0.0.1:{port}");
     let _server = Process(
         Command::new(BIN)
-            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "serve",
+                "--demo=data",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             // The rules run every second: the refused validations below open incidents.
             .args(["--evaluate-every", "1"])
             .arg("--data-dir")
@@ -188,6 +193,9 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
             .unwrap(),
     );
     wait_until_listening(port, "lifeline serve");
+    // A second server as `make run` starts it (`--demo`: its fleet, its first drill a minute
+    // in), which this test sends nothing: whatever life its console shows, the demo made.
+    let live = LiveDemo::start(&console);
     let admin = std::fs::read_to_string(data.path().join("admin-token"))
         .unwrap()
         .trim()
@@ -732,6 +740,10 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     }
     shots.take(&browser, "drill").await;
 
+    live.walk(&browser, &mut shots).await;
+    browser.goto(&base).await.unwrap();
+    wait_for(&browser, "[data-ready=overview]").await;
+
     // A phone-sized window: the overview still reads.
     browser.set_window_size(390, 844).await.unwrap();
     nav(&browser, "Overview").await;
@@ -833,6 +845,217 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         "console e2e: overview first render {first_render_ms:.0} ms after navigation; screenshots in {}",
         shots_dir.display()
     );
+}
+
+/// `lifeline serve --demo`, as `make run` starts it, left alone by the test.
+struct LiveDemo {
+    _server: Process,
+    _data: tempfile::TempDir,
+    base: String,
+    admin: String,
+    started: Instant,
+}
+
+/// Where the README's screenshots live (the e2e test writes them on every run).
+const README_SHOTS: &str = "web/screenshots";
+
+impl LiveDemo {
+    fn start(console: &std::path::Path) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let server = Process(
+            Command::new(BIN)
+                .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+                .arg("--data-dir")
+                .arg(data.path())
+                .arg("--console")
+                .arg(console)
+                .env_remove("LIFELINE_ADMIN_TOKEN")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        wait_until_listening(port, "lifeline serve --demo");
+        let admin = std::fs::read_to_string(data.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Self {
+            _server: server,
+            _data: data,
+            base: format!("http://127.0.0.1:{port}"),
+            admin,
+            started,
+        }
+    }
+
+    /// The demo's own drill run (started by `demo` a minute in), once it has ended.
+    async fn first_drill(&self) -> Value {
+        let deadline = self.started + Duration::from_secs(180);
+        loop {
+            let (status, runs) = api(&self.base, "GET", "/api/v1/drill-runs", &self.admin, None);
+            assert_eq!(status, 200, "{runs}");
+            let done = runs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["started_by"] == "demo" && r["status"] != "running");
+            if let Some(run) = done {
+                return run.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the demo ran no drill within 3 min: {runs}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// After a minute of the demo: charts with data, incidents, the demo's drill report; a
+    /// drill run with the Run button, followed while it runs, its report on the page.
+    async fn walk(&self, browser: &Client, shots: &mut Shots) {
+        let minute = self.started + Duration::from_secs(60);
+        if let Some(wait) = minute.checked_duration_since(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        let first = self.first_drill().await;
+        assert_eq!(first["status"], "passed", "the demo's own drill: {first:#}");
+        assert_eq!(first["name"], "one-node-down");
+        let first_report = first["report_id"].as_str().unwrap().to_owned();
+
+        browser.goto(&self.base).await.unwrap();
+        sign_in(browser, &self.admin).await;
+        wait_for(browser, "[data-ready=overview]").await;
+        // Every chart has plotted something: the fleet's validations (some refused), their
+        // latency, and the verdicts its edges report.
+        for service in ["edge-eu", "edge-us", "partner-portal"] {
+            wait_for_text(browser, "table.services", service).await;
+        }
+        let maxima = browser
+            .execute(
+                "return [...document.querySelectorAll('figure.chart')].map(f => [\
+                   f.querySelector('figcaption').textContent,\
+                   Math.max(0, ...[...f.querySelectorAll('tbody td:nth-child(3)')].map(td => parseFloat(td.textContent)))]);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let maxima = maxima.as_array().unwrap();
+        assert!(maxima.len() >= 4, "{maxima:?}");
+        for chart in maxima {
+            assert!(
+                chart[1].as_f64().unwrap() > 0.0,
+                "an empty chart after a minute of the demo: {chart}"
+            );
+        }
+        shots.take(browser, "demo-overview").await;
+        std::fs::create_dir_all(workspace().join(README_SHOTS)).unwrap();
+        std::fs::write(
+            workspace().join(README_SHOTS).join("overview.png"),
+            browser.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        // The fleet's burst of forged tokens opened incidents.
+        nav(browser, "Incidents").await;
+        wait_for_text(browser, "table.incidents", "partner-portal").await;
+
+        // The demo's drill is on the Drills page; an operator runs another with its button.
+        nav(browser, "Drills").await;
+        let row = wait_for(
+            browser,
+            "table.drill-summary tr[data-drill=one-node-down][data-result=passed]",
+        )
+        .await;
+        assert!(
+            row.find(Locator::Css(&format!("a[href='/drills/{first_report}']")))
+                .await
+                .is_ok(),
+            "the demo's drill report is the last run"
+        );
+        wait_for(browser, "button[data-run=store-unavailable]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(browser, "[data-testid=drill-run][data-status=running]").await;
+        wait_for_text(browser, "[data-testid=drill-run] ol.steps", "lab ready").await;
+        assert_eq!(
+            browser
+                .find(Locator::Css("button[data-run=one-node-down]"))
+                .await
+                .unwrap()
+                .attr("disabled")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true"),
+            "one drill at a time"
+        );
+        browser
+            .execute("window.scrollTo(0, 0); return 1;", vec![])
+            .await
+            .unwrap();
+        shots.take(browser, "demo-drill-running").await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let link = loop {
+            if let Ok(link) = browser
+                .find(Locator::Css(
+                    "[data-testid=drill-run] [data-testid=run-report]",
+                ))
+                .await
+            {
+                break link;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Run button's drill did not end within 2 min"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let status = browser
+            .find(Locator::Css("[data-testid=drill-run]"))
+            .await
+            .unwrap()
+            .attr("data-status")
+            .await
+            .unwrap();
+        assert_eq!(status.as_deref(), Some("passed"));
+        wait_for(
+            browser,
+            "table.drill-summary tr[data-drill=store-unavailable][data-result=passed]",
+        )
+        .await;
+        link.click().await.unwrap();
+        wait_for(
+            browser,
+            "article.drill[data-drill=store-unavailable][data-result=passed]",
+        )
+        .await;
+        let (_, reports) = api(
+            &self.base,
+            "GET",
+            "/api/v1/drills?name=store-unavailable",
+            &self.admin,
+            None,
+        );
+        assert_eq!(reports.as_array().unwrap().len(), 1, "{reports}");
+        assert!(
+            reports[0]["received_from"]
+                .as_str()
+                .unwrap()
+                .starts_with("token:"),
+            "{reports}"
+        );
+        shots.take(browser, "demo-drill-report").await;
+        std::fs::write(
+            workspace().join(README_SHOTS).join("drill-report.png"),
+            browser.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
 }
 
 async fn sign_in_refused(browser: &Client, token: &str) {

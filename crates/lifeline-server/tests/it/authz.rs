@@ -477,11 +477,7 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
 struct NoLab;
 
 impl lifeline_server::DrillLauncher for NoLab {
-    fn run(
-        &self,
-        _: &str,
-        _: &mut dyn FnMut(String),
-    ) -> Result<lifeline_api::DrillReport, String> {
+    fn run(&self, _: &str, _: &mut dyn FnMut(String)) -> Result<lifeline_api::DrillReport, String> {
         Err("no lab in the authorization matrix".into())
     }
 }
