@@ -49,7 +49,7 @@ fn promtool(args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
 #[test]
 fn the_alert_rules_load_and_each_fires_only_when_it_should() {
     let (ok, out) = promtool(&["check", "rules", "lifeline-alerts.yml"], None);
-    assert!(ok && out.contains("SUCCESS: 12 rules found"), "{out}");
+    assert!(ok && out.contains("SUCCESS: 13 rules found"), "{out}");
     let (ok, out) = promtool(&["test", "rules", "lifeline-alerts.test.yml"], None);
     assert!(ok && out.contains("SUCCESS"), "{out}");
 }
@@ -283,6 +283,18 @@ fn receiver() -> (u16, Received) {
 }
 
 /// Waits until `done` holds (checking every 200 ms), at most `within`; returns how long it took.
+/// `PUT` a JSON body as the admin: the status and the answer.
+fn agent_put(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let mut answer = agent()
+        .put(url)
+        .header("authorization", &format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.body_mut().read_json().unwrap_or_default())
+}
+
 fn wait_for(
     within: std::time::Duration,
     what: &str,
@@ -300,17 +312,27 @@ fn wait_for(
 /// lifeline-alerts.yml, Alertmanager posts to a receiver in the test. One node killed:
 /// LifelineNodeUnreachable is firing in Prometheus's API and delivered by Alertmanager within
 /// its `for:` (30 s) + scrape interval + 15 s; the node back: the alert resolves and the
-/// resolution is delivered too.
+/// resolution is delivered too. The same for an edge's surge of `bad_signature` (from its
+/// telemetry) and for a store that refuses writes.
 #[test]
 fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() {
     let _lab = crate::common::beside_others();
     let work = tempfile::tempdir().unwrap();
     let data = |i: usize| work.path().join(format!("node{i}"));
     let ports: Vec<u16> = (0..3).map(|_| crate::common::free_port()).collect();
+    // A heartbeat every second: a store that refuses writes shows within 3 s.
+    let rules = work.path().join("rules.json");
+    std::fs::write(&rules, r#"{"heartbeat_every_s": 1}"#).unwrap();
     let start = |i: usize| {
         Serve::start_on(
             ports[i],
-            &["--data-dir", data(i).to_str().unwrap()],
+            &[
+                "--data-dir",
+                data(i).to_str().unwrap(),
+                "--rules",
+                rules.to_str().unwrap(),
+                "--danger-fault-injection",
+            ],
             &[("LIFELINE_ADMIN_TOKEN", ADMIN)],
         )
     };
@@ -326,6 +348,15 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
         ),
     )
     .unwrap();
+    // The shipped rules, their 5-minute windows shortened to 20 s so that a surge's end is
+    // seen within the test (the windows themselves: promtool test rules, above).
+    let shipped = std::fs::read_to_string(deploy().join("lifeline-alerts.yml")).unwrap();
+    assert!(shipped.contains("[5m]"));
+    std::fs::write(
+        work.path().join("alerts.yml"),
+        shipped.replace("[5m]", "[20s]"),
+    )
+    .unwrap();
     let targets: Vec<String> = ports.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
     std::fs::write(
         work.path().join("prometheus.yml"),
@@ -334,7 +365,7 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
              rule_files:\n  - {}\n\
              alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
              scrape_configs:\n  - job_name: lifeline\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: [{}]\n",
-            deploy().join("lifeline-alerts.yml").display(),
+            work.path().join("alerts.yml").display(),
             targets.join(", ")
         ),
     )
@@ -395,27 +426,61 @@ fn prometheus_and_alertmanager_page_when_a_node_goes_down_and_when_it_is_back() 
         },
     );
 
-    // Traffic of every kind, then every panel of the Grafana dashboard answers from it.
+    let delivered = |status: &str, name: &str| {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(s, names)| s == status && names.iter().any(|n| n == name))
+    };
+    let secs = std::time::Duration::from_secs;
+
+    // Traffic of every kind. Its telemetry is an edge's surge of bad_signature (every
+    // refusal it reported): LifelineEdgeReasonSurge fires and is delivered; once the surge
+    // is out of the window, it resolves and the resolution is delivered.
     let node0 = nodes[0].as_ref().unwrap();
-    traffic(node0, std::time::Duration::from_secs(6));
+    traffic(node0, secs(6));
+    wait_for(secs(30), "LifelineEdgeReasonSurge firing", || {
+        alert_is("LifelineEdgeReasonSurge", "firing")
+    });
+    // Every panel of the Grafana dashboard answers from that traffic.
     check_dashboard(&query);
-    // The telemetry above is an edge's surge of bad_signature (every refusal it reported):
-    // LifelineEdgeReasonSurge fires and is delivered. (It resolves once the surge is out of
-    // its 5-minute window, longer than this test waits.)
-    wait_for(
-        std::time::Duration::from_secs(30),
-        "LifelineEdgeReasonSurge firing",
-        || alert_is("LifelineEdgeReasonSurge", "firing"),
+    wait_for(secs(30), "the edge surge delivered", || {
+        delivered("firing", "LifelineEdgeReasonSurge")
+    });
+    wait_for(secs(60), "the edge surge resolved", || {
+        !alert_is("LifelineEdgeReasonSurge", "firing")
+    });
+    wait_for(secs(30), "the edge surge's resolution delivered", || {
+        delivered("resolved", "LifelineEdgeReasonSurge")
+    });
+
+    // The store refuses writes (node 2's store locked for 12 s): its heartbeat stalls,
+    // LifelineStoreUnavailable fires (no `for:`) and is delivered within the stall's onset
+    // (two heartbeats + 1 s) + scrape interval + 15 s; the lock gone, it resolves.
+    let node2 = nodes[2].as_ref().unwrap();
+    let (status, answer) = agent_put(
+        &format!("{}/api/v1/faults", node2.url),
+        &json!({"faults": {"store_locked": true}, "for_ms": 12_000}),
     );
-    wait_for(
-        std::time::Duration::from_secs(30),
-        "the edge surge delivered",
-        || {
-            received.lock().unwrap().iter().any(|(status, names)| {
-                status == "firing" && names.iter().any(|n| n == "LifelineEdgeReasonSurge")
-            })
-        },
+    assert_eq!(status, 200, "{answer}");
+    let firing = wait_for(secs(30), "LifelineStoreUnavailable firing", || {
+        alert_is("LifelineStoreUnavailable", "firing")
+    });
+    let paged = firing
+        + wait_for(secs(30), "the store alert delivered", || {
+            delivered("firing", "LifelineStoreUnavailable")
+        });
+    assert!(
+        paged <= secs(3 + 1 + 15),
+        "paged {paged:?} after the store was locked"
     );
+    wait_for(secs(60), "the store alert resolved", || {
+        !alert_is("LifelineStoreUnavailable", "firing")
+    });
+    wait_for(secs(30), "the store alert's resolution delivered", || {
+        delivered("resolved", "LifelineStoreUnavailable")
+    });
 
     // One node down.
     nodes[1] = None;

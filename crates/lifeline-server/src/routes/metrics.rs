@@ -42,6 +42,17 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
 pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let mut out = String::new();
     state.metrics().render(&mut out);
+    family(
+        &mut out,
+        "lifeline_store_write_stall_seconds",
+        "gauge",
+        "How long this node's writes have been failing beyond two heartbeat intervals (0 when the store takes writes; above 0, /readyz answers 503 store_unwritable).",
+    );
+    let _ = writeln!(
+        out,
+        "lifeline_store_write_stall_seconds {}",
+        state.store_write_stall()
+    );
     // From the store at most every few seconds, however many scrape (figures.rs).
     let figures = state.store_figures().await?;
     let (counts, expiring) = (&figures.counts, &figures.expiring);

@@ -90,6 +90,8 @@ async fn alert_rules_keep_the_default_thresholds_and_real_metric_names() {
                 window.clone(),
             ],
             "node_unreachable" => vec![],
+            // Readiness, not an incident rule: the node's write stall, as /readyz sees it.
+            "store_unavailable" => vec!["lifeline_store_write_stall_seconds > 0".to_owned()],
             "signing_key_expiry" if a.severity == "warning" => {
                 vec![format!("< {} * 86400", c.key_expiry_warning_days)]
             }
