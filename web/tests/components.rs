@@ -923,6 +923,131 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
     assert!(text(&root).contains("No single point of failure"));
 }
 
+#[wasm_bindgen_test]
+async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius() {
+    use lifeline_api::{ComponentKind as K, DependencyMap, Health as H, MapEdge};
+    use lifeline_console::pages::map::MapView;
+    let edge = |from: &str, to: &str, requirement: &str| MapEdge {
+        from: from.into(),
+        to: to.into(),
+        requirement: requirement.into(),
+    };
+    let mut long = map_component("service:app", K::Service, H::Critical, &[], &[]);
+    long.name = "the checkout web service of the EU region".into();
+    let map = DependencyMap {
+        now: NOW,
+        components: vec![
+            long,
+            map_component("node:a", K::Node, H::Ok, &["service:app"], &["service:app"]),
+            map_component("node:b", K::Node, H::Critical, &[], &["service:app"]),
+            map_component(
+                "store",
+                K::Store,
+                H::Ok,
+                &["node:a", "service:app"],
+                &["node:a", "node:b", "service:app"],
+            ),
+            map_component("key:k1", K::SigningKey, H::Warning, &[], &[]),
+        ],
+        edges: vec![
+            edge("service:app", "node:a", "nodes"),
+            edge("service:app", "node:b", "nodes"),
+            edge("node:a", "store", "store"),
+            edge("node:b", "store", "store"),
+        ],
+        single_points_of_failure: vec!["node:a".into(), "store".into()],
+    };
+    let root = mount(move || view! { <MapView map=map/> });
+    settle().await;
+    let graph = one(&root, "[data-testid=map-graph] svg");
+    // One band per kind, the most dependent on top; a box per component; an arrow per edge.
+    let bands: Vec<String> = all(&graph, "g.band")
+        .iter()
+        .map(|b| b.get_attribute("data-kind").unwrap())
+        .collect();
+    assert_eq!(bands, ["service", "node", "store", "signing_key"]);
+    assert_eq!(all(&graph, "g.node").len(), 5);
+    assert_eq!(all(&graph, "path.edge").len(), 4);
+    assert!(
+        all(&graph, "path.edge")
+            .iter()
+            .all(|p| p.get_attribute("marker-end").is_some())
+    );
+    let node = |id: &str| one(&graph, &format!("g.node[data-component='{id}']"));
+    // Health as colour and as a word; a single point of failure framed and tagged.
+    assert!(
+        node("node:b")
+            .get_attribute("class")
+            .unwrap()
+            .contains("health-critical")
+    );
+    assert!(text(&node("node:b")).contains("critical"));
+    assert_eq!(
+        node("store").get_attribute("data-spof").as_deref(),
+        Some("true")
+    );
+    assert!(text(&node("store")).contains("SPOF"));
+    assert!(!text(&node("node:b")).contains("SPOF"));
+    assert_eq!(
+        node("store").get_attribute("aria-label").as_deref(),
+        Some("the store: ok, single point of failure")
+    );
+    // A long name is cut in its box, whole in its tooltip.
+    let name = text(&one(&node("service:app"), "text.name"));
+    assert!(name.ends_with('…') && name.chars().count() <= 22, "{name}");
+    assert!(
+        text(&one(&node("service:app"), "title"))
+            .contains("the checkout web service of the EU region")
+    );
+    // Selecting the store lights up its blast radius and opens the panel beside it.
+    let click = web_sys::MouseEventInit::new();
+    click.set_bubbles(true);
+    node("store")
+        .dispatch_event(
+            &web_sys::MouseEvent::new_with_mouse_event_init_dict("click", &click).unwrap(),
+        )
+        .unwrap();
+    settle().await;
+    let role = |id: &str| node(id).get_attribute("class").unwrap();
+    assert!(role("store").contains("role-selected"));
+    assert_eq!(
+        node("store").get_attribute("aria-pressed").as_deref(),
+        Some("true")
+    );
+    assert!(role("node:a").contains("role-breaks"));
+    assert!(role("service:app").contains("role-breaks"));
+    assert!(role("node:b").contains("role-depends"));
+    assert!(role("key:k1").contains("role-other"));
+    assert_eq!(
+        all(&graph, "path.edge.lit").len(),
+        4,
+        "every arrow into the radius"
+    );
+    assert_eq!(
+        one(&root, "section.blast")
+            .get_attribute("data-selected")
+            .as_deref(),
+        Some("store")
+    );
+    // The keyboard too: Enter on the key selects it; nothing depends on it.
+    let enter = web_sys::KeyboardEventInit::new();
+    enter.set_key("Enter");
+    enter.set_bubbles(true);
+    node("key:k1")
+        .dispatch_event(
+            &web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &enter).unwrap(),
+        )
+        .unwrap();
+    settle().await;
+    assert!(role("key:k1").contains("role-selected"));
+    assert!(role("store").contains("role-other"));
+    assert_eq!(all(&graph, "path.edge.lit").len(), 0);
+    assert_eq!(
+        node("key:k1").get_attribute("tabindex").as_deref(),
+        Some("0")
+    );
+}
+
 /// A real report, as `lifeline drill run corrupted-license-file --json` printed it.
 const DRILL_PASSED: &str = r#"{"name":"corrupted-license-file","fault":"the license file corrupted four ways","passed":true,"started_at":1789999400,"detected_by":"incident reason_surge","times":{"detect_ms":831,"recover_ms":21,"total_ms":1880},"verifiers":{"checks":5,"usable":1,"lockouts":0,"states":{"invalid":4,"valid":1},"reasons":{"bad_signature":1,"malformed":3}},"expectations":[{"expected":"truncated: refused with a reason, exit 1, no crash","met":true,"observed":"state invalid, reason malformed, exit Some(1)"},{"expected":"the refusals, reported by the verifier's telemetry, open a reason_surge incident","met":true,"observed":"opened after 831 ms"},{"expected":"the intact file is valid again","met":true,"observed":"state valid, exit Some(0)"}],"notes":[]}"#;
 

@@ -264,3 +264,100 @@ fn paths_name_their_page_and_nothing_else_is_a_page() {
     assert_eq!(query_param("?x=%E0%A4%A", "x").as_deref(), Some("%E0%A4%A"));
     assert_eq!(query_param("", "state"), None);
 }
+
+#[wasm_bindgen_test]
+fn the_map_layout_puts_dependents_above_what_they_need_and_never_overlaps_boxes() {
+    use lifeline_api::{ComponentKind as K, DependencyMap, Health, MapComponent, MapEdge};
+    use lifeline_console::components::map_graph::{
+        BOX_H, BOX_W, WIDTH, depths, layout, short_name,
+    };
+    let component = |id: String, kind: K| MapComponent {
+        id: id.clone(),
+        kind,
+        name: id,
+        owner: "unassigned".into(),
+        health: Health::Ok,
+        reason: String::new(),
+        missing: false,
+        single_point_of_failure: false,
+        breaks: Vec::new(),
+        blast_radius: Vec::new(),
+        licenses_affected: None,
+        products_affected: None,
+    };
+    let edge = |from: &str, to: &str| MapEdge {
+        from: from.into(),
+        to: to.into(),
+        requirement: "x".into(),
+    };
+    // Twelve services (more than a row holds), two nodes, the store, a key; the server lists
+    // kinds in its own order, which is not the order of the dependencies.
+    let mut components = vec![
+        component("key:k".into(), K::SigningKey),
+        component("store".into(), K::Store),
+        component("node:a".into(), K::Node),
+        component("node:b".into(), K::Node),
+        component("status-list".into(), K::StatusList),
+    ];
+    let mut edges = vec![
+        edge("node:a", "store"),
+        edge("node:b", "store"),
+        edge("node:a", "key:k"),
+        edge("status-list", "node:a"),
+        edge("status-list", "node:b"),
+    ];
+    for i in 0..12 {
+        let id = format!("service:s{i}");
+        components.push(component(id.clone(), K::Service));
+        edges.push(edge(&id, "node:a"));
+        edges.push(edge(&id, "status-list"));
+    }
+    let map = DependencyMap {
+        now: 0,
+        components,
+        edges: edges.clone(),
+        single_points_of_failure: Vec::new(),
+    };
+    let d = depths(&map);
+    assert_eq!(
+        (d["key:k"], d["node:a"], d["status-list"], d["service:s0"]),
+        (0, 1, 2, 3)
+    );
+    let l = layout(&map);
+    let kinds: Vec<&str> = l.bands.iter().map(|b| b.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["service", "status_list", "node", "store", "signing_key"]
+    );
+    let at = |id: &str| l.boxes.iter().find(|b| b.id == id).unwrap();
+    for e in &edges {
+        assert!(at(&e.from).y < at(&e.to).y, "{} above {}", e.from, e.to);
+    }
+    assert_eq!(l.boxes.len(), 17);
+    for (i, a) in l.boxes.iter().enumerate() {
+        assert!(
+            a.x >= 0.0 && a.x + BOX_W <= WIDTH && a.y + BOX_H <= l.height,
+            "{a:?}"
+        );
+        for b in &l.boxes[i + 1..] {
+            let apart = a.x + BOX_W <= b.x
+                || b.x + BOX_W <= a.x
+                || a.y + BOX_H <= b.y
+                || b.y + BOX_H <= a.y;
+            assert!(apart, "{a:?} overlaps {b:?}");
+        }
+    }
+    // A cycle (never sent by the server) is cut, not followed forever.
+    let looped = DependencyMap {
+        now: 0,
+        components: vec![
+            component("node:a".into(), K::Node),
+            component("store".into(), K::Store),
+        ],
+        edges: vec![edge("node:a", "store"), edge("store", "node:a")],
+        single_points_of_failure: Vec::new(),
+    };
+    assert_eq!(layout(&looped).boxes.len(), 2);
+    assert_eq!(short_name("short"), "short");
+    assert_eq!(short_name(&"x".repeat(40)).chars().count(), 22);
+}

@@ -6,6 +6,7 @@ pub mod chart;
 pub mod confirm;
 pub mod health;
 pub mod license_table;
+pub mod map_graph;
 pub mod seats;
 pub mod status;
 pub mod verdict;

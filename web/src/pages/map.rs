@@ -1,6 +1,7 @@
-//! The dependency map: every licensing part grouped by kind with its health and owner,
-//! single points of failure highlighted, and, for a selected component, what stops if it is
-//! lost and everything that depends on it.
+//! The dependency map: a graph of every licensing part (boxes by kind, "depends on" arrows,
+//! health as colour, single points of failure marked; `components/map_graph.rs`), the same
+//! parts below as tables by kind with health and owner (for detail and screen readers), and,
+//! for a selected component, what stops if it is lost and everything that depends on it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use lifeline_api::{ComponentKind, DependencyMap, MapComponent};
 
 use crate::api;
 use crate::components::health::HealthBadge;
+use crate::components::map_graph::MapGraph;
 use crate::components::status::{ErrorNotice, Loading, Notice};
 use crate::session::Auth;
 
@@ -57,6 +59,7 @@ pub const fn kind_title(kind: ComponentKind) -> &'static str {
 #[component]
 pub fn MapView(map: DependencyMap) -> impl IntoView {
     let selected = RwSignal::new(None::<String>);
+    let graph = view! { <MapGraph map=map.clone() selected=selected/> };
     let by_id: Arc<BTreeMap<String, MapComponent>> = Arc::new(
         map.components
             .iter()
@@ -144,7 +147,11 @@ pub fn MapView(map: DependencyMap) -> impl IntoView {
         <div class="dependency-map" data-ready="map">
             {spofs}
             <div class="map-layout">
-                <div class="map-groups">{groups}</div>
+                <div class="map-groups">
+                    {graph}
+                    <h2 class="map-tables-h">"Every component, by kind"</h2>
+                    {groups}
+                </div>
                 <aside class="map-detail" aria-live="polite">
                     {move || {
                         let d = detail();

@@ -603,6 +603,26 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .unwrap();
     wait_for(&browser, "section.blast[data-selected=store]").await;
     wait_for_text(&browser, "[data-testid=breaks]", "status list").await;
+    // The same map drawn: the store's box marked as a single point of failure, selected, and
+    // the service that stops without it lit up.
+    wait_for(
+        &browser,
+        "[data-testid=map-graph] g.node[data-component=store][data-spof=true].role-selected",
+    )
+    .await;
+    wait_for(
+        &browser,
+        "[data-testid=map-graph] g.node[data-component='service:checkout-web'].role-breaks",
+    )
+    .await;
+    browser
+        .execute(
+            "document.querySelector('[data-testid=map-graph]').scrollIntoView(); return 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shots.take(&browser, "map-graph").await;
     wait_for(&browser, "tr[data-component='service:checkout-web'].breaks").await;
     shots.take(&browser, "map").await;
 
