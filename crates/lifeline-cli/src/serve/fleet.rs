@@ -280,3 +280,33 @@ fn forged(token: &str) -> String {
         None => format!("{token}x"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn spells_start_after_their_first_and_recur_for_their_length() {
+        let s = Duration::from_secs;
+        let spell = |at: u64| in_spell(s(at), FIRST_BURST, BURST_EVERY, BURST_FOR);
+        assert!(!spell(0) && !spell(19));
+        assert!(spell(20) && spell(34));
+        assert!(!spell(35) && !spell(259));
+        assert!(spell(260) && !spell(275));
+        // A zero period never divides by zero.
+        assert!(!in_spell(s(5), s(0), s(0), s(0)));
+    }
+
+    #[test]
+    fn a_forged_token_differs_only_in_its_signature() {
+        let token = "aGVhZA.cGF5bG9hZA.AAAAsig";
+        let forged = forged(token);
+        assert_ne!(forged, token);
+        assert_eq!(forged.len(), token.len());
+        assert!(forged.starts_with("aGVhZA.cGF5bG9hZA.B"));
+        assert_eq!(super::forged(&token.replace(".AAAA", ".BAAA")), token);
+        assert_eq!(super::forged("no-dots"), "no-dotsx");
+    }
+}

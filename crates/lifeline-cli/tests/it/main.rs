@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod console;
+mod demo;
 mod drills;
 mod failover;
 mod interop;
