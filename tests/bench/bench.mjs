@@ -3,6 +3,7 @@
 // tests/bench/results/latest.json and latest.md and prints the table.
 //
 //   node tests/bench/bench.mjs [--quick]
+//   node tests/bench/bench.mjs --only validation    (one part, printed only: for working on it)
 //
 // Parts: verify (read from the npm package's and the core's own benches), provisioning,
 // validate under load, seats (seats.mjs: activations and heartbeats on SQLite and on
@@ -105,6 +106,23 @@ function console_() {
     wasm_gzip_bytes: bytes ? zlib.gzipSync(bytes, { level: 9 }).length : null,
     first_render_ms: fs.existsSync(report) ? readJson(report).time_to_first_render_ms : null,
   };
+}
+
+// ---- one part only, while working on it: printed, never written to results/ ----------------
+//   node tests/bench/bench.mjs --only provisioning|validation [--quick]
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
+  ?? process.argv[process.argv.indexOf('--only') + 1];
+if (process.argv.some((a) => a === '--only' || a.startsWith('--only='))) {
+  const parts = { provisioning, validation };
+  if (!parts[only]) {
+    console.error(`--only: one of ${Object.keys(parts).join(', ')}`);
+    process.exit(2);
+  }
+  const result = await parts[only]();
+  closeClients();
+  fs.rmSync(work, { recursive: true, force: true });
+  console.log(JSON.stringify(result, null, 2));
+  process.exit(0);
 }
 
 // ---- run and report ----------------------------------------------------------------------

@@ -24,6 +24,12 @@ mod verify;
 
 use failure::CliError;
 
+/// mimalloc instead of the system allocator: `lifeline serve` allocates per request (HTTP,
+/// JSON, the answer), and glibc's malloc was a tenth of `validate`'s time (see the README's
+/// benchmark notes).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lifeline: Ed25519-signed licenses that keep working when things break.
 #[derive(Debug, Parser)]
 #[command(name = "lifeline", version, propagate_version = true)]

@@ -87,7 +87,8 @@ impl Verifier {
 }
 
 /// A bounded FIFO map from exact token bytes to what was learned from them: at most
-/// `capacity` entries and [`MAX_CACHE_BYTES`] of keys; the oldest entry leaves first.
+/// `capacity` entries and [`MAX_CACHE_BYTES`] of keys (or the bound given to
+/// [`TokenCache::with_max_bytes`]); the oldest entry leaves first.
 ///
 /// [`Verifier`] keeps `SignedLicense`s in one; embedders (the WASM layer) keep richer entries.
 #[derive(Debug)]
@@ -98,16 +99,25 @@ pub struct TokenCache<V> {
     order: VecDeque<Box<[u8]>>,
     capacity: usize,
     bytes: usize,
+    max_bytes: usize,
 }
 
 impl<V> TokenCache<V> {
-    /// An empty cache holding at most `capacity` tokens (0: holds nothing).
+    /// An empty cache holding at most `capacity` tokens (0: holds nothing) and
+    /// [`MAX_CACHE_BYTES`] of them.
     pub fn new(capacity: usize) -> Self {
+        Self::with_max_bytes(capacity, MAX_CACHE_BYTES)
+    }
+
+    /// An empty cache holding at most `capacity` tokens and `max_bytes` of them (a server
+    /// that answers for a large fleet holds more than a client does).
+    pub fn with_max_bytes(capacity: usize, max_bytes: usize) -> Self {
         Self {
             map: HashMap::default(),
             order: VecDeque::new(),
             capacity,
             bytes: 0,
+            max_bytes,
         }
     }
 
@@ -129,10 +139,10 @@ impl<V> TokenCache<V> {
     /// Remembers `value` for `token`, evicting the oldest entries to stay in bounds.
     /// Tokens over a quarter of [`MAX_CACHE_BYTES`] are not cached.
     pub fn insert(&mut self, token: &[u8], value: V) {
-        if self.capacity == 0 || token.len() > MAX_CACHE_BYTES / 4 {
+        if self.capacity == 0 || token.len() > self.max_bytes / 4 {
             return;
         }
-        while self.map.len() >= self.capacity || self.bytes + token.len() > MAX_CACHE_BYTES {
+        while self.map.len() >= self.capacity || self.bytes + token.len() > self.max_bytes {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };

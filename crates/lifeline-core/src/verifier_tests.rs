@@ -108,3 +108,23 @@ fn the_cache_is_bounded() {
     off.verify(tokens[0].as_bytes(), UnixTime::from_secs(NOW));
     assert_eq!(off.cached_tokens(), 0);
 }
+
+#[test]
+fn a_cache_with_a_byte_bound_keeps_within_it_oldest_first() {
+    let mut cache = TokenCache::with_max_bytes(100, 500);
+    for i in 0..10u8 {
+        cache.insert(&[i; 100], i);
+    }
+    // Five tokens of 100 bytes fit in 500 (the count allows 100): the newest stay.
+    assert_eq!(cache.len(), 5);
+    assert_eq!((cache.get(&[9; 100]), cache.get(&[5; 100])), (Some(&9), Some(&5)));
+    assert_eq!(cache.get(&[4; 100]), None);
+    // A token over a quarter of the bound is never kept.
+    cache.insert(&[1; 126], 1);
+    assert_eq!(cache.get(&[1; 126]), None);
+    assert_eq!(cache.len(), 5);
+    // The default bound is the client's.
+    let mut small = TokenCache::new(10_000);
+    small.insert(&vec![0u8; MAX_CACHE_BYTES / 4 + 1], 0u8);
+    assert!(small.is_empty());
+}

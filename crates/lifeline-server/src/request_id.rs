@@ -35,16 +35,24 @@ fn plain(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// A new id: 16 random hex digits (a counter if the system's randomness fails).
+/// A new id: 16 hex digits, a random prefix drawn once per process then a counter (unique on
+/// this node, told apart across nodes by the prefix; no system call per request).
 fn new_id() -> Arc<str> {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        bytes = COUNTER
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            .to_be_bytes();
-    }
-    Arc::from(hex::encode(bytes))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        // Without randomness, the start time tells processes apart well enough.
+        if getrandom::fill(&mut bytes).is_err() {
+            bytes = u32::try_from(crate::clock::now_ms() & 0xffff_ffff)
+                .unwrap_or(0)
+                .to_be_bytes();
+        }
+        u32::from_be_bytes(bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff;
+    Arc::from(format!("{prefix:08x}{n:08x}"))
 }
 
 /// Middleware: gives the request its id, runs it inside a `request` span, logs its outcome

@@ -229,8 +229,9 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
             .validation(now, state_name, reason, started.elapsed().as_secs_f64());
     };
     // The same answer for the same token and instance within a second: the bytes already sent.
+    let key = hot.answer_key(token, instance);
     if verdict.claims().is_some()
-        && let Some(cached) = hot.reusable_answer(token, instance, &summary)
+        && let Some(cached) = hot.reusable_answer(&key, &summary)
     {
         record(&state);
         return Ok(json_answer(cached));
@@ -267,7 +268,7 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
     })
     .map_err(|e| AppError::internal(format!("cannot encode the answer: {e}")))?;
     if signed {
-        hot.remember_answer(token, instance, summary, body.clone());
+        hot.remember_answer(key, summary, body.clone());
     }
     record(&state);
     Ok(json_answer(body))
