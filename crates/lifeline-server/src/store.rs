@@ -272,6 +272,7 @@ impl Store {
             seq,
             hash,
             appended: false,
+            backend: self.backend,
         })
     }
 
@@ -424,9 +425,15 @@ pub(crate) struct WriteTx {
     seq: i64,
     hash: String,
     appended: bool,
+    backend: Backend,
 }
 
 impl WriteTx {
+    /// The store's backend (SQL that differs between them).
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
     /// Appends one audit event to the chain, in this transaction.
     pub(crate) async fn audit(
         &mut self,

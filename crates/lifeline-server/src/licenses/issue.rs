@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use crate::keys::KeyRing;
 use crate::problem::AppError;
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::{Backend, Store, StoreError, WriteTx};
 
 use super::record::{COLUMNS, ISSUER, db, from_row};
 
@@ -173,11 +173,16 @@ pub(crate) async fn allocate_status(store: &Store, n: usize) -> Result<u64, Stor
     Ok(u64::try_from(next - n).unwrap_or(0))
 }
 
-/// Inserts license rows in multi-row statements (fast for bulk issuing).
+/// Inserts license rows in multi-row statements (fast for bulk issuing). On SQLite the
+/// placeholders are plain `?`: binding numbered ones makes sqlx ask SQLite each parameter's
+/// name, a linear search per parameter (quadratic per statement: a tenth of a bulk issue's
+/// time in a profile).
 pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<(), AppError> {
     const COLS: usize = 14;
-    // Measured: ~50 rows per statement is fastest through sqlx (500 is 2.5x slower).
-    const ROWS_PER_STATEMENT: usize = 50;
+    // Measured on 100,000 licenses (SQLite, `make bench`'s provisioning): 50 rows 4.1 s,
+    // 200 rows 3.6 s, 500 rows 3.9 s (with numbered placeholders 50 rows took 5.4 s).
+    const ROWS_PER_STATEMENT: usize = 200;
+    let positional = w.backend() == Backend::Sqlite;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO licenses (id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, idempotency_key, request_hash, status_idx) VALUES ",
@@ -191,7 +196,11 @@ pub(crate) async fn insert_rows(w: &mut WriteTx, rows: &[NewRow<'_>]) -> Result<
                 if c > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("${}", r * COLS + c + 1));
+                if positional {
+                    sql.push('?');
+                } else {
+                    sql.push_str(&format!("${}", r * COLS + c + 1));
+                }
             }
             sql.push(')');
         }
