@@ -933,7 +933,7 @@ async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius()
         requirement: requirement.into(),
     };
     let mut long = map_component("service:app", K::Service, H::Critical, &[], &[]);
-    long.name = "the checkout web service of the EU region".into();
+    long.name = "the <b>checkout</b> web service & \"EU\" region".into();
     let map = DependencyMap {
         now: NOW,
         components: vec![
@@ -959,21 +959,22 @@ async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius()
     };
     let root = mount(move || view! { <MapView map=map/> });
     settle().await;
-    let graph = one(&root, "[data-testid=map-graph] svg");
+    // The drawing is redrawn on every selection: found anew each time.
+    let graph = || one(&root, "[data-testid=map-graph] svg");
     // One band per kind, the most dependent on top; a box per component; an arrow per edge.
-    let bands: Vec<String> = all(&graph, "g.band")
+    let bands: Vec<String> = all(&graph(), "g.band")
         .iter()
         .map(|b| b.get_attribute("data-kind").unwrap())
         .collect();
     assert_eq!(bands, ["service", "node", "store", "signing_key"]);
-    assert_eq!(all(&graph, "g.node").len(), 5);
-    assert_eq!(all(&graph, "path.edge").len(), 4);
+    assert_eq!(all(&graph(), "g.node").len(), 5);
+    assert_eq!(all(&graph(), "path.edge").len(), 4);
     assert!(
-        all(&graph, "path.edge")
+        all(&graph(), "path.edge")
             .iter()
             .all(|p| p.get_attribute("marker-end").is_some())
     );
-    let node = |id: &str| one(&graph, &format!("g.node[data-component='{id}']"));
+    let node = |id: &str| one(&graph(), &format!("g.node[data-component='{id}']"));
     // Health as colour and as a word; a single point of failure framed and tagged.
     assert!(
         node("node:b")
@@ -995,10 +996,12 @@ async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius()
     // A long name is cut in its box, whole in its tooltip.
     let name = text(&one(&node("service:app"), "text.name"));
     assert!(name.ends_with('…') && name.chars().count() <= 22, "{name}");
+    // Names are text, never markup (the drawing is built as text and escaped).
     assert!(
         text(&one(&node("service:app"), "title"))
-            .contains("the checkout web service of the EU region")
+            .contains("the <b>checkout</b> web service & \"EU\" region")
     );
+    assert!(all(&graph(), "b").is_empty());
     // Selecting the store lights up its blast radius and opens the panel beside it.
     let click = web_sys::MouseEventInit::new();
     click.set_bubbles(true);
@@ -1019,7 +1022,7 @@ async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius()
     assert!(role("node:b").contains("role-depends"));
     assert!(role("key:k1").contains("role-other"));
     assert_eq!(
-        all(&graph, "path.edge.lit").len(),
+        all(&graph(), "path.edge.lit").len(),
         4,
         "every arrow into the radius"
     );
@@ -1041,7 +1044,7 @@ async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius()
     settle().await;
     assert!(role("key:k1").contains("role-selected"));
     assert!(role("store").contains("role-other"));
-    assert_eq!(all(&graph, "path.edge.lit").len(), 0);
+    assert_eq!(all(&graph(), "path.edge.lit").len(), 0);
     assert_eq!(
         node("key:k1").get_attribute("tabindex").as_deref(),
         Some("0")

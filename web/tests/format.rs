@@ -319,8 +319,14 @@ fn the_map_layout_puts_dependents_above_what_they_need_and_never_overlaps_boxes(
         single_points_of_failure: Vec::new(),
     };
     let d = depths(&map);
+    let depth = |id: &str| d[map.components.iter().position(|c| c.id == id).unwrap()];
     assert_eq!(
-        (d["key:k"], d["node:a"], d["status-list"], d["service:s0"]),
+        (
+            depth("key:k"),
+            depth("node:a"),
+            depth("status-list"),
+            depth("service:s0")
+        ),
         (0, 1, 2, 3)
     );
     let l = layout(&map);

@@ -117,7 +117,10 @@ fn a_cache_with_a_byte_bound_keeps_within_it_oldest_first() {
     }
     // Five tokens of 100 bytes fit in 500 (the count allows 100): the newest stay.
     assert_eq!(cache.len(), 5);
-    assert_eq!((cache.get(&[9; 100]), cache.get(&[5; 100])), (Some(&9), Some(&5)));
+    assert_eq!(
+        (cache.get(&[9; 100]), cache.get(&[5; 100])),
+        (Some(&9), Some(&5))
+    );
     assert_eq!(cache.get(&[4; 100]), None);
     // A token over a quarter of the bound is never kept.
     cache.insert(&[1; 126], 1);

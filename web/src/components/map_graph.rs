@@ -3,9 +3,8 @@
 //! box's colour (and its word: colour is never the only signal), single points of failure
 //! with a dashed red frame and a "SPOF" tag. Selecting a box (click, Enter or Space) lights
 //! up its blast radius: what stops without it in red, what depends on it in amber, the rest
-//! dimmed. [`layout`] is pure, so it is tested without a browser.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! dimmed. [`layout`] and [`svg`] (the markup, built as escaped text) are pure, so they are
+//! tested without a browser; one delegated handler turns a click or key into a selection.
 
 use leptos::prelude::*;
 use lifeline_api::{ComponentKind, DependencyMap, Health, MapComponent};
@@ -46,44 +45,40 @@ pub struct Layout {
     pub height: f64,
 }
 
-/// How far down the dependencies go from each component: 0 for one that depends on
-/// nothing, else one more than the deepest of what it depends on. A cycle (the server
-/// never sends one) is cut rather than followed.
-pub fn depths(map: &DependencyMap) -> BTreeMap<String, usize> {
-    let mut needs: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for e in &map.edges {
-        needs
-            .entry(e.from.as_str())
-            .or_default()
-            .push(e.to.as_str());
-    }
-    fn depth<'a>(
-        id: &'a str,
-        needs: &BTreeMap<&'a str, Vec<&'a str>>,
-        known: &mut BTreeMap<&'a str, usize>,
-        path: &mut BTreeSet<&'a str>,
-    ) -> usize {
-        if let Some(d) = known.get(id) {
-            return *d;
+/// The edges as (dependent, dependency) positions in `map.components` (edges naming an
+/// unknown component left out). Vectors and linear searches, not maps: a map has a few
+/// hundred components at most, and every map type costs the console's `.wasm` its own code.
+fn edge_indices(map: &DependencyMap) -> Vec<(usize, usize)> {
+    let index = |id: &str| map.components.iter().position(|c| c.id == id);
+    map.edges
+        .iter()
+        .filter_map(|e| Some((index(&e.from)?, index(&e.to)?)))
+        .collect()
+}
+
+/// How far down the dependencies go from each component (by position in `map.components`):
+/// 0 for one that depends on nothing, else one more than the deepest of what it depends on.
+/// A cycle (the server never sends one) stops growing at the number of components.
+pub fn depths(map: &DependencyMap) -> Vec<usize> {
+    let edges = edge_indices(map);
+    let cap = map.components.len();
+    let mut depth = vec![0usize; cap];
+    for _ in 0..cap {
+        let mut changed = false;
+        for &(from, to) in &edges {
+            let via = depth.get(to).map_or(0, |d| (d + 1).min(cap));
+            if let Some(d) = depth.get_mut(from)
+                && via > *d
+            {
+                *d = via;
+                changed = true;
+            }
         }
-        if !path.insert(id) {
-            return 0;
+        if !changed {
+            break;
         }
-        let d = needs.get(id).map_or(0, |tos| {
-            tos.iter()
-                .map(|to| depth(to, needs, known, path) + 1)
-                .max()
-                .unwrap_or(0)
-        });
-        path.remove(id);
-        known.insert(id, d);
-        d
     }
-    let mut known = BTreeMap::new();
-    for c in &map.components {
-        depth(c.id.as_str(), &needs, &mut known, &mut BTreeSet::new());
-    }
-    known.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    depth
 }
 
 /// Bands of kinds, the ones that depend most on top (so arrows point down), each kind's
@@ -97,13 +92,14 @@ pub fn layout(map: &DependencyMap) -> Layout {
             let deepest = map
                 .components
                 .iter()
-                .filter(|c| c.kind == *kind)
-                .map(|c| depth.get(&c.id).copied().unwrap_or(0))
+                .zip(&depth)
+                .filter(|(c, _)| c.kind == *kind)
+                .map(|(_, d)| *d)
                 .max()?;
             Some((*kind, deepest, order))
         })
         .collect();
-    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    kinds.sort_unstable_by_key(|&(_, deepest, order)| (usize::MAX - deepest, order));
     let per_row = (((WIDTH - LEFT) + GAP_X) / (BOX_W + GAP_X))
         .floor()
         .max(1.0) as usize;
@@ -135,6 +131,12 @@ pub fn layout(map: &DependencyMap) -> Layout {
         boxes,
         height: (y - BAND_GAP + 8.0).max(60.0),
     }
+}
+
+/// A coordinate as SVG text, one decimal (the one float format the console uses: another
+/// would add its own formatting code to the `.wasm`).
+fn n(v: f64) -> String {
+    format!("{v:.1}")
 }
 
 /// A name cut to [`NAME_CHARS`] characters, with an ellipsis when cut.
@@ -172,135 +174,202 @@ fn role_of(id: &str, selected: Option<&MapComponent>) -> &'static str {
     }
 }
 
+/// Text for XML (names and ids come from the server, reasons from owners files).
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SVG's markup for `map` with `selected` lit up. Built as text (one string, set as the
+/// figure's content on every selection): the same drawing as elements built by the view
+/// macro cost the console's `.wasm` 20 KB gzipped.
+pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
+    use std::fmt::Write;
+    let layout = layout(map);
+    let at = |id: &str| layout.boxes.iter().find(|p| p.id == id).map(|p| (p.x, p.y));
+    let component = |id: &str| map.components.iter().find(|c| c.id == id);
+    let current = selected.and_then(component);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg viewBox=\"0 0 {} {}\" role=\"group\" aria-label=\"Dependency graph: arrows point at what a component depends on; select a component to light up its blast radius\">\
+         <defs><marker id=\"map-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>",
+        n(WIDTH),
+        n(layout.height)
+    );
+    for b in &layout.bands {
+        let _ = write!(
+            out,
+            "<g class=\"band\" data-kind=\"{}\"><rect x=\"2\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/><text class=\"band-title\" x=\"{}\" y=\"{}\">{}</text></g>",
+            b.kind.as_str(),
+            n(b.y),
+            n(WIDTH - 4.0),
+            n(b.height),
+            n(LEFT),
+            n(b.y + 15.0),
+            band_title(b.kind)
+        );
+    }
+    out.push_str("<g class=\"edges\">");
+    for e in &map.edges {
+        let (Some((fx, fy)), Some((tx, ty))) = (at(&e.from), at(&e.to)) else {
+            continue;
+        };
+        let (x1, y1) = (fx + BOX_W / 2.0, fy + BOX_H);
+        let (x2, y2) = (tx + BOX_W / 2.0, ty - 2.0);
+        let bend = ((y2 - y1).abs() / 2.0).max(30.0);
+        // An arrow that skips bands swings out to the right, around the boxes between.
+        let skipped = ((ty - fy) / (BOX_H + LABEL_H + BAND_GAP)).floor().max(0.0) - 1.0;
+        let (c1, c2) = if skipped >= 1.0 {
+            let side = x1.max(x2) + BOX_W * 0.6 + 18.0 * skipped;
+            ((side, y1 + bend / 2.0), (side, y2 - bend / 2.0))
+        } else {
+            ((x1, y1 + bend), (x2, y2 - bend))
+        };
+        let lit = current.is_some_and(|s| {
+            e.to == s.id || (s.blast_radius.contains(&e.to) && s.blast_radius.contains(&e.from))
+        });
+        let _ = write!(
+            out,
+            "<path class=\"{}\" d=\"M{},{} C{},{} {},{} {},{}\" data-from=\"{}\" data-to=\"{}\" marker-end=\"url(#map-arrow)\"><title>{} depends on {} ({})</title></path>",
+            if lit { "edge lit" } else { "edge" },
+            n(x1),
+            n(y1),
+            n(c1.0),
+            n(c1.1),
+            n(c2.0),
+            n(c2.1),
+            n(x2),
+            n(y2),
+            esc(&e.from),
+            esc(&e.to),
+            esc(&e.from),
+            esc(&e.to),
+            esc(&e.requirement)
+        );
+    }
+    out.push_str("</g>");
+    for p in &layout.boxes {
+        let Some(c) = component(&p.id) else {
+            continue;
+        };
+        let spof = c.single_point_of_failure;
+        let health_word = match c.health {
+            Health::Ok => "● ok",
+            Health::Warning => "▲ warning",
+            Health::Critical => "✖ critical",
+            Health::Unknown => "? unknown",
+        };
+        let _ = write!(
+            out,
+            "<g class=\"node health-{} role-{}\" data-component=\"{}\" data-spof=\"{spof}\" role=\"button\" tabindex=\"0\" aria-label=\"{}: {}{}\" aria-pressed=\"{}\">\
+             <title>{} ({}) — {}</title>\
+             <rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"6\"/>\
+             <text class=\"name\" x=\"{}\" y=\"{}\">{}</text><text class=\"state\" x=\"{}\" y=\"{}\">{health_word}</text>",
+            c.health.as_str(),
+            role_of(&c.id, current),
+            esc(&c.id),
+            esc(&c.name),
+            c.health.as_str(),
+            if spof {
+                ", single point of failure"
+            } else {
+                ""
+            },
+            selected == Some(c.id.as_str()),
+            esc(&c.name),
+            esc(&c.id),
+            esc(&c.reason),
+            if spof { "box spof" } else { "box" },
+            n(p.x),
+            n(p.y),
+            n(BOX_W),
+            n(BOX_H),
+            n(p.x + 8.0),
+            n(p.y + 18.0),
+            esc(&short_name(&c.name)),
+            n(p.x + 8.0),
+            n(p.y + 36.0),
+        );
+        if spof {
+            let _ = write!(
+                out,
+                "<text class=\"spof-tag\" x=\"{}\" y=\"{}\" text-anchor=\"end\">SPOF</text>",
+                n(p.x + BOX_W - 8.0),
+                n(p.y + 36.0)
+            );
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The component a click or key landed on: the `data-component` of the box around `target`.
+fn picked(target: Option<web_sys::EventTarget>) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    target?
+        .dyn_into::<web_sys::Element>()
+        .ok()?
+        .closest("[data-component]")
+        .ok()??
+        .get_attribute("data-component")
+}
+
+/// Focuses the box of component `id` in the graph.
+fn focus_box(id: &str) {
+    use wasm_bindgen::JsCast;
+    let Some(boxes) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector_all("[data-testid=map-graph] g.node").ok())
+    else {
+        return;
+    };
+    for i in 0..boxes.length() {
+        let found = boxes
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::SvgElement>().ok())
+            .filter(|e| e.get_attribute("data-component").as_deref() == Some(id));
+        if let Some(element) = found {
+            let _ = element.focus();
+            return;
+        }
+    }
+}
+
 /// The graph. `selected` is shared with the tables and the blast-radius panel.
 #[component]
 pub fn MapGraph(map: DependencyMap, selected: RwSignal<Option<String>>) -> impl IntoView {
-    let layout = layout(&map);
-    let at: BTreeMap<String, (f64, f64)> = layout
-        .boxes
-        .iter()
-        .map(|p| (p.id.clone(), (p.x, p.y)))
-        .collect();
-    let by_id: BTreeMap<String, MapComponent> = map
-        .components
-        .iter()
-        .map(|c| (c.id.clone(), c.clone()))
-        .collect();
-    let by_id = StoredValue::new(by_id);
-    let current = move || {
-        selected
-            .get()
-            .and_then(|id| by_id.with_value(|m| m.get(&id).cloned()))
-    };
-    let bands = layout
-        .bands
-        .iter()
-        .map(|b| {
-            view! {
-                <g class="band" data-kind=b.kind.as_str()>
-                    <rect x="2" y=b.y width=WIDTH - 4.0 height=b.height rx="8"/>
-                    <text class="band-title" x=LEFT y=b.y + 15.0>{band_title(b.kind)}</text>
-                </g>
-            }
-        })
-        .collect_view();
-    let edges = map
-        .edges
-        .iter()
-        .filter_map(|e| {
-            let (fx, fy) = *at.get(&e.from)?;
-            let (tx, ty) = *at.get(&e.to)?;
-            let (x1, y1) = (fx + BOX_W / 2.0, fy + BOX_H);
-            let (x2, y2) = (tx + BOX_W / 2.0, ty - 2.0);
-            let bend = ((y2 - y1).abs() / 2.0).max(30.0);
-            // An arrow that skips bands swings out to the right, around the boxes between.
-            let skipped = ((ty - fy) / (BOX_H + LABEL_H + BAND_GAP)).floor().max(0.0) - 1.0;
-            let d = if skipped >= 1.0 {
-                let side = x1.max(x2) + BOX_W * 0.6 + 18.0 * skipped;
-                format!(
-                    "M{x1:.1},{y1:.1} C{side:.1},{:.1} {side:.1},{:.1} {x2:.1},{y2:.1}",
-                    y1 + bend / 2.0,
-                    y2 - bend / 2.0
-                )
-            } else {
-                format!(
-                    "M{x1:.1},{y1:.1} C{x1:.1},{:.1} {x2:.1},{:.1} {x2:.1},{y2:.1}",
-                    y1 + bend,
-                    y2 - bend
-                )
-            };
-            let (from, to) = (e.from.clone(), e.to.clone());
-            let class = move || {
-                let lit = current().is_some_and(|s| {
-                    to == s.id || (s.blast_radius.contains(&to) && s.blast_radius.contains(&from))
-                });
-                if lit { "edge lit" } else { "edge" }
-            };
-            Some(view! {
-                <path class=class d=d data-from=e.from.clone() data-to=e.to.clone()
-                    marker-end="url(#map-arrow)"><title>{format!("{} depends on {} ({})", e.from, e.to, e.requirement)}</title></path>
-            })
-        })
-        .collect_view();
-    let boxes = layout
-        .boxes
-        .iter()
-        .filter_map(|p| {
-            let c = by_id.with_value(|m| m.get(&p.id).cloned())?;
-            let id = c.id.clone();
-            let (pick, key_pick, pressed_id, role_id) = (id.clone(), id.clone(), id.clone(), id.clone());
-            let class = move || {
-                let role = role_of(&role_id, current().as_ref());
-                format!("node health-{} role-{role}", c.health.as_str())
-            };
-            let spof = c.single_point_of_failure;
-            let label = format!(
-                "{}: {}{}",
-                c.name,
-                c.health.as_str(),
-                if spof { ", single point of failure" } else { "" }
-            );
-            let health_word = match c.health {
-                Health::Ok => "● ok",
-                Health::Warning => "▲ warning",
-                Health::Critical => "✖ critical",
-                Health::Unknown => "? unknown",
-            };
-            Some(view! {
-                <g class=class data-component=id.clone() data-spof=spof.to_string()
-                    role="button" tabindex="0" aria-label=label
-                    aria-pressed=move || (selected.get().as_deref() == Some(pressed_id.as_str())).to_string()
-                    on:click=move |_| selected.set(Some(pick.clone()))
-                    on:keydown=move |ev| {
-                        if ev.key() == "Enter" || ev.key() == " " {
-                            ev.prevent_default();
-                            selected.set(Some(key_pick.clone()));
-                        }
-                    }>
-                    <title>{format!("{} ({}) — {}", c.name, c.id, c.reason)}</title>
-                    <rect class=if spof { "box spof" } else { "box" } x=p.x y=p.y width=BOX_W height=BOX_H rx="6"/>
-                    <text class="name" x=p.x + 8.0 y=p.y + 18.0>{short_name(&c.name)}</text>
-                    <text class="state" x=p.x + 8.0 y=p.y + 36.0>{health_word}</text>
-                    {spof.then(|| view! {
-                        <text class="spof-tag" x=p.x + BOX_W - 8.0 y=p.y + 36.0 text-anchor="end">"SPOF"</text>
-                    })}
-                </g>
-            })
-        })
-        .collect_view();
+    let map = StoredValue::new(map);
+    let markup = move || map.with_value(|m| svg(m, selected.get().as_deref()));
     view! {
         <figure class="map-graph" data-testid="map-graph">
-            <svg viewBox=format!("0 0 {WIDTH} {:.0}", layout.height) role="group"
-                aria-label="Dependency graph: arrows point at what a component depends on; select a component to light up its blast radius">
-                <defs>
-                    <marker id="map-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                        <path d="M0,0 L10,5 L0,10 z"/>
-                    </marker>
-                </defs>
-                {bands}
-                <g class="edges">{edges}</g>
-                {boxes}
-            </svg>
+            <div class="map-graph-svg" inner_html=markup
+                on:click=move |ev| {
+                    if let Some(id) = picked(ev.target()) {
+                        selected.set(Some(id));
+                    }
+                }
+                on:keydown=move |ev| {
+                    if (ev.key() == "Enter" || ev.key() == " ")
+                        && let Some(id) = picked(ev.target())
+                    {
+                        ev.prevent_default();
+                        selected.set(Some(id.clone()));
+                        // The drawing is redrawn: keep the keyboard on the same box.
+                        request_animation_frame(move || focus_box(&id));
+                    }
+                }></div>
             <figcaption class="hint">
                 "Arrows point at what a component depends on. Colour and word give health; a dashed red frame and "
                 <strong>"SPOF"</strong> " mark a single point of failure. Select a component: red stops without it, amber depends on it."
