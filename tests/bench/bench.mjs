@@ -141,7 +141,7 @@ fs.rmSync(work, { recursive: true, force: true });
 const nativeCase = (prefix) => native.cases.find((c) => c.name.startsWith(prefix));
 const signUs = nativeCase('ed25519-dalek sign').median_us;
 const signingAloneSecs = (prov.n * signUs) / 1e6 / 2; // two cores
-const provTarget = 5 * prov.n / 100_000;
+const provTarget = 4 * prov.n / 100_000;
 const f = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toFixed(d));
 const mm = (s, d = 2) => `${f(s.min, d)}–${f(s.max, d)}`;
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
@@ -160,9 +160,10 @@ const v = val;
 row('validate under load', 'bare axum handler (anchor)', `${f(v.bare.rps.median, 0)} req/s`, mm(v.bare.rps, 0), '', '1.00×', `p99 ${f(v.bare.p99_ms.median)} ms`);
 for (const name of ['distinct', 'repeated']) {
   const s = v[name];
-  const ok = s.vs_bare >= 0.5 && s.p99_ms.median <= 5 && s.errors === 0;
+  const floor = name === 'distinct' ? 0.5 : 0.7;
+  const ok = s.vs_bare >= floor && s.p99_ms.median <= 5 && s.errors === 0;
   row('validate under load', `${name === 'distinct' ? `${v.distinct_licenses} distinct licenses (cache misses)` : 'one token repeated (cache hits)'}`,
-    `${f(s.rps.median, 0)} req/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, `>= 0.5×, p99 <= 5 ms, 0 errors: ${verdict(ok)}`);
+    `${f(s.rps.median, 0)} req/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, `>= ${floor}×, p99 <= 5 ms, 0 errors: ${verdict(ok)}`);
 }
 const seatRows = (store, x) => {
   for (const [name, what] of [['activate', 'activations'], ['heartbeat', 'heartbeats']]) {
