@@ -812,11 +812,10 @@ fn map_component(
     }
 }
 
-#[wasm_bindgen_test]
-async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
-    use lifeline_api::{ComponentKind as K, DependencyMap, Health as H};
-    use lifeline_console::pages::map::MapView;
-    let map = DependencyMap {
+/// A service on two nodes over one store (a single point of failure), and a key.
+fn two_nodes_one_store(edges: Vec<lifeline_api::MapEdge>) -> lifeline_api::DependencyMap {
+    use lifeline_api::{ComponentKind as K, Health as H};
+    lifeline_api::DependencyMap {
         now: NOW,
         components: vec![
             map_component("service:app", K::Service, H::Critical, &[], &[]),
@@ -831,9 +830,16 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
             ),
             map_component("key:k1", K::SigningKey, H::Warning, &[], &[]),
         ],
-        edges: Vec::new(),
+        edges,
         single_points_of_failure: vec!["node:a".into(), "store".into()],
-    };
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
+    use lifeline_api::{ComponentKind as K, DependencyMap, Health as H};
+    use lifeline_console::pages::map::MapView;
+    let map = two_nodes_one_store(Vec::new());
     let root = mount(move || view! { <MapView map=map/> });
     settle().await;
     // Grouped by kind, in the server's order.
@@ -925,38 +931,20 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
 
 #[wasm_bindgen_test]
 async fn the_map_graph_draws_boxes_by_kind_arrows_and_lights_up_a_blast_radius() {
-    use lifeline_api::{ComponentKind as K, DependencyMap, Health as H, MapEdge};
+    use lifeline_api::MapEdge;
     use lifeline_console::pages::map::MapView;
     let edge = |from: &str, to: &str, requirement: &str| MapEdge {
         from: from.into(),
         to: to.into(),
         requirement: requirement.into(),
     };
-    let mut long = map_component("service:app", K::Service, H::Critical, &[], &[]);
-    long.name = "the <b>checkout</b> web service & \"EU\" region".into();
-    let map = DependencyMap {
-        now: NOW,
-        components: vec![
-            long,
-            map_component("node:a", K::Node, H::Ok, &["service:app"], &["service:app"]),
-            map_component("node:b", K::Node, H::Critical, &[], &["service:app"]),
-            map_component(
-                "store",
-                K::Store,
-                H::Ok,
-                &["node:a", "service:app"],
-                &["node:a", "node:b", "service:app"],
-            ),
-            map_component("key:k1", K::SigningKey, H::Warning, &[], &[]),
-        ],
-        edges: vec![
-            edge("service:app", "node:a", "nodes"),
-            edge("service:app", "node:b", "nodes"),
-            edge("node:a", "store", "store"),
-            edge("node:b", "store", "store"),
-        ],
-        single_points_of_failure: vec!["node:a".into(), "store".into()],
-    };
+    let mut map = two_nodes_one_store(vec![
+        edge("service:app", "node:a", "nodes"),
+        edge("service:app", "node:b", "nodes"),
+        edge("node:a", "store", "store"),
+        edge("node:b", "store", "store"),
+    ]);
+    map.components[0].name = "the <b>checkout</b> web service & \"EU\" region".into();
     let root = mount(move || view! { <MapView map=map/> });
     settle().await;
     // The drawing is redrawn on every selection: found anew each time.
