@@ -70,6 +70,10 @@ pub(crate) struct Args {
     /// 86400, "first_after_s": 600}]}`; each run's report is stored here (Drills page).
     #[arg(long, value_name = "FILE.json")]
     drills: Option<PathBuf>,
+    /// For drill labs: stop when standard input closes (the lab that started this node holds
+    /// its other end, so the node never outlives it, however the lab ends).
+    #[arg(long, hide = true)]
+    exit_with_stdin: bool,
     /// How log lines are written to stderr: `text` for people, `json` (one object a line)
     /// for log shippers. Which lines: `RUST_LOG` (default `info,sqlx=warn`; e.g.
     /// `RUST_LOG=lifeline_server=debug` adds a line per request with its id).
@@ -183,6 +187,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     }
     let rules = rules(args)?;
     let map = map_config(args)?;
+    if args.exit_with_stdin {
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            eprintln!("lifeline: standard input closed (--exit-with-stdin): stopping");
+            std::process::exit(0);
+        });
+    }
     let config = lifeline_server::ServeConfig {
         listen: args.listen,
         db: args.db.clone(),

@@ -122,19 +122,27 @@ impl Lab {
         std::fs::create_dir_all(&node.data_dir).map_err(err)?;
         let log = std::fs::File::create(node.data_dir.join("server.log")).map_err(err)?;
         let mut cmd = Command::new(&self.exe);
-        cmd.args(["serve", "--danger-fault-injection", "--validate-rate", "0"])
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--listen")
-            .arg(&node.listen)
-            .arg("--rules")
-            .arg(self.dir.join("rules.json"))
-            .env("LIFELINE_ADMIN_TOKEN", &self.token)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
+        // The node reads its stdin, a pipe this lab holds: if the drill process dies without
+        // stopping its lab (killed after a timeout), the pipe closes and the node stops too.
+        cmd.args([
+            "serve",
+            "--exit-with-stdin",
+            "--danger-fault-injection",
+            "--validate-rate",
+            "0",
+        ])
+        .arg("--db")
+        .arg(&self.db)
+        .arg("--data-dir")
+        .arg(&node.data_dir)
+        .arg("--listen")
+        .arg(&node.listen)
+        .arg("--rules")
+        .arg(self.dir.join("rules.json"))
+        .env("LIFELINE_ADMIN_TOKEN", &self.token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(log);
         if demo {
             cmd.arg("--demo=data");
         }

@@ -444,3 +444,61 @@ fn a_drill_started_over_the_api_runs_one_at_a_time_shows_its_steps_and_stores_it
     let (status, missing) = server.get("/api/v1/drill-runs/no-such-run", Some(&viewer));
     assert_eq!((status, missing["code"].as_str()), (404, Some("not_found")));
 }
+
+#[test]
+fn a_lab_node_stops_when_the_lab_that_started_it_is_gone() {
+    // A drill's nodes run `serve --exit-with-stdin` with their stdin a pipe the drill holds:
+    // the drill killed (after a timeout, say), the pipe closes and the node stops.
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::common::free_port();
+    let mut node = Command::new(BIN)
+        .args([
+            "serve",
+            "--exit-with-stdin",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("LIFELINE_ADMIN_TOKEN", ADMIN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let start = Instant::now();
+    while crate::common::agent()
+        .get(&url)
+        .call()
+        .map_or(0, |r| r.status().as_u16())
+        != 200
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the node did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        node.try_wait().unwrap().is_none(),
+        "it serves while the pipe is open"
+    );
+    drop(node.stdin.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = node.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still running 10 s after its stdin closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(node.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("standard input closed"), "{err}");
+}
