@@ -149,22 +149,24 @@ pub fn short_name(name: &str) -> String {
     }
 }
 
-/// A kind's band title.
-pub const fn band_title(kind: ComponentKind) -> &'static str {
+/// How a kind is titled (the graph's bands, the tables' headings).
+pub const fn kind_title(kind: ComponentKind) -> &'static str {
     match kind {
-        ComponentKind::Service => "Services (verifiers)",
+        ComponentKind::Service => "Services embedding a verifier (from telemetry)",
         ComponentKind::Node => "Server nodes",
         ComponentKind::StatusList => "Status list",
         ComponentKind::OverrideBundle => "Override bundle",
-        ComponentKind::Webhook => "Webhooks",
+        ComponentKind::Webhook => "Webhook endpoints",
         ComponentKind::Store => "Store",
         ComponentKind::SigningKey => "Signing keys",
         ComponentKind::OverrideKey => "Emergency override key",
     }
 }
 
-/// How a component relates to the selected one.
-fn role_of(id: &str, selected: Option<&MapComponent>) -> &'static str {
+/// How a component relates to the selected one: `none` (nothing selected), `selected`,
+/// `breaks` (stops without it), `depends` (in its blast radius) or `other`. The graph's
+/// boxes and the tables' rows are marked by it.
+pub fn role_of(id: &str, selected: Option<&MapComponent>) -> &'static str {
     match selected {
         None => "none",
         Some(s) if s.id == id => "selected",
@@ -217,7 +219,7 @@ pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
             n(b.height),
             n(LEFT),
             n(b.y + 15.0),
-            band_title(b.kind)
+            kind_title(b.kind)
         );
     }
     out.push_str("<g class=\"edges\">");

@@ -11,7 +11,7 @@ use lifeline_api::{ComponentKind, DependencyMap, MapComponent};
 
 use crate::api;
 use crate::components::health::HealthBadge;
-use crate::components::map_graph::MapGraph;
+use crate::components::map_graph::{MapGraph, kind_title, role_of};
 use crate::components::status::{ErrorNotice, Loading, Notice};
 use crate::session::Auth;
 
@@ -38,20 +38,6 @@ pub fn MapPage() -> impl IntoView {
             Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
             Some(Ok(map)) => view! { <MapView map=map/> }.into_any(),
         }}
-    }
-}
-
-/// How a kind is titled.
-pub const fn kind_title(kind: ComponentKind) -> &'static str {
-    match kind {
-        ComponentKind::Service => "Services embedding a verifier (from telemetry)",
-        ComponentKind::Node => "Server nodes",
-        ComponentKind::StatusList => "Status list",
-        ComponentKind::OverrideBundle => "Override bundle",
-        ComponentKind::Webhook => "Webhook endpoints",
-        ComponentKind::Store => "Store",
-        ComponentKind::SigningKey => "Signing keys",
-        ComponentKind::OverrideKey => "Emergency override key",
     }
 }
 
@@ -181,16 +167,10 @@ fn component_row(
         if c.single_point_of_failure {
             class.push_str(" spof");
         }
-        if let Some(sel) = selected.get() {
-            if sel == row_id {
-                class.push_str(" selected");
-            } else if let Some(s) = by_id.get(&sel) {
-                if s.breaks.contains(&row_id) {
-                    class.push_str(" breaks");
-                } else if s.blast_radius.contains(&row_id) {
-                    class.push_str(" depends");
-                }
-            }
+        let selected = selected.get().and_then(|sel| by_id.get(&sel).cloned());
+        if let role @ ("selected" | "breaks" | "depends") = role_of(&row_id, selected.as_ref()) {
+            class.push(' ');
+            class.push_str(role);
         }
         class
     };

@@ -94,16 +94,11 @@ struct Verifiers {
 
 impl Verifiers {
     fn new(service: Service, url: String, token: String) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
         Self {
             service,
             url,
             token,
-            agent,
+            agent: crate::remote::agent(Duration::from_secs(5)),
             said: HashSet::new(),
         }
     }
