@@ -168,38 +168,13 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     let _ = std::fs::remove_dir_all(&shots_dir);
     std::fs::create_dir_all(&shots_dir).unwrap();
 
-    // A real server on a fresh SQLite, with demo data, serving the built console.
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Process(
-        Command::new(BIN)
-            .args([
-                "serve",
-                "--demo=data",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            // The rules run every second: the refused validations below open incidents.
-            .args(["--evaluate-every", "1"])
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("--console")
-            .arg(&console)
-            .env_remove("LIFELINE_ADMIN_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until_listening(port, "lifeline serve");
+    // A real server on a fresh SQLite, with demo data, serving the built console. The rules
+    // run every second: the refused validations below open incidents.
+    let main = ConsoleServer::start(&console, &["--demo=data", "--evaluate-every", "1"]);
+    let (base, admin) = (main.base.clone(), main.admin.clone());
     // A second server as `make run` starts it (`--demo`: its fleet, its first drill a minute
     // in), which this test sends nothing: whatever life its console shows, the demo made.
-    let live = LiveDemo::start(&console);
-    let admin = std::fs::read_to_string(data.path().join("admin-token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let live = ConsoleServer::start(&console, &["--demo"]);
 
     // Some validation traffic for the overview's charts: usable and refused tokens.
     let (_, page) = api(&base, "GET", "/api/v1/licenses?limit=20", &admin, None);
@@ -867,8 +842,9 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     );
 }
 
-/// `lifeline serve --demo`, as `make run` starts it, left alone by the test.
-struct LiveDemo {
+/// `lifeline serve ARGS --console DIR` on a fresh SQLite and a free port; SIGKILLed when
+/// dropped. With `--demo`, `make run`'s server, which [`Self::walk`] checks.
+struct ConsoleServer {
     _server: Process,
     _data: tempfile::TempDir,
     base: String,
@@ -879,13 +855,14 @@ struct LiveDemo {
 /// Where the README's screenshots live (the e2e test writes them on every run).
 const README_SHOTS: &str = "web/screenshots";
 
-impl LiveDemo {
-    fn start(console: &std::path::Path) -> Self {
+impl ConsoleServer {
+    fn start(console: &Path, args: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let port = free_port();
         let server = Process(
             Command::new(BIN)
-                .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args(args)
                 .arg("--data-dir")
                 .arg(data.path())
                 .arg("--console")
@@ -897,7 +874,7 @@ impl LiveDemo {
                 .unwrap(),
         );
         let started = Instant::now();
-        wait_until_listening(port, "lifeline serve --demo");
+        wait_until_listening(port, "lifeline serve");
         let admin = std::fs::read_to_string(data.path().join("admin-token"))
             .unwrap()
             .trim()
