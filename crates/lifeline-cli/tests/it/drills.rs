@@ -344,23 +344,18 @@ fn a_drill_started_over_the_api_runs_one_at_a_time_shows_its_steps_and_stores_it
         t["token"].as_str().unwrap().to_owned()
     };
     let (operator, viewer) = (make("operator"), make("viewer"));
+    let start = |token: &str, name: &str| {
+        server.post("/api/v1/drill-runs", token, &json!({ "name": name }))
+    };
 
     // A viewer may watch, not start.
-    let (status, refused) = server.post(
-        "/api/v1/drill-runs",
-        &viewer,
-        &json!({ "name": "clock-set-back" }),
-    );
+    let (status, refused) = start(&viewer, "clock-set-back");
     assert_eq!(
         (status, refused["code"].as_str()),
         (403, Some("forbidden")),
         "{refused}"
     );
-    let (status, refused) = server.post(
-        "/api/v1/drill-runs",
-        &operator,
-        &json!({ "name": "meteor-strike" }),
-    );
+    let (status, refused) = start(&operator, "meteor-strike");
     assert_eq!(
         (status, refused["code"].as_str()),
         (422, Some("unknown_drill"))
@@ -372,11 +367,7 @@ fn a_drill_started_over_the_api_runs_one_at_a_time_shows_its_steps_and_stores_it
             .contains("one-node-down")
     );
 
-    let (status, run) = server.post(
-        "/api/v1/drill-runs",
-        &operator,
-        &json!({ "name": "clock-set-back" }),
-    );
+    let (status, run) = start(&operator, "clock-set-back");
     assert_eq!(status, 202, "{run}");
     assert_eq!(
         (run["status"].as_str(), run["name"].as_str()),
@@ -384,11 +375,7 @@ fn a_drill_started_over_the_api_runs_one_at_a_time_shows_its_steps_and_stores_it
     );
     let id = run["id"].as_str().unwrap().to_owned();
     // One at a time: a second is refused at once, naming the running one, not queued.
-    let (status, busy) = server.post(
-        "/api/v1/drill-runs",
-        &operator,
-        &json!({ "name": "one-node-down" }),
-    );
+    let (status, busy) = start(&operator, "one-node-down");
     assert_eq!(
         (status, busy["code"].as_str()),
         (409, Some("drill_running")),
