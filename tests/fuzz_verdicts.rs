@@ -4,6 +4,10 @@
 //! and audience it used. `tests/npm/fuzz-differential.test.mjs` runs the WASM verifier over
 //! the same tokens and requires identical verdicts.
 //!
+//! Every verdict is computed twice, with the keys' tables of multiples built first and with
+//! fresh keys (whose first verifications call ed25519-dalek's `verify_strict` itself); the
+//! two must be identical, or the binary fails naming the input.
+//!
 //! `fuzz-verdicts [CORPUS_DIR]` (default: `fuzz/corpus` of this repository).
 //!
 //! A raw input that is not UTF-8 is verified as its lossy UTF-8 text on both sides (a JS
@@ -26,6 +30,7 @@ fn main() {
         PathBuf::from,
     );
     let keys = fuzzkit::key_set();
+    keys.precompute();
     let policy = Policy::new().with_audience(AUDIENCE);
     let now = UnixTime::from_secs(fuzzkit::NOW);
     let mut cases = Vec::new();
@@ -47,6 +52,14 @@ fn main() {
                 _ => fuzzkit::craft_license(&bytes).token,
             };
             let verdict = lifeline_core::verify(token.as_bytes(), &keys, &policy, now);
+            let cold = lifeline_core::verify(token.as_bytes(), &fuzzkit::key_set(), &policy, now);
+            if cold != verdict {
+                eprintln!(
+                    "fuzz-verdicts: {}: with the tables of multiples {verdict:?}, without {cold:?}",
+                    path.display()
+                );
+                std::process::exit(1);
+            }
             cases.push(json!({
                 "target": target,
                 "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -40,6 +40,9 @@ fn main() {
     }
     let (token, input, sig) = make(pad);
     let key = PublicKey::from_bytes("bench", signing.verifying_key().as_bytes()).unwrap();
+    let table_key = key.clone();
+    let sig_bytes = sig.to_bytes();
+    assert!(table_key.verify_strict(input.as_bytes(), &sig_bytes));
     let keys = KeySet::from_keys([key]).unwrap();
     let policy = Policy::new();
     let at = UnixTime::from_secs(now);
@@ -72,6 +75,12 @@ fn main() {
             "lifeline_core::Verifier, token seen before",
             Box::new(|| {
                 black_box(cached.verify(black_box(token.as_bytes()), at));
+            }),
+        ),
+        (
+            "PublicKey::verify_strict (precomputed tables, same verdicts)",
+            Box::new(|| {
+                black_box(table_key.verify_strict(black_box(input.as_bytes()), &sig_bytes));
             }),
         ),
     ];

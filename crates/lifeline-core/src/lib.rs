@@ -18,8 +18,10 @@
 //!   `sign` feature and takes the 32-byte secret seed from the caller.
 //!
 //! # Strictness
-//! Signatures are checked with ed25519-dalek's `verify_strict` only; small-order public keys
-//! are refused when a key set loads; the algorithm is pinned by the key (every key is
+//! Signatures are checked with exactly the verdicts of ed25519-dalek's `verify_strict` (by
+//! `verify_strict` itself, or by the same check computed with precomputed tables once a key
+//! has verified a few signatures: `fixed_base.rs`); small-order public keys are refused when a
+//! key set loads; the algorithm is pinned by the key (every key is
 //! Ed25519), never chosen by the token. Header and payload JSON refuse duplicate members and
 //! deep nesting; tokens over [`MAX_TOKEN_BYTES`] are refused before any parsing.
 
@@ -27,6 +29,7 @@ mod answer;
 mod claims;
 mod client;
 mod error;
+mod fixed_base;
 mod inspect;
 mod json;
 mod jws;

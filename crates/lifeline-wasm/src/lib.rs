@@ -76,7 +76,42 @@ pub fn bench_verify_strict(
     };
     let mut ok = true;
     for _ in 0..iterations {
-        ok &= key.verify_strict(core::hint::black_box(message), &sig);
+        ok &= key.verify_strict_reference(core::hint::black_box(message), &sig);
     }
     ok
+}
+
+/// `Verifier.verify`'s signature check alone (`PublicKey::verify_strict`: precomputed tables,
+/// the verdicts of `verify_strict`), `iterations` times, for the benchmark only. The key and
+/// its table are kept between calls. Built only with the `bench-hooks` feature.
+#[cfg(feature = "bench-hooks")]
+#[wasm_bindgen(js_name = benchVerifyTables)]
+pub fn bench_verify_tables(
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+    iterations: u32,
+) -> bool {
+    thread_local! {
+        static KEY: std::cell::RefCell<Option<lifeline_core::PublicKey>> = const { std::cell::RefCell::new(None) };
+    }
+    let (Ok(pk), Ok(sig)) = (
+        <[u8; 32]>::try_from(public_key),
+        <[u8; 64]>::try_from(signature),
+    ) else {
+        return false;
+    };
+    KEY.with_borrow_mut(|kept| {
+        if kept.as_ref().is_none_or(|key| key.to_bytes() != pk) {
+            *kept = lifeline_core::PublicKey::from_bytes("bench", &pk).ok();
+        }
+        let Some(key) = kept.as_ref() else {
+            return false;
+        };
+        let mut ok = true;
+        for _ in 0..iterations {
+            ok &= key.verify_strict(core::hint::black_box(message), &sig);
+        }
+        ok
+    })
 }
