@@ -75,6 +75,21 @@ test('a tampered token is refused; bad keys throw a coded Error', () => {
   assert.throws(() => lib.inspect('x'), (e) => e.code === 'malformed');
 });
 
+test('a token that is not a string throws a coded Error; any string gets a verdict', () => {
+  const verifier = new lib.Verifier(valid.keys);
+  for (const bad of [12, null, undefined, {}, ['x'], Buffer.from(valid.token)]) {
+    assert.throws(() => verifier.verify(bad), (e) => e.code === 'invalid_argument', String(bad));
+  }
+  assert.throws(() => verifier.verifyMany(valid.token), (e) => e.code === 'invalid_argument');
+  assert.throws(() => verifier.verifyMany([valid.token, 3]), (e) => e.code === 'invalid_argument');
+  // Non-ASCII text (UTF-16 in JS, UTF-8 in WASM) and the empty string are malformed tokens.
+  for (const text of ['', 'é.😀.\u0000', `${valid.token}é`, '\ud800']) {
+    assert.equal(verifier.verify(text, valid.now * 1000).reason, 'malformed', JSON.stringify(text));
+  }
+  // The buffer that receives tokens is reused: a long token, then a short one.
+  assert.equal(verifier.verifyMany([`${valid.token}${'x'.repeat(5000)}`, valid.token], valid.now * 1000)[1].state, 'valid');
+});
+
 test('a token signed by Node crypto.sign (an independent signer) verifies', () => {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'node' };

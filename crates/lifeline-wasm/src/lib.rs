@@ -19,6 +19,7 @@
 mod client;
 mod convert;
 mod js_error;
+mod js_text;
 mod js_verdict;
 mod telemetry;
 mod timers;

@@ -4,6 +4,7 @@ use lifeline_core::{
 };
 use wasm_bindgen::prelude::*;
 
+use crate::js_text::TextBuffer;
 use crate::js_verdict::{self, Entry};
 use crate::types::{
     OverrideInfo, OverridesLoaded, RefusedOverride, VerifierOptions, VerifierStats,
@@ -39,6 +40,8 @@ pub struct Verifier {
     /// Override tokens as given (re-checked when the key set changes) and those accepted.
     override_tokens: Vec<String>,
     overrides: Vec<Override>,
+    /// Receives each token's bytes (see `js_text`).
+    text: TextBuffer,
 }
 
 #[wasm_bindgen]
@@ -92,6 +95,7 @@ impl Verifier {
             on_verdict,
             override_tokens: Vec::new(),
             overrides: Vec::new(),
+            text: TextBuffer::default(),
         })
     }
 
@@ -100,28 +104,47 @@ impl Verifier {
     #[wasm_bindgen(unchecked_return_type = "Verdict")]
     pub fn verify(
         &mut self,
-        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: &JsValue,
         #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
-        self.verify_one(token.as_bytes(), now, wall(now, now_ms))
+        let mut text = std::mem::take(&mut self.text);
+        let verdict = text
+            .read(token, "token")
+            .and_then(|token| self.verify_one(token, now, wall(now, now_ms)));
+        self.text = text;
+        verdict
     }
 
     /// Verifies many tokens in one call across the JS/WASM boundary; verdicts in order.
     #[wasm_bindgen(js_name = verifyMany, unchecked_return_type = "Verdict[]")]
     pub fn verify_many(
         &mut self,
-        tokens: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] tokens: &JsValue,
         #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
         let wall = wall(now, now_ms);
-        let out = js_sys::Array::new_with_length(u32::try_from(tokens.len()).unwrap_or(u32::MAX));
-        for (i, token) in tokens.iter().enumerate() {
-            let verdict = self.verify_one(token.as_bytes(), now, wall)?;
-            out.set(u32::try_from(i).unwrap_or(u32::MAX), verdict);
+        let Some(tokens) = tokens.dyn_ref::<js_sys::Array>() else {
+            return Err(js_error::error(
+                "invalid_argument",
+                "tokens must be an array of strings",
+            ));
+        };
+        let out = js_sys::Array::new_with_length(tokens.length());
+        let mut text = std::mem::take(&mut self.text);
+        let mut result = Ok(());
+        for i in 0..tokens.length() {
+            result = text
+                .read(&tokens.get(i), "every token")
+                .and_then(|token| self.verify_one(token, now, wall))
+                .map(|verdict| out.set(i, verdict));
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(out.into())
+        self.text = text;
+        result.map(|()| out.into())
     }
 
     /// Replaces the key set (e.g. after fetching a rotated one) and clears the cache.

@@ -17,6 +17,31 @@ use lifeline_wasm::{Verifier, inspect};
 use serde_json::{Map, Value, json};
 use wasm_bindgen::{JsCast, JsValue};
 
+/// `verify` and `verifyMany` called with JS strings, as JS calls them.
+trait WithStrings {
+    fn verify_str(&mut self, token: &str, now_ms: Option<f64>) -> Result<JsValue, JsValue>;
+    fn verify_many_str(
+        &mut self,
+        tokens: Vec<String>,
+        now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue>;
+}
+
+impl WithStrings for Verifier {
+    fn verify_str(&mut self, token: &str, now_ms: Option<f64>) -> Result<JsValue, JsValue> {
+        self.verify(&JsValue::from_str(token), now_ms)
+    }
+
+    fn verify_many_str(
+        &mut self,
+        tokens: Vec<String>,
+        now_ms: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let array: js_sys::Array = tokens.iter().map(|t| JsValue::from_str(t)).collect();
+        self.verify_many(&array.into(), now_ms)
+    }
+}
+
 /// A JS value as JSON, the way a JS caller would see it.
 pub(crate) fn to_json(value: &JsValue) -> Value {
     let text = js_sys::JSON::stringify(value).unwrap().as_string().unwrap();
@@ -62,13 +87,13 @@ pub(crate) fn license_vectors_match_native() {
         let expected = camel(&v.verdict);
         let now_ms = Some(v.now as f64 * 1000.0);
         let mut verifier = verifier_for(v);
-        let fresh = to_json(&verifier.verify(&v.token, now_ms).unwrap());
+        let fresh = to_json(&verifier.verify_str(&v.token, now_ms).unwrap());
         assert_eq!(fresh, expected, "{name}: fresh");
-        let again = to_json(&verifier.verify(&v.token, now_ms).unwrap());
+        let again = to_json(&verifier.verify_str(&v.token, now_ms).unwrap());
         assert_eq!(again, expected, "{name}: repeated");
         let many = to_json(
             &verifier
-                .verify_many(vec![v.token.clone(), v.token.clone()], now_ms)
+                .verify_many_str(vec![v.token.clone(), v.token.clone()], now_ms)
                 .unwrap(),
         );
         assert_eq!(
@@ -110,10 +135,10 @@ pub(crate) fn stats_and_metrics_count_verdicts() {
     let mut verifier = verifier_for(valid);
     let now = Some(valid.now as f64 * 1000.0);
     for _ in 0..3 {
-        verifier.verify(&valid.token, now).unwrap();
+        verifier.verify_str(&valid.token, now).unwrap();
     }
-    verifier.verify(&expired.token, now).unwrap();
-    verifier.verify("garbage", now).unwrap();
+    verifier.verify_str(&expired.token, now).unwrap();
+    verifier.verify_str("garbage", now).unwrap();
     let stats = to_json(&verifier.stats().unwrap());
     assert_eq!(stats["count"], 5);
     assert_eq!(stats["byState"], json!({"valid": 3, "invalid": 2}));
@@ -141,9 +166,9 @@ pub(crate) fn telemetry_report_drains_into_the_servers_body() {
     let (_, expired) = vectors.iter().find(|(n, _)| n == "expired").unwrap();
     let mut verifier = verifier_for(valid);
     let now = Some(valid.now as f64 * 1000.0);
-    verifier.verify(&valid.token, now).unwrap();
+    verifier.verify_str(&valid.token, now).unwrap();
     verifier
-        .verify_many(vec![valid.token.clone(), expired.token.clone()], now)
+        .verify_many_str(vec![valid.token.clone(), expired.token.clone()], now)
         .unwrap();
     let names = |v: Value| js(&v).unchecked_into();
     let code = |e: JsValue| {
@@ -205,9 +230,9 @@ pub(crate) fn on_verdict_is_called_and_may_throw() {
     js_sys::Reflect::set(&opts, &"onVerdict".into(), &push).unwrap();
     let mut verifier = Verifier::new(js(&valid.keys), Some(opts.unchecked_into())).unwrap();
     let now = Some(valid.now as f64 * 1000.0);
-    verifier.verify(&valid.token, now).unwrap();
+    verifier.verify_str(&valid.token, now).unwrap();
     verifier
-        .verify_many(vec![valid.token.clone(), "x".into()], now)
+        .verify_many_str(vec![valid.token.clone(), "x".into()], now)
         .unwrap();
     assert_eq!(to_json(&seen.into()), json!(["valid", "valid", "invalid"]));
 }
@@ -239,15 +264,15 @@ pub(crate) fn bad_arguments_throw_coded_errors() {
     );
     let mut verifier = Verifier::new(js(&keys), None).unwrap();
     assert_eq!(
-        code(verifier.verify("a.b.c", Some(f64::NAN)).unwrap_err()),
+        code(verifier.verify_str("a.b.c", Some(f64::NAN)).unwrap_err()),
         "invalid_time"
     );
     assert_eq!(
-        code(verifier.verify("a.b.c", Some(-1.0)).unwrap_err()),
+        code(verifier.verify_str("a.b.c", Some(-1.0)).unwrap_err()),
         "invalid_time"
     );
     for token in ["", "\u{0}", "....", &"A".repeat(70_000)] {
-        let v = to_json(&verifier.verify(token, None).unwrap());
+        let v = to_json(&verifier.verify_str(token, None).unwrap());
         assert_eq!(v["state"], "invalid");
     }
     assert_eq!(code(inspect("nope").unwrap_err()), "malformed");
@@ -268,11 +293,11 @@ pub(crate) fn now_defaults_to_date_now() {
     };
     let mut verifier = Verifier::new(js(&keys), None).unwrap();
     assert_eq!(
-        to_json(&verifier.verify(&license(now + 3600), None).unwrap())["state"],
+        to_json(&verifier.verify_str(&license(now + 3600), None).unwrap())["state"],
         "valid"
     );
     assert_eq!(
-        to_json(&verifier.verify(&license(now - 5), None).unwrap())["reason"],
+        to_json(&verifier.verify_str(&license(now - 5), None).unwrap())["reason"],
         "expired"
     );
 }
@@ -311,7 +336,7 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
     };
     let now_ms = Some(NOW as f64 * 1000.0);
     let mut verifier = Verifier::new(js(&keys), None).unwrap();
-    let before = to_json(&verifier.verify(&license, now_ms).unwrap());
+    let before = to_json(&verifier.verify_str(&license, now_ms).unwrap());
     assert_eq!(before["state"], "invalid");
     assert_eq!(before["reason"], "key_expired");
 
@@ -332,23 +357,27 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
     assert_eq!(refused, ["wrong_type", "expired"]);
 
     // The cached token now gets the override, fresh and through verifyMany.
-    let after = to_json(&verifier.verify(&license, now_ms).unwrap());
+    let after = to_json(&verifier.verify_str(&license, now_ms).unwrap());
     assert_eq!(after["state"], "override");
     assert_eq!(after["reason"], "key_expired");
     assert_eq!(after["override"]["id"], "ovr-1");
     let scope = json!({"type": "licensee", "value": "acme"});
     assert_eq!(after["override"]["scope"], scope);
     assert_eq!(after["override"]["expiresAt"], NOW + 3600);
-    let many = to_json(&verifier.verify_many(vec![license.clone()], now_ms).unwrap());
+    let many = to_json(
+        &verifier
+            .verify_many_str(vec![license.clone()], now_ms)
+            .unwrap(),
+    );
     assert_eq!(many[0]["state"], "override");
     // After the override's expiry the license alone decides again; clearing works too.
     let later = Some((NOW + 3600) as f64 * 1000.0);
     assert_eq!(
-        to_json(&verifier.verify(&license, later).unwrap())["state"],
+        to_json(&verifier.verify_str(&license, later).unwrap())["state"],
         "invalid"
     );
     verifier.set_overrides(Vec::new(), now_ms).unwrap();
-    let cleared = to_json(&verifier.verify(&license, now_ms).unwrap());
+    let cleared = to_json(&verifier.verify_str(&license, now_ms).unwrap());
     assert_eq!(cleared["state"], "invalid");
     // From a signed bundle (as the server publishes it); a stale bundle throws, keeping
     // what was in force.
@@ -358,7 +387,7 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
     assert_eq!(loaded["accepted"].as_array().unwrap().len(), 1);
     assert_eq!(loaded["skipped"], 1);
     assert_eq!(
-        to_json(&verifier.verify(&license, now_ms).unwrap())["state"],
+        to_json(&verifier.verify_str(&license, now_ms).unwrap())["state"],
         "override"
     );
     let stale = verifier.set_override_bundle(&bundle, Some((NOW + 300) as f64 * 1000.0));
@@ -368,7 +397,7 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
         "expired"
     );
     assert_eq!(
-        to_json(&verifier.verify(&license, now_ms).unwrap())["state"],
+        to_json(&verifier.verify_str(&license, now_ms).unwrap())["state"],
         "override"
     );
 
@@ -379,6 +408,6 @@ pub(crate) fn overrides_minted_offline_are_honoured() {
             "iat": NOW - 10, "exp": NOW + 86_400, "entitlements": [],
         })))
         .unwrap();
-    let forged = to_json(&verifier.verify(&forged, now_ms).unwrap());
+    let forged = to_json(&verifier.verify_str(&forged, now_ms).unwrap());
     assert_eq!(forged["reason"], "unknown_key");
 }
