@@ -44,7 +44,7 @@ setup-run:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --exclude lifeline-console --all-targets --locked -- -D warnings
-	$(CARGO) clippy -p lifeline-wasm -p lifeline-console --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy -p lifeline-wasm -p lifeline-wasm-lite -p lifeline-console --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
 
 # Supply chain (deny.toml): licenses on the allow-list, no ed25519-dalek < 2, crates.io only.
 # Advisories need the RustSec database, a git repository: checked when it is on this machine
