@@ -21,11 +21,11 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import {
   admin, api, closeClients, issueMany, luaScript, quick, readJson, release, repo, say, startBare,
-  startServer, stat, summarize, work, wrk,
+  startServer, stat, summarize, withPostgres, work, wrk, wrkTogether,
 } from './harness.mjs';
 import { seats } from './seats.mjs';
 
-// ---- provisioning: N licenses through `lifeline provision` (bulk API) on SQLite ----------
+// ---- provisioning: N licenses through `lifeline provision` (bulk API), SQLite and PostgreSQL --
 async function provisioning() {
   const n = quick ? 5_000 : 100_000;
   const rounds = quick ? 1 : 3;
@@ -33,9 +33,17 @@ async function provisioning() {
   const rows = ['product,licensee,expires_at,entitlements,grace_s,seats'];
   for (let i = 0; i < n; i++) rows.push(`photo-pro,customer-${String(i).padStart(7, '0')},4102444800,export;raw,604800,5`);
   fs.writeFileSync(csv, rows.join('\n') + '\n');
+  const sqlite = await provisionRounds(n, rounds, csv, 'SQLite', (r) => startServer(`provision-${r}`));
+  const postgres = await withPostgres((fresh) => provisionRounds(n, rounds, csv, 'PostgreSQL',
+    (r) => startServer(`provision-pg-${r}`, fresh(`provision_${r}`))));
+  return { n, rounds, secs: sqlite, postgres_secs: postgres };
+}
+
+/** `rounds` times: a fresh server (`start(round)`), then `lifeline provision` of the CSV, timed. */
+async function provisionRounds(n, rounds, csv, store, start) {
   const secs = [];
   for (let r = 0; r < rounds; r++) {
-    const server = await startServer(`provision-${r}`);
+    const server = await start(r);
     try {
       await api(server.url, '/api/v1/products', { id: 'photo-pro', name: 'Photo Pro' });
       const t0 = performance.now();
@@ -45,9 +53,9 @@ async function provisioning() {
     } finally {
       server.child.kill('SIGKILL');
     }
-    say(`provisioning round ${r + 1}/${rounds}: ${secs.at(-1).toFixed(2)} s`);
+    say(`provisioning ${n} licenses, ${store}, round ${r + 1}/${rounds}: ${secs.at(-1).toFixed(2)} s`);
   }
-  return { n, rounds, secs: stat(secs) };
+  return stat(secs);
 }
 
 // ---- online validation under load: wrk against validate and a bare axum handler -----------
@@ -85,13 +93,44 @@ async function validation() {
         say(`validate ${name} round ${r + 1}/${rounds}: ${runs[name].at(-1).rps.toFixed(0)} req/s, p99 ${runs[name].at(-1).p99_ms} ms`);
       }
     }
+    const postgres = await withPostgres((fresh) => validationTwoNodes(fresh('validate'), bare, rounds, seconds, distinct, script));
     return {
       rounds, seconds, connections: 32, threads: 2, distinct_licenses: distinct,
       bare: summarize(runs.bare), distinct: summarize(runs.distinct, runs.bare), repeated: summarize(runs.repeated, runs.bare),
+      postgres,
     };
   } finally {
     server.child.kill('SIGKILL');
     bare.child.kill('SIGKILL');
+  }
+}
+
+/** The same test on two nodes sharing one PostgreSQL: one wrk per node with half the threads
+ * and connections of the anchor's run, requests/s summed; the bare handler in every round. */
+async function validationTwoNodes(db, bare, rounds, seconds, distinct, script) {
+  const nodes = [];
+  try {
+    nodes.push(await startServer('validate-pg-a', db));
+    nodes.push(await startServer('validate-pg-b', db));
+    await api(nodes[0].url, '/api/v1/products', { id: 'photo-pro', name: 'Photo Pro' });
+    const tokens = await issueMany(nodes[0].url, distinct, { product: 'photo-pro', expires_at: 4102444800, entitlements: ['pro'] });
+    const many = path.join(work, 'tokens-many-pg.txt');
+    const one = path.join(work, 'tokens-one-pg.txt');
+    fs.writeFileSync(many, tokens.join('\n') + '\n');
+    fs.writeFileSync(one, tokens[0] + '\n');
+    const both = (file) => wrkTogether(nodes.map((node) => ({ url: node.url, script, seconds, threads: 1, connections: 16, env: { LIFELINE_TOKENS: file } })));
+    const runs = { bare: [], distinct: [], repeated: [] };
+    for (let r = 0; r < rounds; r++) {
+      const order = [['bare', () => wrk({ url: bare.url, script, seconds, env: { LIFELINE_TOKENS: one } })], ['distinct', () => both(many)], ['repeated', () => both(one)]];
+      for (let i = 0; i < order.length; i++) {
+        const [name, run] = order[(i + r) % order.length];
+        runs[name].push(await run());
+        say(`validate, PostgreSQL, two nodes, ${name} round ${r + 1}/${rounds}: ${runs[name].at(-1).rps.toFixed(0)} req/s, p99 ${runs[name].at(-1).p99_ms} ms`);
+      }
+    }
+    return { nodes: 2, bare: summarize(runs.bare), distinct: summarize(runs.distinct, runs.bare), repeated: summarize(runs.repeated, runs.bare) };
+  } finally {
+    for (const node of nodes) node.child.kill('SIGKILL');
   }
 }
 
@@ -156,6 +195,7 @@ for (const c of native.cases) row('verify (native)', c.name, `${f(c.median_us, 3
 const overhead = nativeCase('lifeline_core::verify').vs_raw_verify_strict - 1;
 row('verify (native)', 'core overhead over raw verify_strict', `${f(overhead * 100, 1)} %`, '', '', '', `<= 10 %: ${verdict(overhead <= 0.1)}`);
 row('provisioning', `${prov.n} licenses, bulk API, SQLite`, `${f(prov.secs.median)} s (${f(prov.n / prov.secs.median, 0)}/s)`, mm(prov.secs), `signing alone on 2 cores: ${f(signingAloneSecs)} s`, `${f(prov.secs.median / signingAloneSecs)}×`, `<= ${f(provTarget, 1)} s: ${verdict(prov.secs.median <= provTarget)}`);
+row('provisioning', `${prov.n} licenses, bulk API, PostgreSQL (fsync on)`, `${f(prov.postgres_secs.median)} s (${f(prov.n / prov.postgres_secs.median, 0)}/s)`, mm(prov.postgres_secs), `signing alone on 2 cores: ${f(signingAloneSecs)} s`, `${f(prov.postgres_secs.median / signingAloneSecs)}×`, '');
 const v = val;
 row('validate under load', 'bare axum handler (anchor)', `${f(v.bare.rps.median, 0)} req/s`, mm(v.bare.rps, 0), '', '1.00×', `p99 ${f(v.bare.p99_ms.median)} ms`);
 for (const name of ['distinct', 'repeated']) {
@@ -164,6 +204,11 @@ for (const name of ['distinct', 'repeated']) {
   const ok = s.vs_bare >= floor && s.p99_ms.median <= 5 && s.errors === 0;
   row('validate under load', `${name === 'distinct' ? `${v.distinct_licenses} distinct licenses (cache misses)` : 'one token repeated (cache hits)'}`,
     `${f(s.rps.median, 0)} req/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, `>= ${floor}×, p99 <= 5 ms, 0 errors: ${verdict(ok)}`);
+}
+for (const name of ['distinct', 'repeated']) {
+  const s = v.postgres[name];
+  row('validate under load, PostgreSQL, two nodes', `${name === 'distinct' ? `${v.distinct_licenses} distinct licenses` : 'one token repeated'}`,
+    `${f(s.rps.median, 0)} req/s, p50 ${f(s.p50_ms.median)} ms, p99 ${f(s.p99_ms.median)} ms, ${s.errors} errors`, mm(s.rps, 0), 'bare handler', `${f(s.vs_bare)}×`, '');
 }
 const seatRows = (store, x) => {
   for (const [name, what] of [['activate', 'activations'], ['heartbeat', 'heartbeats']]) {

@@ -1,6 +1,6 @@
 // What every part of `make bench` shares: where the builds are, statistics, starting a
 // server, the admin API, a keep-alive HTTP client and wrk.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -51,6 +51,28 @@ export async function startServer(name, db) {
   const url = `http://127.0.0.1:${port}`;
   await waitUp(url);
   return { child, url };
+}
+
+/**
+ * `fn(fresh)` with a throwaway PostgreSQL cluster on 127.0.0.1 with durable commits (fsync on,
+ * like SQLite's synchronous=FULL); `fresh(name)` creates an empty database and returns its URL.
+ * The cluster is stopped and removed afterwards, whatever `fn` does.
+ */
+export async function withPostgres(fn) {
+  // Directly under the temporary directory: the cluster runs as the postgres user.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-bench-pg-'));
+  const pg = path.join(repo, '.ci/pg');
+  const url = execFileSync('bash', [pg, 'start', dir], { env: { ...process.env, PG_FSYNC: 'on' }, encoding: 'utf8' }).trim();
+  const fresh = (name) => {
+    execFileSync('psql', [url, '-q', '-c', `CREATE DATABASE ${name}`]);
+    return url.replace(/\/postgres$/, `/${name}`);
+  };
+  try {
+    return await fn(fresh);
+  } finally {
+    execFileSync('bash', [pg, 'stop', dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The bare axum handler (the anchor): answers every POST with a constant. */

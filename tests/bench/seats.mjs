@@ -3,13 +3,11 @@
 // with the same requests in the same rounds; and one node holding a fleet of 100,000
 // floating seats that heartbeat every 60 s (≈ 1,700/s, open loop at that fixed rate: each
 // request's latency counts from when it was due, so a stall is never hidden), p99 ≤ 20 ms.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  api, issueMany, luaScript, post, quantile, quick, repo, say, startBare, startServer, summarize,
-  work, wrk, wrkTogether,
+  api, issueMany, luaScript, post, quantile, quick, say, startBare, startServer, summarize,
+  withPostgres, work, wrk, wrkTogether,
 } from './harness.mjs';
 
 const YEAR_2100 = 4102444800;
@@ -204,49 +202,46 @@ async function sqliteOneNode(bare, n, seconds) {
 }
 
 async function postgresTwoNodes(bare, n, seconds) {
-  // Directly under the temporary directory: the cluster runs as the postgres user.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-bench-pg-'));
-  // fsync on, like SQLite's synchronous=FULL: the figures include durable commits.
-  const db = execFileSync('bash', [path.join(repo, '.ci/pg'), 'start', dir], { env: { ...process.env, PG_FSYNC: 'on' }, encoding: 'utf8' }).trim();
-  const nodes = [];
-  try {
-    nodes.push(await startServer('seats-pg-a', db));
-    nodes.push(await startServer('seats-pg-b', db));
-    const [a] = nodes;
-    await setUp(a.url);
-    const act = await issueMany(a.url, quick ? 200 : 2_000, seatLicense('bench-seat', 100, 'node_locked'));
-    const fleetSize = quick ? 1_000 : 10_000;
-    const fleetLicenses = await issueMany(a.url, fleetSize / 10, seatLicense('bench-fleet', 10, 'floating'));
-    const actFile = path.join(work, 'seat-tokens-pg.txt');
-    fs.writeFileSync(actFile, act.join('\n') + '\n');
-    const activateScript = luaScript('activate', activateLua);
-    // One wrk per node, each with half the connections and threads of the anchor's run.
-    const both = (script, env) => wrkTogether(nodes.map((node, k) => ({
-      url: node.url, script, seconds, threads: 1, connections: 16, env: typeof env === 'function' ? env(k) : env,
-    })));
-    const activations = await rounds('seats postgres activate', n, {
-      bare: () => wrk({ url: bare.url, script: activateScript, seconds, env: { LIFELINE_TOKENS: actFile, LIFELINE_TAG: 'bare' } }),
-      activate: (r) => both(activateScript, (k) => ({ LIFELINE_TOKENS: actFile, LIFELINE_TAG: `r${r}n${k}` })),
-    });
-    const activated = await checkActivations(a.url, activations.activate, 32);
-    const fleet = await activateFleet(nodes.map((x) => x.url), fleetLicenses, fleetSize, 'fleet');
-    const seatsFile = writeSeats(fleet.seats, 'fleet-pg');
-    const heartbeatScript = luaScript('heartbeat', heartbeatLua);
-    const heartbeats = await rounds('seats postgres heartbeat', n, {
-      bare: () => wrk({ url: bare.url, script: heartbeatScript, seconds, env: { LIFELINE_SEATS: seatsFile } }),
-      heartbeat: () => both(heartbeatScript, { LIFELINE_SEATS: seatsFile }),
-    });
-    const held = await seatsInUse(a.url, 'bench-fleet');
-    if (held !== fleetSize) throw new Error(`postgres: the fleet was ${fleetSize} seats, ${held} are held after the heartbeats`);
-    return {
-      activate: summarize(activations.activate, activations.bare), activate_bare: summarize(activations.bare), activated,
-      heartbeat: summarize(heartbeats.heartbeat, heartbeats.bare), heartbeat_bare: summarize(heartbeats.bare), fleet_size: fleetSize,
-    };
-  } finally {
-    for (const node of nodes) node.child.kill('SIGKILL');
-    execFileSync('bash', [path.join(repo, '.ci/pg'), 'stop', dir]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withPostgres(async (fresh) => {
+    const db = fresh('seats');
+    const nodes = [];
+    try {
+      nodes.push(await startServer('seats-pg-a', db));
+      nodes.push(await startServer('seats-pg-b', db));
+      const [a] = nodes;
+      await setUp(a.url);
+      const act = await issueMany(a.url, quick ? 200 : 2_000, seatLicense('bench-seat', 100, 'node_locked'));
+      const fleetSize = quick ? 1_000 : 10_000;
+      const fleetLicenses = await issueMany(a.url, fleetSize / 10, seatLicense('bench-fleet', 10, 'floating'));
+      const actFile = path.join(work, 'seat-tokens-pg.txt');
+      fs.writeFileSync(actFile, act.join('\n') + '\n');
+      const activateScript = luaScript('activate', activateLua);
+      // One wrk per node, each with half the connections and threads of the anchor's run.
+      const both = (script, env) => wrkTogether(nodes.map((node, k) => ({
+        url: node.url, script, seconds, threads: 1, connections: 16, env: typeof env === 'function' ? env(k) : env,
+      })));
+      const activations = await rounds('seats postgres activate', n, {
+        bare: () => wrk({ url: bare.url, script: activateScript, seconds, env: { LIFELINE_TOKENS: actFile, LIFELINE_TAG: 'bare' } }),
+        activate: (r) => both(activateScript, (k) => ({ LIFELINE_TOKENS: actFile, LIFELINE_TAG: `r${r}n${k}` })),
+      });
+      const activated = await checkActivations(a.url, activations.activate, 32);
+      const fleet = await activateFleet(nodes.map((x) => x.url), fleetLicenses, fleetSize, 'fleet');
+      const seatsFile = writeSeats(fleet.seats, 'fleet-pg');
+      const heartbeatScript = luaScript('heartbeat', heartbeatLua);
+      const heartbeats = await rounds('seats postgres heartbeat', n, {
+        bare: () => wrk({ url: bare.url, script: heartbeatScript, seconds, env: { LIFELINE_SEATS: seatsFile } }),
+        heartbeat: () => both(heartbeatScript, { LIFELINE_SEATS: seatsFile }),
+      });
+      const held = await seatsInUse(a.url, 'bench-fleet');
+      if (held !== fleetSize) throw new Error(`postgres: the fleet was ${fleetSize} seats, ${held} are held after the heartbeats`);
+      return {
+        activate: summarize(activations.activate, activations.bare), activate_bare: summarize(activations.bare), activated,
+        heartbeat: summarize(heartbeats.heartbeat, heartbeats.bare), heartbeat_bare: summarize(heartbeats.bare), fleet_size: fleetSize,
+      };
+    } finally {
+      for (const node of nodes) node.child.kill('SIGKILL');
+    }
+  });
 }
 
 /** Every seat figure; the bare handler is started once and measured in every round. */
