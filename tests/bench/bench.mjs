@@ -125,7 +125,8 @@ async function validationTwoNodes(db, bare, rounds, seconds, distinct, script) {
       for (let i = 0; i < order.length; i++) {
         const [name, run] = order[(i + r) % order.length];
         runs[name].push(await run());
-        say(`validate, PostgreSQL, two nodes, ${name} round ${r + 1}/${rounds}: ${runs[name].at(-1).rps.toFixed(0)} req/s, p99 ${runs[name].at(-1).p99_ms} ms`);
+        const last = runs[name].at(-1);
+        say(`validate, PostgreSQL, two nodes, ${name} round ${r + 1}/${rounds}: ${last.rps.toFixed(0)} req/s, p99 ${last.p99_ms} ms${last.errors ? `, errors ${JSON.stringify(last.error_kinds)}` : ''}`);
       }
     }
     return { nodes: 2, bare: summarize(runs.bare), distinct: summarize(runs.distinct, runs.bare), repeated: summarize(runs.repeated, runs.bare) };
@@ -147,6 +148,12 @@ function console_() {
   };
 }
 
+/** The work directory goes, unless LIFELINE_BENCH_KEEP=1 (its servers' logs are there). */
+function removeWork() {
+  if (process.env.LIFELINE_BENCH_KEEP === '1') say(`kept ${work} (servers' logs: *.log)`);
+  else fs.rmSync(work, { recursive: true, force: true });
+}
+
 // ---- one part only, while working on it: printed, never written to results/ ----------------
 //   node tests/bench/bench.mjs --only provisioning|validation [--quick]
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
@@ -159,7 +166,7 @@ if (process.argv.some((a) => a === '--only' || a.startsWith('--only='))) {
   }
   const result = await parts[only]();
   closeClients();
-  fs.rmSync(work, { recursive: true, force: true });
+  removeWork();
   console.log(JSON.stringify(result, null, 2));
   process.exit(0);
 }
@@ -175,7 +182,7 @@ say('seats');
 const seat = await seats();
 const con = console_();
 closeClients();
-fs.rmSync(work, { recursive: true, force: true });
+removeWork();
 
 const nativeCase = (prefix) => native.cases.find((c) => c.name.startsWith(prefix));
 const signUs = nativeCase('ed25519-dalek sign').median_us;

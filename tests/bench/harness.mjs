@@ -143,7 +143,9 @@ export function readWrk(out) {
   const socketErrors = sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
   if (!Number.isFinite(rps) || !Number.isFinite(p99)) throw new Error(`cannot read wrk output:\n${out}`);
   const requests = Number(pick(/(\d+) requests in/) ?? NaN);
-  return { rps, requests, p50_ms: p50, p99_ms: p99, errors: non2xx + socketErrors };
+  const kinds = { non2xx, ...(sock ? Object.fromEntries(['connect', 'read', 'write', 'timeout'].map((k, i) => [k, Number(sock[i + 1])])) : {}) };
+  const errors = non2xx + socketErrors;
+  return { rps, requests, p50_ms: p50, p99_ms: p99, errors, ...(errors > 0 ? { error_kinds: kinds } : {}) };
 }
 
 /** Writes a wrk Lua script into the work directory; returns its path. */
@@ -180,6 +182,7 @@ export async function wrkTogether(runs) {
     p50_ms: Math.max(...each.map((x) => x.p50_ms)),
     p99_ms: Math.max(...each.map((x) => x.p99_ms)),
     errors: each.reduce((a, x) => a + x.errors, 0),
+    ...(each.some((x) => x.errors) ? { error_kinds: each.map((x) => x.error_kinds ?? {}) } : {}),
   };
 }
 
