@@ -36,15 +36,47 @@ pub fn parse_license_state(name: &str) -> Option<LicenseState> {
     .find(|s| license_state(*s) == name)
 }
 
-/// `2026-11-29 05:58 UTC`.
+/// The browser's time zone at `unix`: minutes east of UTC (the other clock read, beside
+/// [`now`]).
+pub fn zone_offset_minutes(unix: u64) -> i64 {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix as f64 * 1000.0));
+    let west = date.get_timezone_offset();
+    if west.is_finite() { -(west as i64) } else { 0 }
+}
+
+/// `2026-11-29 06:58 UTC+1`: in the browser's time zone.
 pub fn date_time(unix: u64) -> String {
-    let (y, m, d) = civil_from_days(unix / 86_400);
-    let secs = unix % 86_400;
+    date_time_in(unix, zone_offset_minutes(unix))
+}
+
+/// `2026-11-29 06:58 UTC+1` for a zone `offset` minutes east of UTC (`UTC`, `UTC−5`,
+/// `UTC+5:30`).
+pub fn date_time_in(unix: u64, offset: i64) -> String {
+    let local = unix.saturating_add_signed(offset.saturating_mul(60));
+    let (y, m, d) = civil_from_days(local / 86_400);
+    let secs = local % 86_400;
+    let zone = match offset {
+        0 => String::new(),
+        _ => {
+            let sign = if offset > 0 { '+' } else { '−' };
+            let (h, min) = (offset.unsigned_abs() / 60, offset.unsigned_abs() % 60);
+            if min == 0 {
+                format!("{sign}{h}")
+            } else {
+                format!("{sign}{h}:{min:02}")
+            }
+        }
+    };
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC{zone}",
         secs / 3600,
         (secs % 3600) / 60
     )
+}
+
+/// `2026-11-29 06:58 UTC+1 (in 3 days)`: the time and how far it is from `now`.
+pub fn when(unix: u64, now: u64) -> String {
+    format!("{} ({})", date_time(unix), relative(unix, now))
 }
 
 /// `2026-11-29` (the value of an `<input type="date">`).
@@ -94,11 +126,113 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
+/// A grace period: `none` for zero, else a [`duration`].
+pub fn grace(secs: u64) -> String {
+    if secs == 0 {
+        "none".to_owned()
     } else {
-        format!("{n} {unit}s")
+        duration(secs)
+    }
+}
+
+/// `1 day`, `3 days`, `0 incidents`: a count and its noun, plural when it is not one.
+pub fn count(n: u64, noun: &str) -> String {
+    plural(n, noun)
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    match (n, unit.strip_suffix('y')) {
+        (1, _) => format!("1 {unit}"),
+        // "dependency" -> "dependencies", but "day" -> "days".
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {unit}s"),
+    }
+}
+
+/// A sentence from the core with its unix times (10-digit numbers of seconds) written as
+/// dates: `expired at 1796325849` → `expired at 2026-12-04 10:04 UTC`.
+pub fn readable_times(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let len = from
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from.len());
+        let (digits, after) = from.split_at(len);
+        // A standalone number only: not part of an id (`k1796412249-8a0e`) or a version.
+        let joined =
+            |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || ".-:_".contains(c));
+        match digits.parse::<u64>() {
+            Ok(t) if len == 10 && !joined(out.chars().last()) && !joined(after.chars().next()) => {
+                out.push_str(&date_time(t));
+            }
+            _ => out.push_str(digits),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a member holds a unix time (by the API's naming: `expires_at`, `exp`, `until`...).
+fn is_time_member(name: &str) -> bool {
+    name.ends_with("_at") || name.ends_with("until") || matches!(name, "exp" | "iat" | "nbf")
+}
+
+/// One JSON value for people: strings unquoted, times as dates, the rest as JSON.
+fn show(name: &str, value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if is_time_member(name) => {
+            n.as_u64().map_or_else(|| n.to_string(), date_time)
+        }
+        serde_json::Value::Null => "–".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// An audit event's change as lines `field: old → new` (only the fields that changed; a
+/// creation lists its fields, a removal says so). Times are dates.
+pub fn change_lines(
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> Vec<String> {
+    use serde_json::Value;
+    let empty = serde_json::Map::new();
+    fn fields<'a>(
+        v: Option<&'a Value>,
+        empty: &'a serde_json::Map<String, Value>,
+    ) -> Option<&'a serde_json::Map<String, Value>> {
+        match v {
+            None => Some(empty),
+            Some(Value::Object(members)) => Some(members),
+            Some(_) => None,
+        }
+    }
+    match (fields(before, &empty), fields(after, &empty)) {
+        _ if before.is_none() && after.is_none() => Vec::new(),
+        (Some(b), Some(a)) => {
+            let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
+            names.sort();
+            names.dedup();
+            names
+                .into_iter()
+                .filter_map(|k| match (b.get(k), a.get(k)) {
+                    (Some(old), Some(new)) if old != new => {
+                        Some(format!("{k}: {} → {}", show(k, old), show(k, new)))
+                    }
+                    (None, Some(new)) => Some(format!("{k}: {}", show(k, new))),
+                    (Some(old), None) => Some(format!("{k}: {} → (removed)", show(k, old))),
+                    _ => None,
+                })
+                .collect()
+        }
+        _ => {
+            let side = |v: Option<&Value>| v.map_or_else(|| "(none)".to_owned(), |v| show("", v));
+            vec![format!("{} → {}", side(before), side(after))]
+        }
     }
 }
 

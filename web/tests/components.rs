@@ -871,7 +871,7 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
             .class_name()
             .contains("unassigned")
     );
-    assert!(text(&row("store")).contains("3 component(s)"));
+    assert!(text(&row("store")).contains("3 components"));
     // Selecting the store: what stops and what depends on it.
     assert!(all(&root, "section.blast").is_empty());
     one(&row("store"), "button")
@@ -894,7 +894,7 @@ async fn the_map_groups_by_kind_flags_single_points_and_shows_a_blast_radius() {
         listed("[data-testid=radius]"),
         ["node:a", "node:b", "service:app"]
     );
-    assert!(text(&blast).contains("42 usable license(s) of 2 product(s)"));
+    assert!(text(&blast).contains("42 usable licenses of 2 products"));
     assert!(row("store").class_name().contains("selected"));
     assert!(row("node:a").class_name().contains("breaks"));
     assert!(row("node:b").class_name().contains("depends"));
@@ -1426,4 +1426,57 @@ fn a_drill_report_shows_the_fault_times_verifiers_and_every_expectation() {
     assert_eq!(text(&lockouts), "3");
     assert!(lockouts.class_list().contains("lockouts"));
     assert!(text(&one(&root, "ul.notes")).contains("telemetry was not delivered"));
+}
+
+/// The audit log says what changed as `field: old → new`, with dates, one line per field.
+#[wasm_bindgen_test]
+fn the_audit_log_shows_changes_as_fields_with_dates() {
+    use lifeline_api::AuditEvent;
+    use lifeline_console::format::date_time;
+    use lifeline_console::pages::audit::AuditTable;
+    let events = vec![
+        AuditEvent {
+            seq: 7,
+            at: NOW,
+            actor: "tok-1 (ops)".to_owned(),
+            action: "license.extended".to_owned(),
+            subject: "l-42".to_owned(),
+            before: Some(json!({"expires_at": 1_796_325_849u64, "seats": 5})),
+            after: Some(json!({"expires_at": 1_804_188_249u64, "seats": 5})),
+            hash: String::new(),
+            prev_hash: String::new(),
+        },
+        AuditEvent {
+            seq: 8,
+            at: NOW,
+            actor: "system".to_owned(),
+            action: "license.issued".to_owned(),
+            subject: "l-43".to_owned(),
+            before: None,
+            after: Some(json!({"licensee": "Acme", "seats": 3})),
+            hash: String::new(),
+            prev_hash: String::new(),
+        },
+    ];
+    let root = mount(move || view! { <AuditTable events=events/> });
+    let lines = |seq: u64| {
+        all(
+            &one(&root, &format!("tr[data-seq='{seq}'] td.change")),
+            "div",
+        )
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        lines(7),
+        vec![format!(
+            "expires_at: {} → {}",
+            date_time(1_796_325_849),
+            date_time(1_804_188_249)
+        )],
+        "only what changed, with dates"
+    );
+    assert_eq!(lines(8), vec!["licensee: Acme", "seats: 3"]);
+    assert!(!text(&root).contains("1804188249"), "no unix seconds");
 }

@@ -7,14 +7,113 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
 fn dates_round_trip_across_leap_years_and_month_ends() {
-    assert_eq!(date_time(0), "1970-01-01 00:00 UTC");
-    assert_eq!(date_time(951_782_400), "2000-02-29 00:00 UTC");
-    assert_eq!(date_time(1_795_900_000), "2026-11-28 21:06 UTC");
+    assert_eq!(date_time_in(0, 0), "1970-01-01 00:00 UTC");
+    assert_eq!(date_time_in(951_782_400, 0), "2000-02-29 00:00 UTC");
+    assert_eq!(date_time_in(1_795_900_000, 0), "2026-11-28 21:06 UTC");
     for text in ["1970-01-01", "2000-02-29", "2024-12-31", "2100-03-01"] {
         let end = parse_date_end_of_day(text).unwrap();
         assert_eq!(date(end), text);
         assert_eq!(end % 86_400, 86_399);
     }
+}
+
+#[wasm_bindgen_test]
+fn times_are_in_the_browsers_zone_and_say_which() {
+    // 2026-11-28 21:06 UTC, seen east and west of Greenwich.
+    assert_eq!(date_time_in(1_795_900_000, 60), "2026-11-28 22:06 UTC+1");
+    assert_eq!(date_time_in(1_795_900_000, 180), "2026-11-29 00:06 UTC+3");
+    assert_eq!(date_time_in(1_795_900_000, -300), "2026-11-28 16:06 UTC−5");
+    assert_eq!(
+        date_time_in(1_795_900_000, 330),
+        "2026-11-29 02:36 UTC+5:30"
+    );
+    assert_eq!(
+        date_time_in(60, -120),
+        "1970-01-01 00:00 UTC−2",
+        "never before the epoch"
+    );
+    // The browser's own zone, whatever it is, is the one shown.
+    let t = 1_795_900_000;
+    assert_eq!(date_time(t), date_time_in(t, zone_offset_minutes(t)));
+    assert_eq!(
+        when(t + 3 * 86_400, t),
+        format!("{} (in 3 days)", date_time(t + 3 * 86_400))
+    );
+}
+
+#[wasm_bindgen_test]
+fn counts_agree_with_their_nouns() {
+    assert_eq!(count(0, "incident"), "0 incidents");
+    assert_eq!(count(1, "single point"), "1 single point");
+    assert_eq!(count(2, "component"), "2 components");
+    assert_eq!(count(3, "dependency"), "3 dependencies");
+    assert_eq!(count(3, "day"), "3 days");
+    assert_eq!(count(1, "day"), "1 day");
+    assert_eq!(grace(0), "none");
+    assert_eq!(grace(7 * 86_400), "7 days");
+}
+
+#[wasm_bindgen_test]
+fn the_cores_sentences_show_dates_instead_of_unix_seconds() {
+    let t = 1_796_325_849;
+    assert_eq!(
+        readable_times("expired at 1796325849, in grace until 1796930649"),
+        format!(
+            "expired at {}, in grace until {}",
+            date_time(t),
+            date_time(1_796_930_649)
+        )
+    );
+    // Other numbers stay as they are: counts, short numbers, parts of versions and ids.
+    for text in [
+        "7 seats",
+        "key k1796412249-8a0e3c43",
+        "v1.1796325849",
+        "1796325849-x",
+        "12345678901",
+        "x",
+    ] {
+        assert_eq!(readable_times(text), text, "{text}");
+    }
+    assert_eq!(readable_times(""), "");
+}
+
+#[wasm_bindgen_test]
+fn an_audit_change_is_field_old_to_new_with_dates() {
+    use serde_json::json;
+    let before = json!({"expires_at": 1_796_325_849u64, "seats": 5, "licensee": "Acme", "same": 1});
+    let after = json!({"expires_at": 1_804_188_249u64, "seats": 5, "licensee": "Acme GmbH", "same": 1, "note": "renewal"});
+    assert_eq!(
+        change_lines(Some(&before), Some(&after)),
+        vec![
+            format!(
+                "expires_at: {} → {}",
+                date_time(1_796_325_849),
+                date_time(1_804_188_249)
+            ),
+            "licensee: Acme → Acme GmbH".to_owned(),
+            "note: renewal".to_owned(),
+        ]
+    );
+    // A creation lists its fields; a removal says so; scalars and nothing.
+    assert_eq!(
+        change_lines(None, Some(&json!({"id": "l-1", "revoked": true}))),
+        vec!["id: l-1", "revoked: true"]
+    );
+    assert_eq!(
+        change_lines(Some(&json!({"seats": 3})), None),
+        vec!["seats: 3 → (removed)"]
+    );
+    assert_eq!(
+        change_lines(Some(&json!(1)), Some(&json!(2))),
+        vec!["1 → 2"]
+    );
+    assert_eq!(change_lines(None, Some(&json!("x"))), vec!["(none) → x"]);
+    assert!(change_lines(None, None).is_empty());
+    assert!(
+        change_lines(Some(&before), Some(&before)).is_empty(),
+        "nothing changed: no line"
+    );
 }
 
 #[wasm_bindgen_test]

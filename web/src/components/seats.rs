@@ -66,13 +66,9 @@ pub fn SeatTable(
             let held = matches!(seat.status, SeatStatus::Alive | SeatStatus::Borrowed);
             let lease = seat.lease_expires_at.map_or_else(
                 || "–".to_owned(),
-                |t| format!("{} ({})", format::date_time(t), format::relative(t, now)),
+                |t| format::when(t, now),
             );
-            let heartbeat = format!(
-                "{} ({})",
-                format::date_time(seat.last_heartbeat),
-                format::relative(seat.last_heartbeat, now)
-            );
+            let heartbeat = format::when(seat.last_heartbeat, now);
             let action = on_release.filter(|_| held).map(|release| {
                 let s = seat.clone();
                 view! {

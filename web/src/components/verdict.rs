@@ -42,19 +42,14 @@ pub fn VerdictView(
         Err(e) => return view! { <Notice kind="error" text=e/> }.into_any(),
     };
     let reason = verdict.reason().map(|r| {
-        let detail = verdict.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        let detail = verdict
+            .detail()
+            .map(|d| format!(": {}", format::readable_times(d)))
+            .unwrap_or_default();
         view! { <p class="reason">"Reason: " <code data-testid="reason">{r.as_str()}</code>{detail}</p> }
     });
-    let when = |t: Option<UnixTime>| {
-        t.map(|t| {
-            format!(
-                "{} ({})",
-                format::date_time(t.as_secs()),
-                format::relative(t.as_secs(), now)
-            )
-        })
-        .unwrap_or_else(|| "–".to_owned())
-    };
+    let when =
+        |t: Option<UnixTime>| t.map_or_else(|| "–".to_owned(), |t| format::when(t.as_secs(), now));
     let mut rows = vec![
         (
             "Signing key".to_owned(),
@@ -84,10 +79,7 @@ pub fn VerdictView(
                     .seats()
                     .map_or_else(|| "unlimited".to_owned(), |s| s.to_string()),
             ),
-            (
-                "Grace period".to_owned(),
-                format::duration(claims.grace_s()),
-            ),
+            ("Grace period".to_owned(), format::grace(claims.grace_s())),
             (
                 "Offline grace".to_owned(),
                 match claims.offline_grace_s() {

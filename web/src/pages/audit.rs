@@ -94,12 +94,10 @@ pub fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
     let rows = events
         .into_iter()
         .map(|e| {
-            let change = match (&e.before, &e.after) {
-                (Some(b), Some(a)) => format!("{b} → {a}"),
-                (None, Some(a)) => a.to_string(),
-                (Some(b), None) => format!("{b} → (removed)"),
-                (None, None) => String::new(),
-            };
+            let change = format::change_lines(e.before.as_ref(), e.after.as_ref())
+                .into_iter()
+                .map(|line| view! { <div>{line}</div> })
+                .collect_view();
             view! {
                 <tr data-seq=e.seq>
                     <td>{e.seq}</td>
@@ -107,7 +105,7 @@ pub fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
                     <td>{e.actor}</td>
                     <td><code>{e.action}</code></td>
                     <td class="mono">{e.subject}</td>
-                    <td class="change mono">{change}</td>
+                    <td class="change">{change}</td>
                 </tr>
             }
         })

@@ -519,7 +519,7 @@ pub fn DrillReportView(stored: StoredDrillReport, now: u64) -> impl IntoView {
                 <dt>"Time to recover"</dt><dd data-field="recover">
                     {r.times.recover_ms.map_or_else(|| "did not recover within the drill".to_owned(), elapsed)}</dd>
                 <dt>"Whole drill"</dt><dd data-field="total">{elapsed(r.times.total_ms)}</dd>
-                <dt>"Ran"</dt><dd>{format!("{} ({})", format::date_time(r.started_at), format::relative(r.started_at, now))}</dd>
+                <dt>"Ran"</dt><dd>{format::when(r.started_at, now)}</dd>
                 <dt>"Reported"</dt><dd>{format!("{} by {received_from}", format::date_time(received_at))}</dd>
                 <dt>"Report"</dt><dd class="mono">{id.clone()}</dd>
             </dl>

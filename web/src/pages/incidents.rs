@@ -227,7 +227,7 @@ pub fn IncidentView(
             <dl class="record">
                 <dt>"Rule"</dt><dd class="mono">{i.rule.clone()}</dd>
                 <dt>"Subject"</dt><dd class="mono">{i.subject.clone()}</dd>
-                <dt>"Opened"</dt><dd>{format!("{} ({})", format::date_time(i.opened_at), format::relative(i.opened_at, now))}</dd>
+                <dt>"Opened"</dt><dd>{format::when(i.opened_at, now)}</dd>
                 <dt>"Acknowledged"</dt><dd data-testid="acknowledged">{acknowledged.unwrap_or_else(|| "not yet".to_owned())}</dd>
                 <dt>"Resolved"</dt><dd>{i.resolved_at.map_or_else(|| "not yet: the condition still holds".to_owned(), format::date_time)}</dd>
             </dl>

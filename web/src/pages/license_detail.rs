@@ -155,15 +155,8 @@ pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView 
             },
         ),
         ("Issued", format::date_time(l.issued_at)),
-        (
-            "Expires",
-            format!(
-                "{} ({})",
-                format::date_time(l.expires_at),
-                format::relative(l.expires_at, now)
-            ),
-        ),
-        ("Grace period", format::duration(l.grace_s)),
+        ("Expires", format::when(l.expires_at, now)),
+        ("Grace period", format::grace(l.grace_s)),
         (
             "Seats",
             l.seats

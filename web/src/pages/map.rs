@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leptos::prelude::*;
+
+use crate::format;
 use lifeline_api::{ComponentKind, DependencyMap, MapComponent};
 
 use crate::api;
@@ -80,7 +82,7 @@ pub fn MapView(map: DependencyMap) -> impl IntoView {
             .collect_view();
         view! {
             <div class="notice warn spofs" role="status">
-                <strong>{format!("{} single point(s) of failure", map.single_points_of_failure.len())}</strong>
+                <strong>{format!("{} of failure", format::count(map.single_points_of_failure.len() as u64, "single point"))}</strong>
                 " — losing one of these alone stops something else:"
                 <ul>{items}</ul>
             </div>
@@ -194,7 +196,7 @@ fn component_row(
             <td><HealthBadge health=c.health/></td>
             <td class=if c.owner == UNASSIGNED { "owner unassigned" } else { "owner" }>{c.owner.clone()}</td>
             <td>{c.reason.clone()}</td>
-            <td data-testid="dependents">{if dependents == 0 { "nothing".to_owned() } else { format!("{dependents} component(s)") }}</td>
+            <td data-testid="dependents">{if dependents == 0 { "nothing".to_owned() } else { format::count(dependents as u64, "component") }}</td>
         </tr>
     }
 }
@@ -226,8 +228,12 @@ pub fn BlastRadius(
             .into_any()
     };
     let licenses = match (component.licenses_affected, component.products_affected) {
-        (Some(l), Some(p)) => format!("{l} usable license(s) of {p} product(s)"),
-        (Some(l), None) => format!("{l} usable license(s)"),
+        (Some(l), Some(p)) => format!(
+            "{} of {}",
+            format::count(l, "usable license"),
+            format::count(p, "product")
+        ),
+        (Some(l), None) => format::count(l, "usable license"),
         _ => "not known".to_owned(),
     };
     view! {

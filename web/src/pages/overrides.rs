@@ -180,7 +180,7 @@ pub fn OverrideTable(
                     <td>{describe_scope(&o.scope)}</td>
                     <td>{describe_effect(&o.effect)}</td>
                     <td><span class=format!("badge {status_class}")>{status_name(o.status)}</span></td>
-                    <td>{format!("{} ({})", format::date_time(o.expires_at), format::relative(o.expires_at, now))}</td>
+                    <td>{format::when(o.expires_at, now)}</td>
                     <td>{o.reason.clone()} <br/> <small>{format!("incident {}", o.incident)}</small></td>
                     <td>{o.created_by.clone()}{o.approved_by.clone().map(|a| format!("; approved by {a}"))}</td>
                     <td class="actions">{approve}{revoke}</td>
