@@ -1480,3 +1480,31 @@ fn the_audit_log_shows_changes_as_fields_with_dates() {
     assert_eq!(lines(8), vec!["licensee: Acme", "seats: 3"]);
     assert!(!text(&root).contains("1804188249"), "no unix seconds");
 }
+
+/// The license page says when the server and a verifier without network disagree, and why.
+#[wasm_bindgen_test]
+fn a_revoked_license_that_still_verifies_offline_is_explained() {
+    use lifeline_console::components::verdict::{disagreement, edge_verdict};
+    let signer = LicenseSigner::from_seed("k1", &[9; 32]);
+    let jwks = jwks(&signer);
+    let claims = json!({"iss": "t", "sub": "Acme", "aud": "photo-pro", "jti": "l-1",
+        "iat": NOW - 100, "exp": NOW + 3 * 86_400, "entitlements": []});
+    let token = signer.sign_license(claims.as_object().unwrap()).unwrap();
+    let offline = edge_verdict(&token, &jwks, Some("photo-pro"), NOW).unwrap();
+    assert!(offline.is_usable());
+    let said = disagreement(LicenseState::Revoked, Some(NOW - 7200), &offline, NOW).unwrap();
+    assert!(said.contains("Revoked on the server 2 h ago"), "{said}");
+    assert!(
+        said.contains("within 5 min") && said.contains("in 3 days"),
+        "{said}"
+    );
+    assert_eq!(
+        disagreement(LicenseState::Valid, None, &offline, NOW),
+        None,
+        "they agree"
+    );
+    // The other way round: valid on the server, refused offline (another product).
+    let other = edge_verdict(&token, &jwks, Some("other-app"), NOW).unwrap();
+    let said = disagreement(LicenseState::Valid, None, &other, NOW).unwrap();
+    assert!(said.contains("wrong_audience"), "{said}");
+}

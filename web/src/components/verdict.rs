@@ -29,6 +29,47 @@ pub fn edge_verdict(
     ))
 }
 
+/// How long verifiers may keep a status list (the server's `ttl`): a revocation reaches the
+/// verifiers that read it within this time.
+pub const STATUS_LIST_TTL_SECS: u64 = 300;
+
+/// What to tell people when the server's state of a license and the verdict of a verifier
+/// without network differ; `None` when they agree.
+pub fn disagreement(
+    server: lifeline_api::LicenseState,
+    revoked_at: Option<u64>,
+    offline: &Verdict,
+    now: u64,
+) -> Option<String> {
+    use lifeline_api::LicenseState;
+    let usable = offline.is_usable();
+    match server {
+        LicenseState::Revoked if usable => Some(format!(
+            "Revoked on the server{}; verifiers that read the status list refuse it within {}, \
+             but a verifier that checks the token alone still accepts it{}.",
+            revoked_at
+                .map(|t| format!(" {}", format::relative(t, now)))
+                .unwrap_or_default(),
+            format::duration(STATUS_LIST_TTL_SECS),
+            offline
+                .expires_at()
+                .map(|t| format!(" until it expires ({})", format::when(t.as_secs(), now)))
+                .unwrap_or_default(),
+        )),
+        LicenseState::Valid | LicenseState::Grace if !usable => Some(format!(
+            "The server counts it {}, but a verifier without network refuses it: {}.",
+            format::license_state(server),
+            offline.reason().map_or("invalid", |r| r.as_str()),
+        )),
+        LicenseState::Expired if usable => Some(
+            "The server counts it expired; a verifier without network still accepts it \
+             (its clock, or a grace period the server does not count)."
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 /// The verdict with its reason, and the authenticated claims.
 #[component]
 pub fn VerdictView(
@@ -93,7 +134,7 @@ pub fn VerdictView(
     let state = verdict.state().as_str();
     view! {
         <div class="verdict" data-testid="edge-verdict" data-state=state>
-            <p>"In this browser, " <code>"lifeline-core"</code> " says: " <StateBadge state=state/></p>
+            <p>"What a verifier without network decides from the token alone (" <code>"lifeline-core"</code> ", in this browser): " <StateBadge state=state/></p>
             {reason}
             <dl class="claims">
                 {rows

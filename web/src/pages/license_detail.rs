@@ -10,7 +10,7 @@ use crate::components::badge::StateBadge;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::seats::SeatTable;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
-use crate::components::verdict::VerdictView;
+use crate::components::verdict::{VerdictView, disagreement, edge_verdict};
 use crate::format;
 use crate::pages::audit::AuditTable;
 use crate::session::Auth;
@@ -47,13 +47,20 @@ pub fn LicenseDetailPage(id: String) -> impl IntoView {
             Some(Ok(l)) => view! {
                 <LicenseView license=l.clone() on_changed=Callback::new(move |()| changed())/>
                 <section aria-labelledby="edge-h">
-                    <h2 id="edge-h">"Edge verdict"</h2>
+                    <h2 id="edge-h">"Offline check"</h2>
                     {move || match jwks.get() {
                         None => view! { <Loading what="the public key set"/> }.into_any(),
                         Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
-                        Some(Ok(keys)) => view! {
-                            <VerdictView token=l.token.clone() jwks=keys audience=l.product.clone() now=format::now()/>
-                        }.into_any(),
+                        Some(Ok(keys)) => {
+                            let now = format::now();
+                            let differs = edge_verdict(&l.token, &keys, Some(&l.product), now)
+                                .ok()
+                                .and_then(|v| disagreement(l.state, l.revoked_at, &v, now));
+                            view! {
+                                {differs.map(|text| view! { <p class="notice warn" role="status" data-testid="verdicts-differ">{text}</p> })}
+                                <VerdictView token=l.token.clone() jwks=keys audience=l.product.clone() now=now/>
+                            }.into_any()
+                        }
                     }}
                 </section>
             }.into_any(),
@@ -177,14 +184,27 @@ pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView 
             ),
         ),
     ];
+    let server_says = server_verdict(&l, now);
+    let why_disabled = revoked
+        .then_some("A revoked license can be neither revoked again nor extended: issue a new one.");
     view! {
-        <h1 class="mono">"License " {l.id.clone()}</h1>
-        <p>"Server state: " <span data-testid="server-state"><StateBadge state=format::license_state(l.state)/></span></p>
+        <h1>{l.licensee.clone()} <span class="subtitle">{l.product.clone()}</span></h1>
+        <p class="hint">"License " <code class="mono">{l.id.clone()}</code></p>
+        <section aria-labelledby="server-h">
+            <h2 id="server-h">"Server verdict"</h2>
+            <p>
+                <span data-testid="server-state"><StateBadge state=format::license_state(l.state)/></span>
+                " " {server_says}
+            </p>
+        </section>
         {move || error.get().map(|e| view! { <ErrorNotice error=e/> })}
         <Show when=move || auth.can(Role::Operator)>
             <div class="actions">
-                <button type="button" class="danger" disabled=revoked on:click=move |_| revoking.set(true)>"Revoke…"</button>
-                <button type="button" disabled=revoked on:click=move |_| extending.set(true)>"Extend…"</button>
+                <button type="button" class="danger" disabled=revoked title=why_disabled
+                    aria-describedby=why_disabled.map(|_| "why-disabled") on:click=move |_| revoking.set(true)>"Revoke…"</button>
+                <button type="button" disabled=revoked title=why_disabled
+                    aria-describedby=why_disabled.map(|_| "why-disabled") on:click=move |_| extending.set(true)>"Extend…"</button>
+                {why_disabled.map(|text| view! { <p id="why-disabled" class="hint" data-testid="why-disabled">{text}</p> })}
             </div>
         </Show>
         <dl class="record">
@@ -221,6 +241,36 @@ pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView 
             <input id="extend-date" type="date" prop:value=move || new_expiry.get()
                 on:input=move |ev| new_expiry.set(event_target_value(&ev))/>
         </ConfirmDialog>
+    }
+}
+
+/// The server's verdict in words: what its state means for the licensee now.
+fn server_verdict(l: &License, now: u64) -> String {
+    use lifeline_api::LicenseState;
+    match l.state {
+        LicenseState::Valid => format!(
+            "Online checks accept it; it expires {}.",
+            format::when(l.expires_at, now)
+        ),
+        LicenseState::Grace => format!(
+            "Expired {}; online checks accept it during its grace period, until {}.",
+            format::relative(l.expires_at, now),
+            format::when(l.expires_at.saturating_add(l.grace_s), now)
+        ),
+        LicenseState::Expired => format!(
+            "Expired {}: online checks refuse it.",
+            format::when(l.expires_at, now)
+        ),
+        LicenseState::Revoked => format!(
+            "Revoked {}: online checks refuse it{}.",
+            l.revoked_at
+                .map_or_else(String::new, |t| format::when(t, now)),
+            l.revoke_reason
+                .as_deref()
+                .filter(|r| !r.is_empty())
+                .map(|r| format!(" (reason: {r})"))
+                .unwrap_or_default()
+        ),
     }
 }
 

@@ -382,6 +382,10 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .unwrap();
     wait_for(&browser, "[data-testid=server-state] [data-state=revoked]").await;
     wait_for_text(&browser, "table.audit", "license.revoked").await;
+    // The page says why the actions are greyed out, and that an offline verifier still
+    // accepts the token (the server's revocation reaches verifiers through the status list).
+    wait_for_text(&browser, "[data-testid=why-disabled]", "revoked license").await;
+    wait_for_text(&browser, "[data-testid=verdicts-differ]", "status list").await;
     shots.take(&browser, "license-revoked").await;
 
     // The table agrees.
