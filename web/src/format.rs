@@ -241,7 +241,32 @@ pub fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
         "–".to_owned()
     } else {
-        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+        format!("{}%", fixed(part as f64 * 100.0 / whole as f64, 1))
+    }
+}
+
+/// `v` with `places` decimals (at most 6), rounded half away from zero: `fixed(2.345, 2)` is
+/// `2.35`, `fixed(-0.04, 1)` is `0.0`, `–` for NaN and infinities. The console's one way to
+/// write a fraction: integer arithmetic only, so the `.wasm` carries none of Rust's float
+/// formatting (about 15 KB).
+pub fn fixed(v: f64, places: u32) -> String {
+    let places = places.min(6);
+    if !v.is_finite() {
+        return "–".to_owned();
+    }
+    let scale = 10u64.pow(places);
+    let scaled = (v.abs() * scale as f64).round();
+    if scaled >= 9.0e15 {
+        // Beyond exact integers in an f64: the whole part is all that means anything.
+        return format!("{}{}", if v < 0.0 { "-" } else { "" }, v.abs() as u64);
+    }
+    let scaled = scaled as u64;
+    let sign = if v < 0.0 && scaled != 0 { "-" } else { "" };
+    if places == 0 {
+        format!("{sign}{scaled}")
+    } else {
+        let (whole, frac) = (scaled / scale, scaled % scale);
+        format!("{sign}{whole}.{frac:0width$}", width = places as usize)
     }
 }
 

@@ -147,6 +147,34 @@ fn relative_times_read_naturally() {
 }
 
 #[wasm_bindgen_test]
+fn fractions_are_written_without_float_formatting_and_round_like_it() {
+    assert_eq!(fixed(2.345, 2), "2.35");
+    assert_eq!(fixed(2.0, 1), "2.0");
+    assert_eq!(fixed(0.05, 1), "0.1");
+    assert_eq!(fixed(-0.04, 1), "0.0");
+    assert_eq!(fixed(-1.25, 1), "-1.3");
+    assert_eq!(fixed(1234.5, 0), "1235");
+    assert_eq!(fixed(0.007, 2), "0.01");
+    assert_eq!(fixed(440.0, 1), "440.0");
+    assert_eq!(
+        fixed(1e300, 2),
+        "18446744073709551615",
+        "saturates, never panics"
+    );
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert_eq!(fixed(bad, 1), "–");
+    }
+    // The same text as Rust's own formatting wherever halves are not at stake.
+    for v in [0.0, 1.0, 3.24159, 99.99, 12345.678, 0.1, 7.25e-3] {
+        for places in 0..4 {
+            let ours = fixed(v, places);
+            let std = format!("{v:.prec$}", prec = places as usize);
+            assert_eq!(ours, std, "{v} to {places} places");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn percentages_never_divide_by_zero() {
     assert_eq!(percent(0, 0), "–");
     assert_eq!(percent(1, 8), "12.5%");

@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::format;
+
 /// One line: `points` are (minutes relative to now, value), oldest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -58,7 +60,7 @@ pub fn y_axis(max: f64) -> (f64, Vec<f64>) {
 
 /// A tick's label: whole numbers without decimals, others with at most two.
 pub fn tick_label(v: f64) -> String {
-    let text = format!("{v:.2}");
+    let text = format::fixed(v, 2);
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
@@ -81,7 +83,7 @@ fn py(y: f64, top: f64) -> f64 {
 }
 
 fn n(v: f64) -> String {
-    format!("{v:.1}")
+    format::fixed(v, 1)
 }
 
 /// A line chart over the last hour. `unit` labels the y axis.
@@ -107,7 +109,7 @@ pub fn LineChart(
     view! {
         <figure class="chart">
             <figcaption>{title.clone()}</figcaption>
-            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=format!("{title} ({unit}), last 60 minutes")>
+            <svg viewBox=format!("0 0 {} {}", n(WIDTH), n(HEIGHT)) role="img" aria-label=format!("{title} ({unit}), last 60 minutes")>
                 {plot}
             </svg>
             <table class="sr-only">
@@ -120,11 +122,7 @@ pub fn LineChart(
 }
 
 fn fmt(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.2}")
-    }
+    format::fixed(v, if v.fract() == 0.0 { 0 } else { 2 })
 }
 
 /// The grid, axes, lines (with a dot per minute: a busy minute between quiet ones still

@@ -133,10 +133,10 @@ pub fn layout(map: &DependencyMap) -> Layout {
     }
 }
 
-/// A coordinate as SVG text, one decimal (the one float format the console uses: another
-/// would add its own formatting code to the `.wasm`).
+/// A coordinate as SVG text, one decimal ([`crate::format::fixed`]: no float formatting code
+/// in the `.wasm`).
 fn n(v: f64) -> String {
-    format!("{v:.1}")
+    crate::format::fixed(v, 1)
 }
 
 /// A name cut to [`NAME_CHARS`] characters, with an ellipsis when cut.

@@ -35,7 +35,7 @@ pub const RUN_POLL: Duration = Duration::from_secs(1);
 pub fn elapsed(ms: u64) -> String {
     match ms {
         0..1000 => format!("{ms} ms"),
-        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        1000..60_000 => format!("{} s", format::fixed(ms as f64 / 1000.0, 1)),
         _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }

@@ -169,7 +169,7 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                 <h2 id="traffic-h">"Validation, last hour (this node)"</h2>
                 <dl class="totals">
                     <dt>"Requests"</dt><dd data-testid="requests">{total}</dd>
-                    <dt>"Per minute (avg)"</dt><dd>{format!("{:.1}", total as f64 / 60.0)}</dd>
+                    <dt>"Per minute (avg)"</dt><dd>{format::fixed(total as f64 / 60.0, 1)}</dd>
                     <dt>"Error rate"</dt><dd data-testid="error-rate">{format::percent(errors, total)}</dd>
                     <dt>"Unusable verdicts"</dt><dd data-testid="failure-rate">{format::percent(failures, total)}</dd>
                 </dl>
