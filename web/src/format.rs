@@ -126,6 +126,25 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// An id short enough to read in a table: ids of up to 12 characters as they are; a key id
+/// `k1796412249-8a0e3c43` as `k…8a0e3c43` (its random part); others as their first 8
+/// characters and `…` (a UUID's usual short form).
+pub fn short_id(id: &str) -> String {
+    if id.chars().count() <= 12 {
+        return id.to_owned();
+    }
+    if let Some((stamp, tail)) = id.split_once('-')
+        && stamp.len() > 1
+        && stamp.starts_with('k')
+        && stamp[1..].bytes().all(|b| b.is_ascii_digit())
+        && !tail.is_empty()
+    {
+        return format!("k…{tail}");
+    }
+    let head: String = id.chars().take(8).collect();
+    format!("{head}…")
+}
+
 /// A grace period: `none` for zero, else a [`duration`].
 pub fn grace(secs: u64) -> String {
     if secs == 0 {

@@ -120,6 +120,42 @@ fn the_license_table_links_each_row_and_says_when_empty() {
     assert!(text(&empty).contains("No licenses match"));
 }
 
+/// Names lead the row (the licensee is the link); the id is short, whole in its tooltip,
+/// and its copy button copies the whole.
+#[wasm_bindgen_test]
+async fn the_license_table_leads_with_names_and_shortens_ids() {
+    let id = "0193a7c2-5b1e-7c3d-9f00-2b7e4d1a9c55";
+    let rows = vec![license(id, "ACME Corp", LicenseState::Valid)];
+    let root = mount(move || view! { <LicenseTable licenses=rows now=NOW/> });
+    let tr = one(&root, "tbody tr");
+    let cells = all(&tr, "td");
+    assert_eq!(text(&cells[0]), "ACME Corp");
+    assert_eq!(
+        one(&cells[0], "a").get_attribute("href").unwrap(),
+        format!("/licenses/{id}")
+    );
+    let code = one(&tr, "code.id");
+    assert_eq!(text(&code), "0193a7c2…");
+    assert_eq!(code.get_attribute("title").as_deref(), Some(id));
+    let copy: HtmlElement = one(&tr, "button.copy").unchecked_into();
+    assert_eq!(copy.get_attribute("data-copy").as_deref(), Some(id));
+    assert!(copy.get_attribute("aria-label").unwrap().contains(id));
+    copy.click();
+    for _ in 0..50 {
+        settle().await;
+        if text(&copy) != "copy" {
+            break;
+        }
+    }
+    // The click reached the table's one handler, which found this button. (Headless Chromium
+    // may hold or refuse the clipboard: the button then says so.)
+    assert!(
+        ["copying…", "copied", "copy failed"].contains(&text(&copy).as_str()),
+        "{}",
+        text(&copy)
+    );
+}
+
 fn seat(id: &str, name: &str, status: lifeline_api::SeatStatus) -> lifeline_api::Seat {
     let ended = !matches!(
         status,

@@ -42,6 +42,23 @@ fn times_are_in_the_browsers_zone_and_say_which() {
 }
 
 #[wasm_bindgen_test]
+fn ids_are_shortened_to_what_tells_them_apart() {
+    assert_eq!(short_id("l-42"), "l-42");
+    assert_eq!(short_id("abcdefghijkl"), "abcdefghijkl");
+    assert_eq!(
+        short_id("0193a7c2-5b1e-7c3d-9f00-2b7e4d1a9c55"),
+        "0193a7c2…"
+    );
+    assert_eq!(short_id("k1796412249-8a0e3c43"), "k…8a0e3c43");
+    assert_eq!(short_id("kx796412249-8a0e3c43"), "kx796412…");
+    assert_eq!(
+        short_id("ééééééééééééé"),
+        "éééééééé…",
+        "characters, not bytes"
+    );
+}
+
+#[wasm_bindgen_test]
 fn counts_agree_with_their_nouns() {
     assert_eq!(count(0, "incident"), "0 incidents");
     assert_eq!(count(1, "single point"), "1 single point");

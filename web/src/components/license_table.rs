@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use lifeline_api::License;
 
 use super::badge::StateBadge;
+use super::copy::{IdCell, copy_on_click};
 use super::status::Empty;
 use crate::format;
 
@@ -24,26 +25,26 @@ pub fn LicenseTable(licenses: Vec<License>, now: u64) -> impl IntoView {
             );
             view! {
                 <tr data-license=l.id.clone()>
-                    <td class="mono"><a href=href>{l.id.clone()}</a></td>
-                    <td>{l.licensee}</td>
+                    <td><a href=href>{l.licensee}</a></td>
                     <td>{l.product}</td>
                     <td><StateBadge state=format::license_state(l.state)/></td>
                     <td>{expires}</td>
-                    <td class="mono">{l.kid}</td>
+                    <td class="nowrap"><IdCell id=l.id.clone() what="license id"/></td>
+                    <td class="nowrap"><IdCell id=l.kid what="key id"/></td>
                 </tr>
             }
         })
         .collect_view();
     view! {
         <div class="table-scroll">
-            <table class="licenses">
+            <table class="licenses" on:click=copy_on_click>
                 <thead>
                     <tr>
-                        <th scope="col">"License"</th>
                         <th scope="col">"Licensee"</th>
                         <th scope="col">"Product"</th>
                         <th scope="col">"State"</th>
                         <th scope="col">"Expires"</th>
+                        <th scope="col">"License id"</th>
                         <th scope="col">"Key"</th>
                     </tr>
                 </thead>

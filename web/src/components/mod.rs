@@ -4,6 +4,7 @@
 pub mod badge;
 pub mod chart;
 pub mod confirm;
+pub mod copy;
 pub mod health;
 pub mod license_table;
 pub mod map_graph;

@@ -7,6 +7,7 @@ use lifeline_api::{KeyStatus, Role, SigningKeyInfo};
 
 use crate::api::{self, ApiError};
 use crate::components::confirm::ConfirmDialog;
+use crate::components::copy::{IdCell, copy_on_click};
 use crate::components::status::{Empty, ErrorNotice, Loading};
 use crate::format;
 use crate::session::Auth;
@@ -106,9 +107,9 @@ pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
             };
             view! {
                 <tr data-kid=k.kid.clone()>
-                    <td class="mono">{k.kid.clone()}</td>
-                    <td>{if active { "signs now" } else { "retired" }}</td>
                     <td>{format::date_time(k.created_at)}</td>
+                    <td>{if active { "signs now" } else { "retired" }}</td>
+                    <td class="nowrap"><IdCell id=k.kid.clone() what="key id"/></td>
                     <td>{window}</td>
                     <td class=format!("health {class}")>{health}</td>
                 </tr>
@@ -117,9 +118,9 @@ pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
         .collect_view();
     view! {
         <div class="table-scroll">
-            <table class="keys">
+            <table class="keys" on:click=copy_on_click>
                 <thead><tr>
-                    <th scope="col">"Key id"</th><th scope="col">"Status"</th><th scope="col">"Created"</th>
+                    <th scope="col">"Created"</th><th scope="col">"Status"</th><th scope="col">"Key id"</th>
                     <th scope="col">"Signing window"</th><th scope="col">"Rotation"</th>
                 </tr></thead>
                 <tbody>{rows}</tbody>
