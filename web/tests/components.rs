@@ -118,6 +118,9 @@ fn the_license_table_links_each_row_and_says_when_empty() {
     let empty = mount(|| view! { <LicenseTable licenses=Vec::new() now=NOW/> });
     assert!(all(&empty, "table").is_empty());
     assert!(text(&empty).contains("No licenses match"));
+    let never =
+        mount(|| view! { <LicenseTable licenses=Vec::new() now=NOW empty="No licenses yet."/> });
+    assert_eq!(text(&never), "No licenses yet.");
 }
 
 /// Names lead the row (the licensee is the link); the id is short, whole in its tooltip,
@@ -736,6 +739,13 @@ fn incidents_list_links_each_one_with_severity_and_status() {
         Some("resolved")
     );
     assert!(text(&resolved).contains("1 min ago"), "{}", text(&resolved));
+    let never = mount(
+        || view! { <IncidentTable items=Vec::new() now=NOW empty="No incidents yet: none of the rules has fired on this server."/> },
+    );
+    assert!(
+        text(&never).contains("No incidents yet"),
+        "nothing yet is not nothing matches"
+    );
     let empty = mount(|| view! { <IncidentTable items=Vec::new() now=NOW/> });
     assert!(all(&empty, "table").is_empty());
     assert!(text(&empty).contains("No incidents match"));

@@ -8,11 +8,17 @@ use super::copy::{IdCell, copy_on_click};
 use super::status::Empty;
 use crate::format;
 
-/// One row per license, linking to its detail page; an empty list says so.
+/// One row per license, linking to its detail page; an empty list says so: `empty`, or
+/// that none matches the filters.
 #[component]
-pub fn LicenseTable(licenses: Vec<License>, now: u64) -> impl IntoView {
+pub fn LicenseTable(
+    licenses: Vec<License>,
+    now: u64,
+    #[prop(optional, into)] empty: Option<String>,
+) -> impl IntoView {
     if licenses.is_empty() {
-        return view! { <Empty text="No licenses match these filters."/> }.into_any();
+        let text = empty.unwrap_or_else(|| "No licenses match these filters.".to_owned());
+        return view! { <Empty text=text/> }.into_any();
     }
     let rows = licenses
         .into_iter()

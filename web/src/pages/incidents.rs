@@ -89,16 +89,29 @@ pub fn IncidentsPage() -> impl IntoView {
         {move || match list.get() {
             None => view! { <Loading what="the incidents"/> }.into_any(),
             Some(Err(e)) => view! { <ErrorNotice error=e/> }.into_any(),
-            Some(Ok(items)) => view! { <IncidentTable items=items now=format::now()/> }.into_any(),
+            Some(Ok(items)) => {
+                let filtered = status.with(Option::is_some) || !rule.with(String::is_empty) || since_days.get() != 0;
+                let empty = if filtered {
+                    "No incidents match these filters."
+                } else {
+                    "No incidents yet: none of the rules has fired on this server."
+                };
+                view! { <IncidentTable items=items now=format::now() empty=empty/> }.into_any()
+            }
         }}
     }
 }
 
 /// Incidents, newest first: each row links to its page.
 #[component]
-pub fn IncidentTable(items: Vec<Incident>, now: u64) -> impl IntoView {
+pub fn IncidentTable(
+    items: Vec<Incident>,
+    now: u64,
+    #[prop(optional, into)] empty: Option<String>,
+) -> impl IntoView {
     if items.is_empty() {
-        return view! { <Empty text="No incidents match these filters."/> }.into_any();
+        let text = empty.unwrap_or_else(|| "No incidents match these filters.".to_owned());
+        return view! { <Empty text=text/> }.into_any();
     }
     let rows = items
         .into_iter()

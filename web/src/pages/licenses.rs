@@ -123,8 +123,17 @@ pub fn LicensesPage() -> impl IntoView {
             Some(Ok(p)) => {
                 let next = p.next_cursor.clone();
                 let has_prev = !history.with(Vec::is_empty);
+                let filtered = !search.with(String::is_empty)
+                    || state.with(Option::is_some)
+                    || product.with(Option::is_some)
+                    || nearly_full.get();
+                let empty = if filtered {
+                    "No licenses match these filters."
+                } else {
+                    "No licenses yet: issue one above (or many with `lifeline provision`)."
+                };
                 view! {
-                    <LicenseTable licenses=p.items now=format::now()/>
+                    <LicenseTable licenses=p.items now=format::now() empty=empty/>
                     <nav class="pager" aria-label="Pages">
                         <button type="button" class="secondary" disabled=!has_prev on:click=move |_| {
                             let prev = history.try_update(Vec::pop).flatten().flatten();

@@ -291,6 +291,57 @@ fn CreateOverrideForm(on_created: Callback<()>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let done = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // What the form can offer to pick from (free text stays possible): the products, the
+    // licenses of the first page (their ids and licensees) and the open incidents.
+    let products = LocalResource::new(move || api::products(auth));
+    let licenses = LocalResource::new(move || async move {
+        let q = api::LicenseQuery {
+            limit: 200,
+            ..api::LicenseQuery::default()
+        };
+        api::licenses(auth, &q).await
+    });
+    let open_incidents = LocalResource::new(move || async move {
+        let q = api::IncidentQuery {
+            status: Some(lifeline_api::IncidentStatus::Open),
+            limit: 50,
+            ..api::IncidentQuery::default()
+        };
+        api::incidents(auth, &q).await
+    });
+    let choices = move || -> Vec<(String, String)> {
+        match scope_kind.get().as_str() {
+            "product" => products
+                .get()
+                .and_then(Result::ok)
+                .map(|ps| ps.into_iter().map(|p| (p.id, p.name)).collect())
+                .unwrap_or_default(),
+            kind => {
+                let page = licenses
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|p| p.items)
+                    .unwrap_or_default();
+                let mut out: Vec<(String, String)> = if kind == "licensee" {
+                    page.into_iter()
+                        .map(|l| (l.licensee, String::new()))
+                        .collect()
+                } else {
+                    page.into_iter()
+                        .map(|l| (l.id, format!("{} · {}", l.licensee, l.product)))
+                        .collect()
+                };
+                out.sort();
+                out.dedup();
+                out
+            }
+        }
+    };
+    let which_hint = move || match scope_kind.get().as_str() {
+        "product" => "A product id: pick one or type it.",
+        "licensee" => "A licensee's name, exactly as on its licenses: pick one or type it.",
+        _ => "A license id: pick one by its licensee, or paste the id.",
+    };
     let long = move || {
         hours.with(|h| {
             h.trim()
@@ -348,8 +399,13 @@ fn CreateOverrideForm(on_created: Callback<()>) -> impl IntoView {
             <Show when=move || scope_kind.get() != "all">
                 <div class="field">
                     <label for="ovr-scope-value">"Which"</label>
-                    <input id="ovr-scope-value" prop:value=move || scope_value.get()
+                    <input id="ovr-scope-value" list="ovr-scope-choices" aria-describedby="ovr-scope-hint"
+                        prop:value=move || scope_value.get()
                         on:input=move |ev| scope_value.set(event_target_value(&ev))/>
+                    <datalist id="ovr-scope-choices">
+                        {move || choices().into_iter().map(|(value, label)| view! { <option value=value label=label/> }).collect_view()}
+                    </datalist>
+                    <p id="ovr-scope-hint" class="hint">{which_hint}</p>
                 </div>
             </Show>
             <div class="field">
@@ -381,8 +437,14 @@ fn CreateOverrideForm(on_created: Callback<()>) -> impl IntoView {
             </div>
             <div class="field">
                 <label for="ovr-incident">"Incident"</label>
-                <input id="ovr-incident" placeholder="INC-1234" prop:value=move || incident.get()
+                <input id="ovr-incident" list="ovr-incident-choices" aria-describedby="ovr-incident-hint"
+                    placeholder="INC-1234" prop:value=move || incident.get()
                     on:input=move |ev| incident.set(event_target_value(&ev))/>
+                <datalist id="ovr-incident-choices">
+                    {move || open_incidents.get().and_then(Result::ok).unwrap_or_default().into_iter()
+                        .map(|i| view! { <option value=i.id.clone() label=i.title/> }).collect_view()}
+                </datalist>
+                <p id="ovr-incident-hint" class="hint">"An open incident (pick one) or your own tracker's reference."</p>
             </div>
             <Show when=long>
                 <Notice kind="warn" text="Longer than 72 hours: it waits for a second admin's approval."/>
