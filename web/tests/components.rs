@@ -443,11 +443,14 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
     assert_eq!(text(&one(&root, "[data-testid=error-rate]")), "10.0%");
     assert_eq!(text(&one(&root, "[data-testid=failure-rate]")), "20.0%");
     assert_eq!(text(&one(&root, "[data-count=incidents] .count")), "4");
-    // Three charts of this node's traffic (the fourth is the edge's, empty here).
+    // Three charts of this node's traffic; the fourth, the edge's, has nothing to draw and
+    // says so (with where verifiers post) instead of an empty frame.
     let charts = all(&root, "figure.chart");
     assert_eq!(charts.len(), 4);
     assert!(text(&root).contains("No verifier has reported telemetry yet"));
-    for chart in &charts {
+    assert!(all(&charts[3], "svg").is_empty());
+    assert!(text(&one(&charts[3], "[data-testid=chart-empty]")).contains("/api/v1/telemetry"));
+    for chart in &charts[..3] {
         let svg = one(chart, "svg[role=img]");
         assert!(svg.get_attribute("aria-label").is_some());
         assert_eq!(
@@ -457,6 +460,20 @@ async fn the_overview_shows_counts_traffic_charts_and_reasons() {
         // The y axis starts at 0 and is labelled.
         assert_eq!(text(&all(chart, "text.tick.y")[0]), "0");
     }
+    // Hovering a minute reads every series' value then: one zone per minute with a value.
+    let zones = all(&charts[0], "g.hover rect");
+    assert_eq!(zones.len(), 60);
+    let tip = text(&one(zones.last().unwrap(), "title"));
+    assert!(
+        tip.contains("requests") && tip.contains("unusable") && tip.contains("(requests)"),
+        "{tip}"
+    );
+    // A later line never hides an earlier one on the same values: earlier lines are wider.
+    let widths: Vec<f64> = all(&charts[0], "g.series polyline")
+        .iter()
+        .map(|p| p.get_attribute("stroke-width").unwrap().parse().unwrap())
+        .collect();
+    assert!(widths[0] > widths[1], "{widths:?}");
     // A line per series with a point per minute that has a value, drawn in the plot area.
     let lines = |chart: &web_sys::Element| {
         all(chart, "g.series")

@@ -86,15 +86,28 @@ fn n(v: f64) -> String {
     format::fixed(v, 1)
 }
 
-/// A line chart over the last hour. `unit` labels the y axis.
+/// A line chart over the last hour. `unit` labels the y axis; `empty` is what the figure
+/// says instead of a drawing when no series has a value above zero (an empty frame or a flat
+/// line at 0 reads as broken).
 #[component]
 pub fn LineChart(
     #[prop(into)] title: String,
     #[prop(into)] unit: String,
     #[prop(into)] series: Signal<Vec<Series>>,
+    #[prop(into)] empty: String,
 ) -> impl IntoView {
+    let label = format!("{title} ({unit}), last 60 minutes");
     let y_unit = unit.clone();
-    let plot = move || plot(&series.get(), &y_unit);
+    let drawing = move || {
+        let series = series.get();
+        if y_max(&series) > 0.0 {
+            view! { <div class="chart-svg" inner_html=svg(&series, &y_unit, &label)></div> }
+                .into_any()
+        } else {
+            view! { <p class="empty chart-empty" data-testid="chart-empty">{empty.clone()}</p> }
+                .into_any()
+        }
+    };
     let summary = move || {
         series
             .get()
@@ -109,9 +122,7 @@ pub fn LineChart(
     view! {
         <figure class="chart">
             <figcaption>{title.clone()}</figcaption>
-            <svg viewBox=format!("0 0 {} {}", n(WIDTH), n(HEIGHT)) role="img" aria-label=format!("{title} ({unit}), last 60 minutes")>
-                {plot}
-            </svg>
+            {drawing}
             <table class="sr-only">
                 <caption>{format!("{title} ({unit})")}</caption>
                 <thead><tr><th scope="col">"Series"</th><th scope="col">"Latest minute"</th><th scope="col">"Max"</th></tr></thead>
@@ -125,89 +136,166 @@ fn fmt(v: f64) -> String {
     format::fixed(v, if v.fract() == 0.0 { 0 } else { 2 })
 }
 
-/// The grid, axes, lines (with a dot per minute: a busy minute between quiet ones still
-/// shows) and the legend.
-fn plot(series: &[Series], unit: &str) -> impl IntoView + use<> {
+/// Text for SVG: `&`, `<`, `>` and `"` escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The chart's SVG markup: grid, axes, a line per series (earlier series wider, drawn first,
+/// so a later line on the same values never hides one: both stay visible), a dot per minute
+/// (a busy minute between quiet ones still shows), the legend, and per minute a hover zone
+/// whose tooltip reads that minute's value of every series. Built as text: the same drawing
+/// from the view macro cost the console several KB.
+pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
+    use std::fmt::Write;
     let (top, ticks) = y_axis(y_max(series));
     let (left, right, bottom) = (px(-MINUTES), px(0.0), py(0.0, top));
-    let y_grid = ticks
-        .into_iter()
-        .map(|t| {
-            let y = n(py(t, top));
-            view! {
-                <line class="grid" x1=n(left) x2=n(right) y1=y.clone() y2=y.clone()/>
-                <text class="tick y" x=n(left - 6.0) y=y text-anchor="end" dominant-baseline="middle">{tick_label(t)}</text>
-            }
-        })
-        .collect_view();
-    let x_grid = (0..=6)
-        .map(|i| {
-            let minutes = 60 - 10 * i;
-            let x = n(px(-f64::from(minutes)));
-            view! {
-                <line class="grid" x1=x.clone() x2=x.clone() y1=n(TOP) y2=n(bottom)/>
-                <text class="tick x" x=x y=n(bottom + 14.0) text-anchor="middle">{minutes.to_string()}</text>
-            }
-        })
-        .collect_view();
+    let mut out = format!(
+        "<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\"><g class=\"grid\">",
+        n(WIDTH),
+        n(HEIGHT),
+        escape(label)
+    );
+    for t in ticks {
+        let y = n(py(t, top));
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\"/>\
+             <text class=\"tick y\" x=\"{}\" y=\"{y}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>",
+            n(left),
+            n(right),
+            n(left - 6.0),
+            tick_label(t)
+        );
+    }
+    for i in 0..=6 {
+        let minutes = 60 - 10 * i;
+        let x = n(px(-f64::from(minutes)));
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/>\
+             <text class=\"tick x\" x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{minutes}</text>",
+            n(TOP),
+            n(bottom),
+            n(bottom + 14.0)
+        );
+    }
+    let _ = write!(
+        out,
+        "</g><line class=\"axis\" x1=\"{l}\" x2=\"{r}\" y1=\"{b}\" y2=\"{b}\"/>\
+         <line class=\"axis\" x1=\"{l}\" x2=\"{l}\" y1=\"{}\" y2=\"{b}\"/>\
+         <text class=\"axis-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">minutes ago</text>\
+         <text class=\"axis-label\" transform=\"translate(14 {}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        n(TOP),
+        n((left + right) / 2.0),
+        n(HEIGHT - 4.0),
+        n((TOP + bottom) / 2.0),
+        escape(unit),
+        l = n(left),
+        r = n(right),
+        b = n(bottom),
+    );
     let in_range = |p: &&(f64, f64)| (-MINUTES..=0.0).contains(&p.0) && p.1.is_finite();
-    let lines = series
+    let count = series.len();
+    for (i, s) in series.iter().enumerate() {
+        let color = s.css_color();
+        let width = 2.0 + 2.0 * (count - 1 - i) as f64;
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(in_range)
+            .map(|&(x, y)| (px(x), py(y, top)))
+            .collect();
+        let path: Vec<String> = points
+            .iter()
+            .map(|&(x, y)| format!("{},{}", n(x), n(y)))
+            .collect();
+        let _ = write!(
+            out,
+            "<g class=\"series\" data-series=\"{}\"><polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\" stroke-linejoin=\"round\"/>",
+            escape(&s.label),
+            path.join(" "),
+            n(width)
+        );
+        for (x, y) in points {
+            let _ = write!(
+                out,
+                "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{color}\"/>",
+                n(x),
+                n(y),
+                n(width / 2.0 + 1.5)
+            );
+        }
+        out.push_str("</g>");
+    }
+    // Hover zones: one per minute that has a value, its tooltip every series' value then.
+    let mut minutes: Vec<f64> = series
         .iter()
-        .map(|s| {
-            let color = s.css_color();
-            let points: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .filter(in_range)
-                .map(|&(x, y)| (px(x), py(y, top)))
-                .collect();
-            let path = points
-                .iter()
-                .map(|&(x, y)| format!("{},{}", n(x), n(y)))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let dots = points
-                .into_iter()
-                .map(|(x, y)| view! { <circle cx=n(x) cy=n(y) r="3" fill=color.clone()/> })
-                .collect_view();
-            view! {
-                <g class="series" data-series=s.label.clone()>
-                    <polyline points=path fill="none" stroke=color.clone() stroke-width="2"/>
-                    {dots}
-                </g>
-            }
-        })
-        .collect_view();
+        .flat_map(|s| s.points.iter().filter(in_range).map(|p| p.0))
+        .collect();
+    minutes.sort_by(f64::total_cmp);
+    minutes.dedup();
+    let zone = (right - left) / MINUTES;
+    out.push_str("<g class=\"hover\">");
+    for m in minutes {
+        let values: Vec<String> = series
+            .iter()
+            .filter_map(|s| {
+                let y = s.points.iter().find(|p| p.0 == m)?.1;
+                Some(format!("{} {}", s.label, fmt(y)))
+            })
+            .collect();
+        let when = match (-m).round() as u64 {
+            0 => "this minute".to_owned(),
+            ago => format!("{ago} min ago"),
+        };
+        let _ = write!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" data-minute=\"{}\"><title>{}: {} ({})</title></rect>",
+            n(px(m) - zone / 2.0),
+            n(TOP),
+            n(zone),
+            n(bottom - TOP),
+            fmt(m),
+            when,
+            escape(&values.join(", ")),
+            escape(unit)
+        );
+    }
+    out.push_str("</g>");
     let legend_width = series
         .iter()
         .map(|s| s.label.chars().count())
         .max()
         .map_or(0.0, |chars| chars as f64 * 7.5 + 40.0);
-    let legend = series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let y = TOP + 14.0 + 16.0 * i as f64;
-            let color = s.css_color();
-            view! {
-                <line x1=n(left + 10.0) x2=n(left + 26.0) y1=n(y) y2=n(y) stroke=color stroke-width="2"/>
-                <text class="legend" x=n(left + 32.0) y=n(y) dominant-baseline="middle">{s.label.clone()}</text>
-            }
-        })
-        .collect_view();
-    let legend_height = 16.0 * series.len() as f64 + 8.0;
-    view! {
-        <g class="grid">{y_grid}{x_grid}</g>
-        <line class="axis" x1=n(left) x2=n(right) y1=n(bottom) y2=n(bottom)/>
-        <line class="axis" x1=n(left) x2=n(left) y1=n(TOP) y2=n(bottom)/>
-        <text class="axis-label" x=n((left + right) / 2.0) y=n(HEIGHT - 4.0) text-anchor="middle">"minutes ago"</text>
-        <text class="axis-label" transform=format!("translate(14 {}) rotate(-90)", n((TOP + bottom) / 2.0)) text-anchor="middle">{unit.to_owned()}</text>
-        {lines}
-        {(!series.is_empty()).then(|| view! {
-            <g class="legend">
-                <rect x=n(left + 4.0) y=n(TOP + 4.0) width=n(legend_width) height=n(legend_height) rx="3"/>
-                {legend}
-            </g>
-        })}
+    if count > 0 {
+        let _ = write!(
+            out,
+            "<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>",
+            n(left + 4.0),
+            n(TOP + 4.0),
+            n(legend_width),
+            n(16.0 * count as f64 + 8.0)
+        );
+        for (i, s) in series.iter().enumerate() {
+            let y = n(TOP + 14.0 + 16.0 * i as f64);
+            let _ = write!(
+                out,
+                "<line x1=\"{}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"{}\" stroke-width=\"{}\"/>\
+                 <text class=\"legend\" x=\"{}\" y=\"{y}\" dominant-baseline=\"middle\">{}</text>",
+                n(left + 10.0),
+                n(left + 26.0),
+                s.css_color(),
+                n(2.0 + 2.0 * (count - 1 - i) as f64),
+                n(left + 32.0),
+                escape(&s.label)
+            );
+        }
+        out.push_str("</g>");
     }
+    out.push_str("</svg>");
+    out
 }

@@ -145,6 +145,9 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
     } else {
         view! { <LicenseTable licenses=expiring_soon now=now/> }.into_any()
     };
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
     view! {
         <div class="overview" data-ready="overview">
             <p class="updated">"As of " {format::date_time(now)} " · refreshes every 10 s"</p>
@@ -174,9 +177,12 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                     <dt>"Unusable verdicts"</dt><dd data-testid="failure-rate">{format::percent(failures, total)}</dd>
                 </dl>
                 <div class="charts">
-                    <LineChart title="Validations per minute" unit="requests" series=Signal::stored(rate)/>
-                    <LineChart title="Errors and unusable verdicts" unit="% of requests" series=Signal::stored(ratio)/>
-                    <LineChart title="Latency" unit="ms" series=Signal::stored(latency)/>
+                    <LineChart title="Validations per minute" unit="requests" series=Signal::stored(rate)
+                        empty=format!("No validations in the last hour: point a client at {origin} (lifeline check --server {origin}, or the JS Client).")/>
+                    <LineChart title="Errors and unusable verdicts" unit="% of requests" series=Signal::stored(ratio)
+                        empty=if total == 0 { "No validations in the last hour, so no errors." } else { "No errors and no unusable verdicts in the last hour." }/>
+                    <LineChart title="Latency" unit="ms" series=Signal::stored(latency)
+                        empty="No validations in the last hour, so no latency to show."/>
                 </div>
             </section>
             <section aria-labelledby="edge-h">
@@ -186,7 +192,8 @@ pub fn OverviewView(overview: Overview) -> impl IntoView {
                     <dt>"Unusable"</dt><dd>{format::percent(edge_failures, edge_total)}</dd>
                 </dl>
                 <div class="charts">
-                    <LineChart title="Verdicts at the edge per minute" unit="verdicts" series=Signal::stored(edge_rate)/>
+                    <LineChart title="Verdicts at the edge per minute" unit="verdicts" series=Signal::stored(edge_rate)
+                        empty=format!("No verdicts from verifiers in the last hour: they post them to {origin}/api/v1/telemetry.")/>
                 </div>
                 {edge_reasons}
                 {services_view}
