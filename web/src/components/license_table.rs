@@ -42,7 +42,7 @@ pub fn LicenseTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="licenses" on:click=copy_on_click>
                 <thead>
                     <tr>

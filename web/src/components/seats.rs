@@ -94,7 +94,7 @@ pub fn SeatTable(
         .collect_view();
     view! {
         <p data-testid="seat-summary">{summary}</p>
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="seats">
                 <thead>
                     <tr>

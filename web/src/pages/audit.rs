@@ -111,7 +111,7 @@ pub fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="audit">
                 <thead><tr>
                     <th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"Actor"</th>

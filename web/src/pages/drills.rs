@@ -228,7 +228,7 @@ pub fn DrillsHowTo(
             <p class="empty">{headline}</p>
             <p>"Press " <strong>"Run"</strong> " next to a drill above (operator role), or run one from a shell \
                 against a local lab and store its report on this server (with an admin token):"</p>
-            <pre class="mono"><code>{format!(
+            <pre class="mono" tabindex="0"><code>{format!(
                 "lifeline drill list\nLIFELINE_ADMIN_TOKEN=… lifeline drill run {name} --report-to {server}"
             )}</code></pre>
             <p>
@@ -319,7 +319,7 @@ pub fn DrillSummary(
     };
     view! {
         <p data-testid="drill-tally" class={if failing > 0 { "tally failing" } else { "tally" }}>{tally}</p>
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="drill-summary">
                 <thead><tr>
                     <th scope="col">"Drill"</th><th scope="col">"Last result"</th><th scope="col">"Ran"</th>
@@ -373,7 +373,7 @@ pub fn DrillRunPanel(run: DrillRun, now: u64) -> impl IntoView {
             {(run.status == DrillRunStatus::Running).then(|| view! {
                 <progress aria-label="Drill in progress"></progress>
             })}
-            <ol class="steps mono">{steps}</ol>
+            <ol class="steps mono" tabindex="0" aria-label="Steps of the run">{steps}</ol>
             {outcome}
         </section>
     }
@@ -410,7 +410,7 @@ pub fn DrillTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="drills">
                 <thead><tr>
                     <th scope="col">"Drill"</th><th scope="col">"Result"</th><th scope="col">"Ran"</th>

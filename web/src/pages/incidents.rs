@@ -130,7 +130,7 @@ pub fn IncidentTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="incidents">
                 <thead><tr>
                     <th scope="col">"Severity"</th><th scope="col">"Incident"</th><th scope="col">"Status"</th>

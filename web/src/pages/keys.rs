@@ -117,7 +117,7 @@ pub fn KeyTable(keys: Vec<SigningKeyInfo>, now: u64) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="keys" on:click=copy_on_click>
                 <thead><tr>
                     <th scope="col">"Created"</th><th scope="col">"Status"</th><th scope="col">"Key id"</th>

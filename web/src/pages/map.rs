@@ -108,7 +108,7 @@ pub fn MapView(map: DependencyMap) -> impl IntoView {
             Some(view! {
                 <section class="map-group" data-kind=kind.as_str()>
                     <h2>{kind_title(*kind)}</h2>
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0">
                         <table class="map">
                             <thead><tr>
                                 <th scope="col">"Component"</th><th scope="col">"Health"</th>

@@ -189,7 +189,7 @@ pub fn OverrideTable(
         })
         .collect_view();
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" tabindex="0">
             <table class="overrides">
                 <thead><tr>
                     <th scope="col">"Override"</th><th scope="col">"Covers"</th><th scope="col">"Effect"</th>

@@ -96,12 +96,50 @@ struct Shots {
 }
 
 impl Shots {
+    /// A screenshot of the page as it is, after axe-core found no serious or critical
+    /// accessibility violation in it.
     async fn take(&mut self, browser: &Client, name: &str) {
+        axe(browser, name).await;
         let png = browser.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
         std::fs::write(self.dir.join(format!("{name}.png")), png).unwrap();
         self.taken.push(format!("{name}.png"));
     }
+}
+
+/// Runs axe-core (npm, pinned in tests/npm) on the page and fails on any serious or critical
+/// violation (WCAG 2 A and AA rules and axe's best practices), naming rule, help and elements.
+async fn axe(browser: &Client, page: &str) {
+    let source =
+        std::fs::read_to_string(workspace().join("tests/npm/node_modules/axe-core/axe.min.js"))
+            .expect(
+                "axe-core is installed in tests/npm (npm ci --prefix tests/npm: .ci/setup does it)",
+            );
+    let loaded = browser
+        .execute("return typeof window.axe === 'object';", vec![])
+        .await
+        .unwrap();
+    if loaded != Value::Bool(true) {
+        browser.execute(&source, vec![]).await.unwrap();
+    }
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document, { resultTypes: ['violations'] })\
+               .then((r) => done(r.violations\
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')\
+                 .map((v) => ({ rule: v.id, impact: v.impact, help: v.help,\
+                   nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }))))\
+               .catch((e) => done([{ rule: 'axe failed', help: String(e) }]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        json!([]),
+        "{page}: serious or critical accessibility violations:\n{found:#}"
+    );
 }
 
 async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
@@ -743,11 +781,84 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     browser.goto(&base).await.unwrap();
     wait_for(&browser, "[data-ready=overview]").await;
 
-    // A phone-sized window: the overview still reads.
+    // A phone on call (390 px wide): every page again, a license in each state, an incident
+    // and a drill report, each screenshotted after axe-core found nothing serious.
     browser.set_window_size(390, 844).await.unwrap();
+    for (label, ready) in [
+        ("Overview", "[data-ready=overview]"),
+        ("Licenses", "table.licenses"),
+        ("Incidents", "table.incidents"),
+        ("Drills", "table.drill-summary"),
+        ("Overrides", "#ovr-scope"),
+        ("Keys", "table.keys"),
+        ("Map", "[data-ready=map]"),
+        ("Audit", "table.audit"),
+    ] {
+        nav(&browser, label).await;
+        wait_for(&browser, ready).await;
+        shots
+            .take(&browser, &format!("{}-390px", label.to_lowercase()))
+            .await;
+    }
+    // The overview's six cards make whole rows at every width: 2 per row here, 6 at 1280 and
+    // 1920 px (checked below).
+    let rows_of_cards = r#"const tops = [...document.querySelectorAll('.cards > .card')].map((c) => Math.round(c.getBoundingClientRect().top));
+        const rows = {}; tops.forEach((t) => { rows[t] = (rows[t] || 0) + 1; }); return Object.values(rows);"#;
     nav(&browser, "Overview").await;
     wait_for(&browser, "[data-ready=overview]").await;
-    shots.take(&browser, "overview-390px").await;
+    assert_eq!(
+        browser.execute(rows_of_cards, vec![]).await.unwrap(),
+        json!([2, 2, 2])
+    );
+    for state in ["valid", "grace", "expired", "revoked"] {
+        browser
+            .goto(&format!("{base}/licenses?state={state}"))
+            .await
+            .unwrap();
+        wait_for(&browser, "table.licenses tbody tr a")
+            .await
+            .click()
+            .await
+            .unwrap();
+        wait_for(
+            &browser,
+            &format!("[data-testid=server-state] [data-state={state}]"),
+        )
+        .await;
+        wait_for(&browser, "[data-testid=edge-verdict]").await;
+        shots
+            .take(&browser, &format!("license-{state}-390px"))
+            .await;
+    }
+    browser.goto(&format!("{base}/incidents")).await.unwrap();
+    wait_for(&browser, "table.incidents tbody tr a")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "article.incident").await;
+    wait_for_text(&browser, "ol.timeline", "opened").await;
+    shots.take(&browser, "incident-390px").await;
+    browser
+        .goto(&format!("{base}/drills/{report_id}"))
+        .await
+        .unwrap();
+    wait_for(
+        &browser,
+        &format!("article.drill[data-report='{report_id}']"),
+    )
+    .await;
+    shots.take(&browser, "drill-390px").await;
+    for width in [1920, 1280] {
+        browser.set_window_size(width, 1000).await.unwrap();
+        nav(&browser, "Overview").await;
+        wait_for(&browser, "[data-ready=overview]").await;
+        assert_eq!(
+            browser.execute(rows_of_cards, vec![]).await.unwrap(),
+            json!([6]),
+            "{width} px: one row of cards"
+        );
+    }
     browser.set_window_size(1280, 900).await.unwrap();
 
     // An expired session leads back to sign-in, saying why.
