@@ -96,15 +96,39 @@ struct Shots {
 }
 
 impl Shots {
-    /// A screenshot of the page as it is, after axe-core found no serious or critical
-    /// accessibility violation in it.
+    /// A screenshot of the page as it is, after checking it had no script error and axe-core
+    /// found no serious or critical accessibility violation in it.
     async fn take(&mut self, browser: &Client, name: &str) {
+        no_script_errors(browser, name).await;
         axe(browser, name).await;
         let png = browser.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
         std::fs::write(self.dir.join(format!("{name}.png")), png).unwrap();
         self.taken.push(format!("{name}.png"));
     }
+}
+
+/// Fails when the page recorded a script error (an uncaught exception, a rejected promise
+/// nobody handled, a `console.error`: a Rust panic in the console's WASM is all three) since
+/// the recorder was installed, then (re)installs it: it is installed at every check, so a page
+/// loaded by `goto` is watched from its first check on, and the in-app navigation between
+/// checks (the console is one page) is watched throughout.
+async fn no_script_errors(browser: &Client, page: &str) {
+    let errors = browser
+        .execute(
+            "if (!window.__lifelineErrors) {\
+               window.__lifelineErrors = [];\
+               addEventListener('error', (e) => __lifelineErrors.push(`error: ${e.message}`));\
+               addEventListener('unhandledrejection', (e) => __lifelineErrors.push(`unhandled rejection: ${e.reason}`));\
+               const original = console.error;\
+               console.error = (...args) => { __lifelineErrors.push(`console.error: ${args.join(' ')}`); original.apply(console, args); };\
+             }\
+             return __lifelineErrors.splice(0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(errors, json!([]), "{page}: script errors");
 }
 
 /// Runs axe-core (npm, pinned in tests/npm) on the page and fails on any serious or critical
