@@ -69,6 +69,7 @@ pub fn ConfirmDialog(
                             class="danger"
                             data-testid="confirm"
                             disabled=move || !ready()
+                            title=move || (!ready()).then_some("Give a reason first: it goes into the audit log.")
                             on:click=move |_| confirm()
                         >
                             {confirm_label.clone()}

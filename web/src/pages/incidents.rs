@@ -123,8 +123,8 @@ pub fn IncidentTable(
                     <td><a href=format!("/incidents/{}", i.id)>{i.title.clone()}</a>
                         <div class="hint mono">{i.rule.clone()} " · " {i.subject.clone()}</div></td>
                     <td class=format!("incident-status {status}")>{status}</td>
-                    <td>{format::relative(i.opened_at, now)}</td>
-                    <td>{i.resolved_at.map(|t| format::relative(t, now)).unwrap_or_else(|| "—".to_owned())}</td>
+                    <td>{format::when(i.opened_at, now)}</td>
+                    <td>{i.resolved_at.map(|t| format::when(t, now)).unwrap_or_else(|| "—".to_owned())}</td>
                 </tr>
             }
         })

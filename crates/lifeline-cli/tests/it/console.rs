@@ -237,6 +237,8 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     // A second server as `make run` starts it (`--demo`: its fleet, its first drill a minute
     // in), which this test sends nothing: whatever life its console shows, the demo made.
     let live = ConsoleServer::start(&console, &["--demo"]);
+    // And one with licenses but no traffic at all: what its charts say.
+    let quiet = ConsoleServer::start(&console, &["--demo=data"]);
 
     // Some validation traffic for the overview's charts: usable and refused tokens.
     let (_, page) = api(&base, "GET", "/api/v1/licenses?limit=20", &admin, None);
@@ -378,6 +380,13 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     assert!(
         edge_verdicts.parse::<u64>().unwrap() >= 2,
         "{edge_verdicts}"
+    );
+    // Hovering a minute of a chart reads every series' value then.
+    let zone = wait_for(&browser, "figure.chart g.hover rect title").await;
+    let readout = zone.prop("textContent").await.unwrap().unwrap_or_default();
+    assert!(
+        readout.contains("requests") && readout.contains("unusable"),
+        "{readout}"
     );
     shots.take(&browser, "overview").await;
 
@@ -802,6 +811,32 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     shots.take(&browser, "drill").await;
 
     live.walk(&browser, &mut shots).await;
+    browser.goto(&base).await.unwrap();
+    wait_for(&browser, "[data-ready=overview]").await;
+
+    // A server without traffic: every chart says so in words, not with an empty frame.
+    browser.goto(&quiet.base).await.unwrap();
+    sign_in(&browser, &quiet.admin).await;
+    wait_for(&browser, "[data-ready=overview]").await;
+    let empty = browser
+        .execute(
+            "return [...document.querySelectorAll('figure.chart')].map((f) => [!!f.querySelector('svg'), f.querySelector('[data-testid=chart-empty]')?.textContent ?? '']);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let empty = empty.as_array().unwrap();
+    assert_eq!(empty.len(), 4, "{empty:?}");
+    for chart in empty {
+        assert_eq!(chart[0], json!(false), "no drawing: {chart}");
+        assert!(chart[1].as_str().unwrap().starts_with("No "), "{chart}");
+    }
+    assert!(
+        empty[0][1].as_str().unwrap().contains(&quiet.base),
+        "{empty:?}"
+    );
+    shots.take(&browser, "overview-no-traffic").await;
+    // (Back on the first server's origin, this tab's session there still holds.)
     browser.goto(&base).await.unwrap();
     wait_for(&browser, "[data-ready=overview]").await;
 
