@@ -8,9 +8,14 @@
 //! as the full package's (`state`, `reason`, `detail`, `kid`, `expiresAt`, `graceUntil`,
 //! `claims`), fresh and unfrozen on every call. Bad arguments throw an `Error` with a `code`.
 
-use lifeline_core::{KeySet, Policy, UnixTime};
+// The full build's argument helpers, the very same file: key sets, times and coded errors are
+// read and reported alike by both entries.
+#[path = "../../lifeline-wasm/src/js_args.rs"]
+mod js_args;
+
+use js_args::{error, key_set, now_from_ms};
+use lifeline_core::{Policy, UnixTime};
 use serde::Serialize;
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -97,12 +102,7 @@ impl Verifier {
         #[wasm_bindgen(js_name = nowMs)] now_ms: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
-        let Some(tokens) = tokens.dyn_ref::<js_sys::Array>() else {
-            return Err(error(
-                "invalid_argument",
-                "tokens must be an array of strings",
-            ));
-        };
+        let tokens = js_args::token_array(tokens)?;
         let verdicts = tokens
             .iter()
             .map(|token| {
@@ -157,28 +157,6 @@ fn parse(json: &Result<String, serde_json::Error>) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(json)
 }
 
-fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
-    let text = match keys.as_string() {
-        Some(text) => text,
-        None if keys.is_object() => js_sys::JSON::stringify(keys)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                error(
-                    "malformed_key_set",
-                    "keys: cannot serialize the object as JSON",
-                )
-            })?,
-        None => {
-            return Err(error(
-                "malformed_key_set",
-                "keys must be a JWKS object ({ keys: [...] }) or its JSON text",
-            ));
-        }
-    };
-    KeySet::from_jwks_json(text.as_bytes()).map_err(|e| error(e.code(), &e.to_string()))
-}
-
 /// `options[name]`, `None` when absent (undefined or null).
 fn option(options: &js_sys::Object, name: &str) -> Result<Option<JsValue>, JsValue> {
     let value = js_sys::Reflect::get(options, &JsValue::from_str(name))?;
@@ -197,23 +175,4 @@ fn whole(value: &JsValue, name: &str) -> Result<u32, JsValue> {
                 &format!("options.{name} must be a whole number from 0 to 4294967295"),
             )
         })
-}
-
-/// `nowMs` (milliseconds, like `Date.now()`) to whole seconds; absent means `Date.now()`.
-fn now_from_ms(now_ms: Option<f64>) -> Result<UnixTime, JsValue> {
-    let ms = now_ms.unwrap_or_else(js_sys::Date::now);
-    if !ms.is_finite() || ms < 0.0 {
-        return Err(error(
-            "invalid_time",
-            "nowMs must be a finite, non-negative number of milliseconds",
-        ));
-    }
-    Ok(UnixTime::from_secs((ms / 1000.0).floor() as u64))
-}
-
-/// An `Error` whose `message` is for people and whose `code` is for programs.
-fn error(code: &str, message: &str) -> JsValue {
-    let error = js_sys::Error::new(message);
-    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
-    error.into()
 }

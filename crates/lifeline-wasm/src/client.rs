@@ -28,7 +28,7 @@ use crate::telemetry::ClientTelemetry;
 #[path = "client_seat.rs"]
 mod seat;
 use crate::timers::{clear_timeout, now_ms, set_timeout, sleep};
-use crate::{convert, js_error, js_verdict};
+use crate::{convert, js_args, js_verdict};
 
 #[wasm_bindgen(typescript_custom_section)]
 const CLIENT_TYPES: &'static str = r#"
@@ -98,7 +98,7 @@ extern "C" {
 }
 
 fn bad(message: &str) -> JsValue {
-    js_error::error("invalid_options", message)
+    js_args::error("invalid_options", message)
 }
 
 fn opt_string(obj: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
@@ -184,7 +184,7 @@ impl Client {
         let license = opt_string(&raw, "licenseToken")?
             .ok_or_else(|| bad("options.licenseToken is required"))?;
         let keys_value = Reflect::get(&raw, &"keys".into()).unwrap_or(JsValue::UNDEFINED);
-        let keys = crate::verifier::key_set(&keys_value)?;
+        let keys = crate::js_args::key_set(&keys_value)?;
         let cache_value = Reflect::get(&raw, &"cache".into()).unwrap_or(JsValue::UNDEFINED);
         let store = if cache_value.is_undefined()
             || cache_value.as_string().as_deref() == Some("memory")
@@ -194,7 +194,7 @@ impl Client {
             let ls = Reflect::get(&js_sys::global(), &"localStorage".into())
                 .unwrap_or(JsValue::UNDEFINED);
             if ls.is_undefined() || ls.is_null() {
-                return Err(js_error::error(
+                return Err(js_args::error(
                     "invalid_options",
                     "cache \"localStorage\": this runtime has no localStorage",
                 ));
@@ -206,7 +206,7 @@ impl Client {
         {
             Store::Custom(cache_value)
         } else {
-            return Err(js_error::error(
+            return Err(js_args::error(
                 "invalid_options",
                 "options.cache must be \"memory\", \"localStorage\" or an object with get(key) and set(key, value)",
             ));
@@ -531,7 +531,7 @@ async fn save_cache(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     let pending = {
         let i = inner.borrow();
         let text = serde_json::to_string(i.session.cache())
-            .map_err(|e| js_error::error("internal", &e.to_string()))?;
+            .map_err(|e| js_args::error("internal", &e.to_string()))?;
         store_set(&i.store, &i.cache_key, &text)?
     };
     JsFuture::from(Promise::resolve(&pending)).await.map(|_| ())
@@ -563,7 +563,7 @@ fn call_method(obj: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, J
     let f: Function = Reflect::get(obj, &name.into())?.dyn_into()?;
     let array: js_sys::Array = args.iter().collect();
     f.apply(obj, &array).map_err(|e| {
-        js_error::error(
+        js_args::error(
             "cache_failed",
             &format!("cache {name}: {}", e.as_string().unwrap_or_default()),
         )

@@ -175,7 +175,7 @@ async fn save(inner: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
             return Ok(());
         };
         let text = serde_json::to_string(&s.keeper.cache())
-            .map_err(|e| crate::js_error::error("internal", &e.to_string()))?;
+            .map_err(|e| crate::js_args::error("internal", &e.to_string()))?;
         super::store_set(&i.store, &seat_key(&i), &text)?
     };
     JsFuture::from(Promise::resolve(&pending)).await.map(|_| ())
@@ -229,7 +229,7 @@ pub(super) async fn step(inner: &Rc<RefCell<Inner>>) -> Result<Option<JsValue>, 
 /// either way. Resolves to whether a node took it.
 pub(super) async fn release(inner: &Rc<RefCell<Inner>>, keepalive: bool) -> Result<bool, JsValue> {
     if inner.borrow().seat.is_none() {
-        return Err(crate::js_error::error(
+        return Err(crate::js_args::error(
             "seat_disabled",
             "this Client has no seat option",
         ));

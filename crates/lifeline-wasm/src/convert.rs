@@ -5,12 +5,12 @@ use std::borrow::Cow;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::js_error;
+use crate::js_args;
 
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| js_error::error("internal", &format!("cannot convert to a JS value: {e}")))
+        .map_err(|e| js_args::error("internal", &format!("cannot convert to a JS value: {e}")))
 }
 
 /// The largest integer a JS number holds exactly (`Number.MAX_SAFE_INTEGER`).
@@ -26,7 +26,7 @@ pub(crate) fn claims_to_js(
     claims: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<JsValue, JsValue> {
     let text = serde_json::to_string(claims)
-        .map_err(|e| js_error::error("internal", &format!("cannot convert the claims: {e}")))?;
+        .map_err(|e| js_args::error("internal", &format!("cannot convert the claims: {e}")))?;
     js_sys::JSON::parse(&text)
 }
 

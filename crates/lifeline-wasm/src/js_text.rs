@@ -5,7 +5,7 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::js_error;
+use crate::js_args;
 
 // Shipped as a file beside the glue (inline_js), never compiled from a string at run time.
 #[wasm_bindgen(inline_js = "
@@ -31,7 +31,7 @@ impl TextBuffer {
     /// The UTF-8 bytes of `text`, which must be a JS string (`what` names it in the error).
     pub(crate) fn read(&mut self, text: &JsValue, what: &str) -> Result<&[u8], JsValue> {
         let Some(string) = text.dyn_ref::<js_sys::JsString>() else {
-            return Err(js_error::error(
+            return Err(js_args::error(
                 "invalid_argument",
                 &format!("{what} must be a string"),
             ));

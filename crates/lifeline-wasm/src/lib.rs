@@ -18,7 +18,7 @@
 
 mod client;
 mod convert;
-mod js_error;
+mod js_args;
 mod js_text;
 mod js_verdict;
 mod telemetry;
@@ -43,7 +43,7 @@ pub use verifier::{Verifier, VerifierOptionsArg};
 #[wasm_bindgen(unchecked_return_type = "Inspection")]
 pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
     let inspection = lifeline_core::inspect(token.as_bytes())
-        .map_err(|e| js_error::error(e.reason().as_str(), &e.to_string()))?;
+        .map_err(|e| js_args::error(e.reason().as_str(), &e.to_string()))?;
     let mut inspection = types::Inspection::from(inspection);
     // What it shows is untrusted and may hold any integer: beyond 2^53 it becomes the nearest
     // JS number instead of an `internal` error.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::{convert, js_error};
+use crate::{convert, js_args};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TELEMETRY_TYPES: &'static str = r#"
@@ -79,7 +79,7 @@ extern "C" {
 }
 
 fn bad(message: &str) -> JsValue {
-    js_error::error("invalid_options", message)
+    js_args::error("invalid_options", message)
 }
 
 fn get(obj: &JsValue, name: &str) -> JsValue {
@@ -101,7 +101,7 @@ fn checked_name(name: String, what: &str) -> Result<String, JsValue> {
     if telemetry_name_ok(&name) {
         Ok(name)
     } else {
-        Err(js_error::error(
+        Err(js_args::error(
             "invalid_name",
             &format!("{what} must be 1 to 128 of A-Z a-z 0-9 . _ - : /"),
         ))
@@ -133,7 +133,7 @@ pub(crate) fn report(
     };
     let report = batch
         .drain(&service, &instance, now)
-        .map_err(|e| js_error::error(e.code(), &e.to_string()))?;
+        .map_err(|e| js_args::error(e.code(), &e.to_string()))?;
     convert::to_js(&report)
 }
 
@@ -267,7 +267,7 @@ pub(crate) async fn send<T>(
     let (report, urls, token) = {
         let mut s = shared.borrow_mut();
         let Some(t) = field(&mut s) else {
-            return Err(js_error::error(
+            return Err(js_args::error(
                 "telemetry_disabled",
                 "this Client was made without the telemetry option",
             ));
@@ -279,7 +279,7 @@ pub(crate) async fn send<T>(
         let report = t
             .batch
             .drain(&t.service, &t.instance, now)
-            .map_err(|e| js_error::error(e.code(), &e.to_string()))?;
+            .map_err(|e| js_args::error(e.code(), &e.to_string()))?;
         t.last_post_ms = now_ms;
         t.in_flight = true;
         (report, t.urls.clone(), t.token.clone())

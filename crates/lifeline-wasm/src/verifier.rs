@@ -4,12 +4,13 @@ use lifeline_core::{
 };
 use wasm_bindgen::prelude::*;
 
+use crate::js_args::{key_set, now_from_ms};
 use crate::js_text::TextBuffer;
 use crate::js_verdict::{self, Entry};
 use crate::types::{
     OverrideInfo, OverridesLoaded, RefusedOverride, VerifierOptions, VerifierStats,
 };
-use crate::{convert, js_error};
+use crate::{convert, js_args};
 
 #[wasm_bindgen]
 extern "C" {
@@ -59,7 +60,7 @@ impl Verifier {
             VerifierOptions::default()
         } else {
             serde_wasm_bindgen::from_value(options.clone())
-                .map_err(|e| js_error::error("invalid_options", &format!("options: {e}")))?
+                .map_err(|e| js_args::error("invalid_options", &format!("options: {e}")))?
         };
         let on_verdict = if options.is_object() {
             let f = js_sys::Reflect::get(&options, &JsValue::from_str("onVerdict"))
@@ -68,7 +69,7 @@ impl Verifier {
                 None
             } else {
                 Some(f.dyn_into::<js_sys::Function>().map_err(|_| {
-                    js_error::error("invalid_options", "options.onVerdict must be a function")
+                    js_args::error("invalid_options", "options.onVerdict must be a function")
                 })?)
             }
         } else {
@@ -125,12 +126,7 @@ impl Verifier {
     ) -> Result<JsValue, JsValue> {
         let now = now_from_ms(now_ms)?;
         let wall = wall(now, now_ms);
-        let Some(tokens) = tokens.dyn_ref::<js_sys::Array>() else {
-            return Err(js_error::error(
-                "invalid_argument",
-                "tokens must be an array of strings",
-            ));
-        };
+        let tokens = js_args::token_array(tokens)?;
         let out = js_sys::Array::new_with_length(tokens.length());
         let mut text = std::mem::take(&mut self.text);
         let mut result = Ok(());
@@ -246,7 +242,7 @@ impl Verifier {
             now,
             self.policy.leeway_secs(),
         )
-        .map_err(|e| js_error::error(e.reason().as_str(), &format!("override bundle: {e}")))?;
+        .map_err(|e| js_args::error(e.reason().as_str(), &format!("override bundle: {e}")))?;
         // Keep the tokens that verified, so a later setKeys re-checks them.
         let mut loaded = self.load_overrides(verified.tokens, now);
         loaded.skipped = verified.skipped;
@@ -335,45 +331,10 @@ impl Verifier {
     }
 }
 
-pub(crate) fn key_set(keys: &JsValue) -> Result<KeySet, JsValue> {
-    let text = match keys.as_string() {
-        Some(text) => text,
-        None if keys.is_object() => js_sys::JSON::stringify(keys)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| {
-                js_error::error(
-                    "malformed_key_set",
-                    "keys: cannot serialize the object as JSON",
-                )
-            })?,
-        None => {
-            return Err(js_error::error(
-                "malformed_key_set",
-                "keys must be a JWKS object ({ keys: [...] }) or its JSON text",
-            ));
-        }
-    };
-    KeySet::from_jwks_json(text.as_bytes()).map_err(|e| js_error::error(e.code(), &e.to_string()))
-}
-
 /// The wall clock for telemetry windows: `now` itself unless the caller chose `nowMs`.
 fn wall(now: UnixTime, now_ms: Option<f64>) -> UnixTime {
     match now_ms {
         None => now,
         Some(_) => UnixTime::from_secs((js_sys::Date::now() / 1000.0) as u64),
     }
-}
-
-/// `nowMs` (milliseconds, like `Date.now()`) to whole seconds; absent means `Date.now()`.
-fn now_from_ms(now_ms: Option<f64>) -> Result<UnixTime, JsValue> {
-    let ms = now_ms.unwrap_or_else(js_sys::Date::now);
-    if !ms.is_finite() || ms < 0.0 {
-        return Err(js_error::error(
-            "invalid_time",
-            "nowMs must be a finite, non-negative number of milliseconds",
-        ));
-    }
-    // Saturating float-to-int conversion: huge values become the far future.
-    Ok(UnixTime::from_secs((ms / 1000.0).floor() as u64))
 }

@@ -175,6 +175,11 @@ async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element 
         .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
 }
 
+/// Waits for `css` and clicks it.
+async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css).await.click().await.unwrap();
+}
+
 async fn text_of(browser: &Client, css: &str) -> String {
     wait_for(browser, css).await.text().await.unwrap()
 }
@@ -199,11 +204,7 @@ async fn sign_in(browser: &Client, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    wait_for(browser, "button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(browser, "button[type=submit]").await;
     wait_for(browser, "header nav").await;
 }
 
@@ -393,11 +394,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     // Licenses: issue one through the form, find it in the table.
     nav(&browser, "Licenses").await;
     wait_for(&browser, "table.licenses").await;
-    wait_for(&browser, "section.issue > button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "section.issue > button").await;
     wait_for(&browser, "#issue-product option").await;
     wait_for(&browser, "#issue-licensee")
         .await
@@ -409,11 +406,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .send_keys("pro, sso")
         .await
         .unwrap();
-    wait_for(&browser, ".issue-form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, ".issue-form button[type=submit]").await;
     wait_for_text(&browser, ".issue .notice", "Issued").await;
     wait_for_text(&browser, "table.licenses tbody tr", "E2E Corp").await;
     let row = wait_for(&browser, "table.licenses tbody tr").await;
@@ -446,11 +439,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .await
         .unwrap();
     shots.take(&browser, "revoke-dialog").await;
-    wait_for(&browser, "[data-testid=confirm]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "[data-testid=confirm]").await;
     wait_for(&browser, "[data-testid=server-state] [data-state=revoked]").await;
     wait_for_text(&browser, "table.audit", "license.revoked").await;
     // The page says why the actions are greyed out, and that an offline verifier still
@@ -537,11 +526,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .send_keys("incident over")
         .await
         .unwrap();
-    wait_for(&browser, "[data-testid=confirm]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "[data-testid=confirm]").await;
     wait_for(&browser, "tr[data-status=revoked]").await;
 
     // Keys and audit.
@@ -589,11 +574,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .unwrap();
     wait_for(&browser, "article.incident[data-status=open]").await;
     wait_for_text(&browser, "ol.timeline", "opened").await;
-    wait_for(&browser, "[data-testid=acknowledge]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "[data-testid=acknowledge]").await;
     wait_for(&browser, "article.incident[data-status=acknowledged]").await;
     wait_for_text(&browser, "[data-testid=acknowledged]", "token:").await;
     wait_for(&browser, "#incident-note")
@@ -601,11 +582,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
         .send_keys("e2e: failing over the forged client")
         .await
         .unwrap();
-    wait_for(&browser, "[data-testid=add-note]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "[data-testid=add-note]").await;
     wait_for_text(
         &browser,
         "ol.timeline li[data-kind=note]",
@@ -874,11 +851,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
             .goto(&format!("{base}/licenses?state={state}"))
             .await
             .unwrap();
-        wait_for(&browser, "table.licenses tbody tr a")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&browser, "table.licenses tbody tr a").await;
         wait_for(
             &browser,
             &format!("[data-testid=server-state] [data-state={state}]"),
@@ -890,11 +863,7 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
             .await;
     }
     browser.goto(&format!("{base}/incidents")).await.unwrap();
-    wait_for(&browser, "table.incidents tbody tr a")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "table.incidents tbody tr a").await;
     wait_for(&browser, "article.incident").await;
     wait_for_text(&browser, "ol.timeline", "opened").await;
     shots.take(&browser, "incident-390px").await;
@@ -1146,11 +1115,7 @@ impl ConsoleServer {
                 .is_ok(),
             "the demo's drill report is the last run"
         );
-        wait_for(browser, "button[data-run=store-unavailable]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(browser, "button[data-run=store-unavailable]").await;
         wait_for(browser, "[data-testid=drill-run][data-status=running]").await;
         wait_for_text(browser, "[data-testid=drill-run] ol.steps", "lab ready").await;
         assert_eq!(
@@ -1235,10 +1200,6 @@ async fn sign_in_refused(browser: &Client, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    wait_for(browser, "button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(browser, "button[type=submit]").await;
     wait_for_text(browser, "[role=alert]", "not accepted").await;
 }
