@@ -33,12 +33,17 @@ pub fn copy_on_click(ev: leptos::ev::MouseEvent) {
     };
     button.set_text_content(Some("copying…"));
     spawn_local(async move {
-        let copied = match web_sys::window().map(|w| w.navigator().clipboard()) {
-            Some(clipboard) => wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&value))
-                .await
-                .is_ok(),
-            None => false,
-        };
+        let copied = to_clipboard(&value).await;
         button.set_text_content(Some(if copied { "copied" } else { "copy failed" }));
     });
+}
+
+/// Writes `text` to the clipboard; `false` when the browser refuses (or has none).
+pub async fn to_clipboard(text: &str) -> bool {
+    match web_sys::window().map(|w| w.navigator().clipboard()) {
+        Some(clipboard) => wasm_bindgen_futures::JsFuture::from(clipboard.write_text(text))
+            .await
+            .is_ok(),
+        None => false,
+    }
 }

@@ -8,6 +8,7 @@ use lifeline_api::{ExtendLicense, License, Role, Seat};
 use crate::api::{self, ApiError, AuditQuery};
 use crate::components::badge::StateBadge;
 use crate::components::confirm::ConfirmDialog;
+use crate::components::copy::to_clipboard;
 use crate::components::seats::SeatTable;
 use crate::components::status::{Empty, ErrorNotice, Loading, Notice};
 use crate::components::verdict::{VerdictView, disagreement, edge_verdict};
@@ -138,15 +139,7 @@ pub fn LicenseView(license: License, on_changed: Callback<()>) -> impl IntoView 
     let copy = move |_| {
         let token = token.clone();
         spawn_local(async move {
-            let ok = match web_sys::window().map(|w| w.navigator().clipboard()) {
-                Some(clipboard) => {
-                    wasm_bindgen_futures::JsFuture::from(clipboard.write_text(&token))
-                        .await
-                        .is_ok()
-                }
-                None => false,
-            };
-            copied.set(Some(ok));
+            copied.set(Some(to_clipboard(&token).await));
         });
     };
     let revoked = l.revoked_at.is_some();
