@@ -10,5 +10,6 @@
 mod breaker;
 mod fuzz_regressions;
 mod properties;
+mod renewal;
 mod strictness;
 mod vectors;

@@ -179,6 +179,43 @@ test('a corrupted file cache is discarded, never trusted, and rebuilt', async ()
   assert.equal((fs.statSync(cacheFile).mode & 0o777), 0o600);
 });
 
+test('a renewed license reaches the Client at its next check: onLicense, client.license, the cache', async () => {
+  const [status, issued] = await api(nodes[1].url, '/api/v1/licenses', { product: 'app', licensee: 'renewing', expires_at: 4102444800, entitlements: ['pro'] });
+  assert.equal(status, 201);
+  const cacheFile = path.join(dir, 'renew.json');
+  const seen = [];
+  const c = client([nodes[2].url], {
+    licenseToken: issued.token,
+    cache: fileCache(cacheFile),
+    onLicense: (token, verdict) => seen.push([token, verdict.claims.ver, verdict.expiresAt]),
+  });
+  assert.equal((await c.check()).state, 'valid');
+  assert.deepEqual(seen, [], 'nothing newer yet');
+  assert.equal(c.license, issued.token);
+  // The vendor renews it on another node; that node's peers read re-signed licenses every second.
+  const [st, extended] = await api(nodes[1].url, `/api/v1/licenses/${issued.id}/extend`, { expires_at: 4200000000, reason: 'renewal order 9' });
+  assert.equal(st, 200, JSON.stringify(extended));
+  let v;
+  for (let i = 0; i < 25 && seen.length === 0; i++) {
+    v = await c.check();
+    if (seen.length === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.deepEqual(seen, [[extended.token, 1, 4200000000]], 'onLicense once, with the verified renewal');
+  assert.equal(v.state, 'valid');
+  assert.equal(v.expiresAt, 4200000000);
+  assert.equal(c.license, extended.token);
+  await c.check();
+  assert.equal(seen.length, 1, 'not again: the client now presents the new version');
+  // The cache keeps it: a restarted Client handed the old token, every node down, checks the new one.
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const restarted = client([dead], { licenseToken: issued.token, cache: fileCache(cacheFile), deadlineMs: 600 });
+  const offline = await restarted.check();
+  assert.equal(offline.state, 'offline');
+  assert.equal(offline.expiresAt, 4200000000);
+  assert.equal(restarted.license, extended.token);
+  assert.throws(() => client([dead], { onLicense: 'call me' }), (e) => e.code === 'invalid_options');
+});
+
 test('the package types declare Client, ClientOptions and LeaseCache', () => {
   const dts = fs.readFileSync(path.join(repo, 'dist/npm/node/lifeline_wasm.d.ts'), 'utf8');
   assert.match(dts, /export class Client/);
@@ -188,4 +225,6 @@ test('the package types declare Client, ClientOptions and LeaseCache', () => {
   assert.match(dts, /export interface SeatOptions/);
   assert.match(dts, /export interface SeatStanding/);
   assert.match(dts, /release\(\): Promise<boolean>/);
+  assert.match(dts, /onLicense\?: \(token: string, verdict: Verdict\) => void/);
+  assert.match(dts, /readonly license: string;/);
 });

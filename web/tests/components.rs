@@ -82,6 +82,7 @@ fn license(id: &str, licensee: &str, state: LicenseState) -> License {
         state,
         revoked_at: None,
         revoke_reason: None,
+        version: 0,
     }
 }
 

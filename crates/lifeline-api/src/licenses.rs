@@ -127,6 +127,11 @@ pub struct License {
     pub revoked_at: Option<u64>,
     /// Why it was revoked.
     pub revoke_reason: Option<String>,
+    /// The license's version (`ver` in its token): 0 as first issued, raised by every
+    /// re-signing (extension, re-keying). Clients holding an older version get this token
+    /// from their next `validate`.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// `POST /api/v1/licenses/bulk`.
@@ -198,6 +203,11 @@ pub struct ValidateResponse {
     /// keep them and apply them offline until they expire.
     #[serde(default)]
     pub overrides: Vec<String>,
+    /// The license's current token when the node holds a newer version (`ver`) than the
+    /// one presented (extended, re-signed with a new key): clients verify it and replace
+    /// their license with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
 }
 
 /// `POST /api/v1/licenses/{id}/extend`: re-signs the license (same id) with a later expiry.

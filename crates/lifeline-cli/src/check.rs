@@ -135,7 +135,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
         args.instance.as_deref(),
         args.timeout_ms,
     );
-    let checked = run_checks(args, &mut client, &token, reporter.as_mut(), seat.as_mut());
+    let mut token = token;
+    let checked = run_checks(
+        args,
+        &mut client,
+        &mut token,
+        reporter.as_mut(),
+        seat.as_mut(),
+    );
     if let Some(reporter) = &mut reporter {
         reporter.flush(wall_now());
     }
@@ -169,7 +176,7 @@ fn sleep_unless_stopped(ms: u64) {
 fn run_checks(
     args: &Args,
     client: &mut Client,
-    token: &str,
+    token: &mut String,
     mut reporter: Option<&mut telemetry::Reporter>,
     mut seat: Option<&mut seat::SeatShell>,
 ) -> Result<bool, CliError> {
@@ -182,10 +189,14 @@ fn run_checks(
             break;
         }
         let started = Instant::now();
-        let verdict = client.check(token)?;
+        let (verdict, renewed) = client.check(token)?;
         let took = started.elapsed();
         usable = verdict.is_usable();
         save_cache(&args.cache, client.session.cache())?;
+        if let Some(renewed) = renewed {
+            store_renewal(&args.file, &renewed, &verdict)?;
+            *token = renewed;
+        }
         let mut line = serde_json::to_value(&verdict)
             .map_err(|e| CliError::new(format!("cannot encode the verdict: {e}")))?;
         if let Some(seat) = seat.as_deref_mut() {
@@ -239,8 +250,9 @@ impl Client {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// One check: what the session asks for, until it decides.
-    fn check(&mut self, token: &str) -> Result<Verdict, CliError> {
+    /// One check: what the session asks for, until it decides; and the license's newer
+    /// version when a node handed one out (the session verified it and keeps it cached).
+    fn check(&mut self, token: &str) -> Result<(Verdict, Option<String>), CliError> {
         let wall = crate::issue::now_secs()?.saturating_add_signed(self.clock_offset_s);
         let mut round =
             self.session
@@ -248,13 +260,23 @@ impl Client {
         loop {
             match self.session.next(&mut round, self.now_ms(), jitter()) {
                 Next::Send { node, timeout_ms } => {
-                    let reply = self.ask(node, token, timeout_ms);
+                    let reply = self.ask(node, round.license(), timeout_ms);
                     let reply = match &reply {
                         Ok(body) => Reply::Body(body),
                         Err(outcome) => Reply::Failed(*outcome),
                     };
                     match self.session.receive(&mut round, node, self.now_ms(), reply) {
-                        Received::Verdict(verdict) => return Ok(*verdict),
+                        Received::Verdict(verdict) => {
+                            if let Some(problem) = round.renewal_problem() {
+                                eprintln!(
+                                    "lifeline check: node {} handed out a license not taken: {problem}",
+                                    self.url(node)
+                                );
+                            }
+                            let license = round.license();
+                            let renewed = (license != token).then(|| license.to_owned());
+                            return Ok((*verdict, renewed));
+                        }
                         Received::Rejected(problem) => {
                             eprintln!("lifeline check: node {} failed: {problem}", self.url(node));
                         }
@@ -262,7 +284,10 @@ impl Client {
                     }
                 }
                 Next::Wait { ms } => std::thread::sleep(Duration::from_millis(ms)),
-                Next::Done(verdict) => return Ok(*verdict),
+                Next::Done(verdict) => {
+                    let license = round.license();
+                    return Ok((*verdict, (license != token).then(|| license.to_owned())));
+                }
             }
         }
     }
@@ -309,6 +334,27 @@ impl Client {
             Err(_) => Err(Outcome::Invalid),
         }
     }
+}
+
+/// Replaces the license file with the newer version a node handed out (atomically, its mode
+/// kept); a license read from standard input stays in the cache only.
+fn store_renewal(file: &str, renewed: &str, verdict: &Verdict) -> Result<(), CliError> {
+    let version = verdict.claims().map_or(0, lifeline_core::Claims::version);
+    if file == "-" {
+        eprintln!(
+            "lifeline check: the license was renewed (version {version}); it was read from standard input, so the new one is kept in the cache"
+        );
+        return Ok(());
+    }
+    files::replace_keeping_mode(Path::new(file), format!("{renewed}\n").as_bytes()).map_err(
+        |e| {
+            CliError::new(format!(
+                "cannot replace the license file {file} with its renewal: {e}"
+            ))
+        },
+    )?;
+    eprintln!("lifeline check: the license was renewed (version {version}); {file} replaced");
+    Ok(())
 }
 
 /// A value in `[0, 1)` from the system's random generator (0.5 if it fails).

@@ -83,6 +83,35 @@ pub(crate) fn replace_atomically(path: &Path, contents: &[u8]) -> io::Result<()>
     fs::rename(&tmp, path)
 }
 
+/// Replaces the existing file `path` atomically with `contents`, keeping its permissions: a
+/// temporary file beside it, with the same mode, written and synced, then renamed over it
+/// (a reader sees the old file or the new one, never half of one).
+pub(crate) fn replace_keeping_mode(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let permissions = fs::metadata(path)?.permissions();
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lifeline-new");
+    let tmp = path.with_file_name(name);
+    let written = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(permissions.mode() & 0o777);
+        }
+        let mut file = options.open(&tmp)?;
+        // The umask may have narrowed the mode: set it exactly.
+        file.set_permissions(permissions.clone())?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// Warns when a private key file can be read by others (Unix only).
 pub(crate) fn warn_if_exposed(path: &str) {
     #[cfg(unix)]

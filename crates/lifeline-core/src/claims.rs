@@ -40,6 +40,10 @@ pub struct Claims {
     offline_grace_s: Option<u64>,
     /// The seat policy, when the license has `seats`.
     seat_policy: Option<SeatPolicy>,
+    /// `ver`: the license's version in the vendor's store (absent: 0, as first issued). A
+    /// re-signed license (extended, re-keyed) carries a higher one; a client replaces its
+    /// license only with a higher version ([`crate::renewal`]).
+    version: u64,
     raw: Map<String, Value>,
 }
 
@@ -68,6 +72,12 @@ impl Claims {
                     })?)
                 }
             },
+            version: match raw.get("ver") {
+                None => 0,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| wrong("ver", "a non-negative integer"))?,
+            },
             raw,
         })
     }
@@ -79,6 +89,11 @@ impl Claims {
             detail,
         })?;
         Self::from_map(map)
+    }
+
+    /// `ver`: the license's version (0 when absent: as first issued).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// `iss`: who issued the license.

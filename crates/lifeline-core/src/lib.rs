@@ -38,6 +38,7 @@ mod members;
 mod offline;
 mod overrides;
 mod reason;
+mod renewal;
 mod seat_client;
 mod seats;
 mod session;
@@ -68,6 +69,7 @@ pub use overrides::{
     OverrideBundle, Scope,
 };
 pub use reason::Reason;
+pub use renewal::{RenewalProblem, renewal};
 pub use seat_client::{
     MAX_FINGERPRINT_CHARS, SeatCache, SeatCall, SeatKeeper, SeatProblem, Standing, fingerprint_ok,
     machine_fingerprint,

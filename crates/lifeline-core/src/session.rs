@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Check, Step};
+use crate::renewal::{RenewalProblem, renewal};
 use crate::{
     KeySet, Lease, LeaseProblem, Nodes, OfflinePolicy, Outcome, Override, Policy, Trust, UnixTime,
     Verdict, offline_verdict, online_verdict,
@@ -37,6 +38,10 @@ pub struct SessionCache {
     /// The override tokens the last answer carried.
     #[serde(default)]
     pub overrides: Vec<String>,
+    /// The newest version of the license a node handed out ([`crate::renewal`]): checked
+    /// in place of the license the shell passes when it is a renewal of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
 }
 
 /// What came back from a node.
@@ -87,6 +92,29 @@ pub struct Round {
     local: Verdict,
     license_id: Option<String>,
     now: UnixTime,
+    /// The license checked: the shell's, or the cached renewal of it.
+    license: String,
+    renewed: bool,
+    renewal_problem: Option<RenewalProblem>,
+}
+
+impl Round {
+    /// The license this check is about: the one the shell passed, or a newer version of it
+    /// (from the cache, or handed out by a node during this check).
+    pub fn license(&self) -> &str {
+        &self.license
+    }
+
+    /// Whether the license changed during this check (a node handed out a newer version):
+    /// the shell stores [`Self::license`] in place of its license.
+    pub fn renewed(&self) -> bool {
+        self.renewed
+    }
+
+    /// Why a license a node handed out was not taken, if one was not.
+    pub fn renewal_problem(&self) -> Option<&RenewalProblem> {
+        self.renewal_problem.as_ref()
+    }
 }
 
 /// The parts of a node's answer the client reads.
@@ -95,6 +123,9 @@ struct Answer {
     lease: Option<String>,
     #[serde(default)]
     overrides: Vec<String>,
+    /// A newer version of the license, when the node holds one.
+    #[serde(default)]
+    license: Option<String>,
 }
 
 /// A validation client: the nodes' circuit breakers, the keys and policies, the cache.
@@ -147,15 +178,26 @@ impl Session {
     }
 
     /// Starts a check of `license` at `now` (the wall clock) and `now_ms` (a monotonic
-    /// clock, milliseconds).
+    /// clock, milliseconds). When the cache holds a newer version of that license (handed
+    /// out by a node before), the check is about that one.
     pub fn begin(&self, license: &[u8], now: UnixTime, now_ms: u64) -> Round {
-        let local = crate::verify(license, &self.keys, &self.policy, now);
+        let mut local = crate::verify(license, &self.keys, &self.policy, now);
+        let mut token = String::from_utf8_lossy(license.trim_ascii()).into_owned();
+        if let (Some(held), Some(cached)) = (local.claims(), &self.cache.license)
+            && let Ok(newer) = renewal(held, cached.as_bytes(), &self.keys, &self.policy, now)
+        {
+            local = newer;
+            token.clone_from(cached);
+        }
         let license_id = local.claims().map(|c| c.jti().to_owned());
         Round {
             check: self.nodes.start(now_ms),
             local,
             license_id,
             now,
+            license: token,
+            renewed: false,
+            renewal_problem: None,
         }
     }
 
@@ -227,6 +269,9 @@ impl Session {
                     .record(&mut round.check, node, now_ms, Outcome::Answered);
                 self.cache.lease = answer.lease;
                 self.cache.overrides = answer.overrides;
+                if let Some(candidate) = answer.license {
+                    self.take_renewal(round, candidate);
+                }
                 let local = self.with_cached_overrides(round);
                 Received::Verdict(Box::new(online_verdict(local, &lease)))
             }
@@ -235,6 +280,29 @@ impl Session {
                     .record(&mut round.check, node, now_ms, Outcome::Invalid);
                 Received::Rejected(problem)
             }
+        }
+    }
+
+    /// Replaces the round's license with `candidate` when it is a renewal of it.
+    fn take_renewal(&mut self, round: &mut Round, candidate: String) {
+        let Some(held) = round.local.claims() else {
+            return;
+        };
+        match renewal(
+            held,
+            candidate.as_bytes(),
+            &self.keys,
+            &self.policy,
+            round.now,
+        ) {
+            Ok(verdict) => {
+                round.local = verdict;
+                round.license.clone_from(&candidate);
+                round.renewed = true;
+                round.renewal_problem = None;
+                self.cache.license = Some(candidate);
+            }
+            Err(problem) => round.renewal_problem = Some(problem),
         }
     }
 

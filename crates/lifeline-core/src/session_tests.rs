@@ -264,3 +264,104 @@ fn overrides_an_answer_carries_apply_online_and_offline() {
     );
     assert_eq!(v.applied_override().map(|o| o.id.as_str()), Some("ovr-1"));
 }
+
+/// An answer that also carries `license` (a newer version held by the node).
+fn answer_renewing(seq: u64, license: &str) -> Vec<u8> {
+    let mut body: Value =
+        serde_json::from_slice(&answer(&node_key(), "lic-1", "valid", None, seq)).unwrap();
+    body["license"] = license.into();
+    body.to_string().into_bytes()
+}
+
+fn license_version(exp: u64, ver: u64, jti: &str) -> String {
+    node_key()
+        .sign_license(&object(json!({
+            "iss": "v", "sub": "acme", "aud": "app", "jti": jti,
+            "iat": NOW - HOUR, "exp": exp, "entitlements": ["pro"], "ver": ver,
+        })))
+        .unwrap()
+}
+
+#[test]
+fn a_newer_license_in_an_answer_replaces_the_held_one_and_is_kept() {
+    let mut s = session(1, SessionCache::default());
+    let old = license(NOW - HOUR); // expired: the renewal brings it back
+    let renewed = license_version(NOW + 100 * HOUR, 2, "lic-1");
+    let mut round = s.begin(old.as_bytes(), UnixTime::from_secs(NOW), 0);
+    assert_eq!(round.license(), old);
+    let node = send(s.next(&mut round, 0, 0.5));
+    let v = verdict(s.receive(
+        &mut round,
+        node,
+        1,
+        Reply::Body(&answer_renewing(10, &renewed)),
+    ));
+    assert_eq!(v.state(), State::Valid, "{v:?}");
+    assert!(round.renewed());
+    assert_eq!(round.license(), renewed);
+    assert_eq!(s.cache().license.as_deref(), Some(renewed.as_str()));
+    // The next check, handed the old file again (a shell that could not write it), checks
+    // the cached newer version; offline too.
+    let mut next = s.begin(old.as_bytes(), UnixTime::from_secs(NOW + 10), 100);
+    assert_eq!(next.license(), renewed);
+    assert!(!next.renewed());
+    let _ = send(s.next(&mut next, 100, 0.5));
+    s.receive(&mut next, 0, 101, Reply::Failed(Outcome::Unreachable));
+    let mut step = s.next(&mut next, 50_000, 0.5);
+    while !matches!(step, Next::Done(_)) {
+        if let Next::Send { node, .. } = step {
+            s.receive(&mut next, node, 50_001, Reply::Failed(Outcome::Unreachable));
+        }
+        step = s.next(&mut next, 10_000_000, 0.5);
+    }
+    let Next::Done(offline) = step else {
+        unreachable!()
+    };
+    assert_eq!(offline.state(), State::Offline, "{offline:?}");
+    assert_eq!(offline.claims().unwrap().version(), 2);
+}
+
+#[test]
+fn an_older_foreign_or_forged_license_in_an_answer_changes_nothing() {
+    let held = license_version(NOW + HOUR, 5, "lic-1");
+    let forged = stranger()
+        .sign_license(&object(json!({
+            "iss": "v", "sub": "acme", "aud": "app", "jti": "lic-1",
+            "iat": NOW - HOUR, "exp": NOW + 900 * HOUR, "entitlements": ["all"], "ver": 9,
+        })))
+        .unwrap();
+    for (candidate, seq) in [
+        (license_version(NOW + 100 * HOUR, 4, "lic-1"), 10),
+        (license_version(NOW + 100 * HOUR, 5, "lic-1"), 11),
+        (license_version(NOW + 100 * HOUR, 9, "lic-2"), 12),
+        (forged, 13),
+    ] {
+        let mut s = session(1, SessionCache::default());
+        let mut round = s.begin(held.as_bytes(), UnixTime::from_secs(NOW), 0);
+        let node = send(s.next(&mut round, 0, 0.5));
+        let v = verdict(s.receive(
+            &mut round,
+            node,
+            1,
+            Reply::Body(&answer_renewing(seq, &candidate)),
+        ));
+        assert_eq!(v.claims().unwrap().version(), 5);
+        assert!(!round.renewed());
+        assert!(round.renewal_problem().is_some());
+        assert_eq!(round.license(), held);
+        assert_eq!(s.cache().license, None);
+    }
+    // A cached "renewal" that is not one is ignored at the next check.
+    let s = session(
+        1,
+        SessionCache {
+            license: Some(license_version(NOW + 100 * HOUR, 4, "lic-1")),
+            ..SessionCache::default()
+        },
+    );
+    assert_eq!(
+        s.begin(held.as_bytes(), UnixTime::from_secs(NOW), 0)
+            .license(),
+        held
+    );
+}

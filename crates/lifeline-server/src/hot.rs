@@ -5,6 +5,11 @@
 //!   and time are still evaluated on every answer, so expiry and key changes apply at once;
 //! - the revoked licenses, re-read from the store every [`REVOCATION_REFRESH`] (at once on the
 //!   node that revoked): another node's revocation applies here within that time;
+//! - the version of every license re-signed since it was first issued (id → `ver`), read
+//!   incrementally every [`REVOCATION_REFRESH`] (only rows with a version above the highest
+//!   seen: the versions come from one store-wide counter in commit order): a client
+//!   presenting an older version is handed the current token (read from the store then,
+//!   once per outdated client);
 //! - the last answer per (token, instance) for [`LEASE_REUSE`]: an identical answer within a
 //!   second is the same bytes, lease included (same `seq`, which clients accept), instead of
 //!   a new signature and serialization.
@@ -34,6 +39,13 @@ const LEASE_ENTRIES: usize = 16_384;
 
 type Revoked = HashMap<String, (u64, String)>;
 
+/// The versions of the licenses re-signed since first issued, and the highest seen.
+#[derive(Clone, Debug, Default)]
+struct Versions {
+    highest: u64,
+    of: HashMap<String, u64>,
+}
+
 /// An answer already sent (its signed lease included).
 #[derive(Clone, Debug)]
 struct CachedAnswer {
@@ -47,6 +59,9 @@ struct CachedAnswer {
 pub(crate) struct HotPath {
     signed: Mutex<TokenCache<Arc<SignedLicense>>>,
     revoked: Snapshot<Revoked>,
+    versions: Snapshot<Versions>,
+    /// The last versions read (each refresh reads only what changed since).
+    versions_read: Mutex<Arc<Versions>>,
     /// The signed status list, rebuilt at most every [`REVOCATION_REFRESH`] however many
     /// ask (at once after this node revokes).
     status_list: Snapshot<String>,
@@ -69,6 +84,8 @@ impl HotPath {
         Self {
             signed: Mutex::new(TokenCache::with_max_bytes(SIGNED_ENTRIES, SIGNED_BYTES)),
             revoked: Snapshot::empty(REVOCATION_REFRESH),
+            versions: Snapshot::empty(REVOCATION_REFRESH),
+            versions_read: Mutex::new(Arc::default()),
             status_list: Snapshot::empty(REVOCATION_REFRESH),
             answers: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
@@ -102,6 +119,26 @@ impl HotPath {
             .get(|| async { load_revoked(store).await.map(Arc::new) })
             .await?;
         Ok(set.get(id).cloned())
+    }
+
+    /// The store's version of license `id` (0: as first issued), from a snapshot at most
+    /// [`REVOCATION_REFRESH`] old.
+    pub(crate) async fn version(&self, store: &Store, id: &str) -> Result<u64, StoreError> {
+        let versions = self
+            .versions
+            .get(|| async {
+                let read = lock(&self.versions_read).clone();
+                let now = load_versions(store, read).await?;
+                *lock(&self.versions_read) = now.clone();
+                Ok::<_, StoreError>(now)
+            })
+            .await?;
+        Ok(versions.of.get(id).copied().unwrap_or(0))
+    }
+
+    /// Makes the next answer re-read versions (this node just re-signed a license).
+    pub(crate) fn invalidate_versions(&self) {
+        self.versions.invalidate();
     }
 
     /// Makes the next answer re-read revocations (this node just revoked one).
@@ -179,4 +216,22 @@ async fn load_revoked(store: &Store) -> Result<Revoked, StoreError> {
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
+}
+
+/// `read` with the licenses re-signed since it was read (the same `Arc` when none was).
+async fn load_versions(store: &Store, read: Arc<Versions>) -> Result<Arc<Versions>, StoreError> {
+    let rows = sqlx::query("SELECT id, version FROM licenses WHERE version > $1")
+        .bind(i64::try_from(read.highest).unwrap_or(i64::MAX))
+        .fetch_all(store.pool())
+        .await?;
+    if rows.is_empty() {
+        return Ok(read);
+    }
+    let mut now = (*read).clone();
+    for r in &rows {
+        let version = u64::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0);
+        now.highest = now.highest.max(version);
+        now.of.insert(r.try_get("id")?, version);
+    }
+    Ok(Arc::new(now))
 }

@@ -157,6 +157,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_token_principals",
         include_str!("../migrations/0009_token_principals.sql"),
     ),
+    (
+        "0010_license_versions",
+        include_str!("../migrations/0010_license_versions.sql"),
+    ),
 ];
 
 impl Store {

@@ -61,6 +61,11 @@ export interface ClientOptions {
   offlineGraceSeconds?: number;
   /** Post the checks' verdicts to the server's telemetry endpoint in batches. */
   telemetry?: ClientTelemetryOptions;
+  /** Called when a node hands out a newer version of the license (extended, re-signed after a
+   * key compromise) and the core has verified it: same license, newer version, authentic.
+   * `client.license` is already the new token and the cache keeps it; store it wherever
+   * your app keeps its license file. */
+  onLicense?: (token: string, verdict: Verdict) => void;
   /** Hold a seat of the license (licenses with seats): activated at the first check, renewed
    * by later checks, released by `client.release()` (and, in browsers, when the page hides).
    * `true` uses the defaults. */
@@ -145,6 +150,8 @@ struct Inner {
     telemetry: Option<ClientTelemetry>,
     request_timeout_ms: u64,
     seat: Option<seat::ClientSeat>,
+    /// The `onLicense` callback.
+    on_license: Option<Function>,
 }
 
 /// The validation client: redundant nodes, circuit breakers, signed leases, offline grace.
@@ -183,6 +190,11 @@ impl Client {
         }
         let license = opt_string(&raw, "licenseToken")?
             .ok_or_else(|| bad("options.licenseToken is required"))?;
+        let on_license = match Reflect::get(&raw, &"onLicense".into()) {
+            Ok(f) if f.is_function() => Some(Function::from(f)),
+            Ok(f) if f.is_undefined() || f.is_null() => None,
+            _ => return Err(bad("options.onLicense must be a function")),
+        };
         let keys_value = Reflect::get(&raw, &"keys".into()).unwrap_or(JsValue::UNDEFINED);
         let keys = crate::js_args::key_set(&keys_value)?;
         let cache_value = Reflect::get(&raw, &"cache".into()).unwrap_or(JsValue::UNDEFINED);
@@ -259,6 +271,7 @@ impl Client {
                 telemetry,
                 request_timeout_ms,
                 seat: seat.map(|(s, _)| s),
+                on_license,
             })),
         };
         if release_on_pagehide {
@@ -285,12 +298,28 @@ impl Client {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let started = now_ms();
-            let verdict = check(inner.clone()).await?;
+            let (verdict, renewed) = check(inner.clone()).await?;
             let js = js_verdict::from_verdict(&verdict, &claims_js(&verdict)?);
+            if renewed {
+                let callback = inner.borrow().on_license.clone();
+                if let Some(callback) = callback {
+                    let token = JsValue::from(inner.borrow().license.clone());
+                    // The app's callback failing is the app's: the check still stands.
+                    let _ = callback.call2(&JsValue::NULL, &token, &js);
+                }
+            }
             record_telemetry(&inner, &verdict, started);
             seat::with_seat(&js, seat::step(&inner).await?)?;
             Ok(js)
         })
+    }
+
+    /// The license the client checks: the one it was given, or the newer version a node
+    /// handed out since (kept in the cache, so a restarted client given the old token
+    /// checks the newer one).
+    #[wasm_bindgen(getter)]
+    pub fn license(&self) -> String {
+        self.inner.borrow().license.clone()
     }
 
     /// Posts the verdicts batched so far (telemetry option) now. Resolves to a
@@ -338,7 +367,9 @@ fn elapsed(inner: &Rc<RefCell<Inner>>) -> u64 {
     (now_ms() - started).max(0.0) as u64
 }
 
-async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
+/// One check; and whether the license changed (a newer version, verified by the session,
+/// is now `inner.license`).
+async fn check(inner: Rc<RefCell<Inner>>) -> Result<(Verdict, bool), JsValue> {
     load_cache(&inner).await?;
     let now = UnixTime::from_secs((now_ms() / 1000.0) as u64);
     let mut round = {
@@ -355,7 +386,7 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
         };
         match next {
             Next::Send { node, timeout_ms } => {
-                let reply = ask(&inner, node, timeout_ms).await;
+                let reply = ask(&inner, round.license(), node, timeout_ms).await;
                 let received = {
                     let t = elapsed(&inner);
                     let reply = match &reply {
@@ -369,13 +400,24 @@ async fn check(inner: Rc<RefCell<Inner>>) -> Result<Verdict, JsValue> {
                 };
                 if let Received::Verdict(verdict) = received {
                     save_cache(&inner).await?;
-                    return Ok(*verdict);
+                    return Ok((*verdict, take_license(&inner, &round)));
                 }
             }
             Next::Wait { ms } => sleep(ms).await?,
-            Next::Done(verdict) => return Ok(*verdict),
+            Next::Done(verdict) => return Ok((*verdict, take_license(&inner, &round))),
         }
     }
+}
+
+/// Makes the round's license (a newer version, from a node or the cache) the client's;
+/// whether it changed.
+fn take_license(inner: &Rc<RefCell<Inner>>, round: &lifeline_core::Round) -> bool {
+    let mut i = inner.borrow_mut();
+    if i.license == round.license() {
+        return false;
+    }
+    round.license().clone_into(&mut i.license);
+    true
 }
 
 fn claims_js(verdict: &Verdict) -> Result<JsValue, JsValue> {
@@ -386,14 +428,19 @@ fn claims_js(verdict: &Verdict) -> Result<JsValue, JsValue> {
 }
 
 /// `fetch(node/api/v1/validate)` with a timeout, classified.
-async fn ask(inner: &Rc<RefCell<Inner>>, node: usize, timeout_ms: u64) -> Result<String, Outcome> {
+async fn ask(
+    inner: &Rc<RefCell<Inner>>,
+    license: &str,
+    node: usize,
+    timeout_ms: u64,
+) -> Result<String, Outcome> {
     let (url, body) = {
         let i = inner.borrow();
         let url = format!(
             "{}/api/v1/validate",
             i.urls.get(node).map_or("", |u| u.trim_end_matches('/'))
         );
-        let body = serde_json::json!({ "token": i.license, "instance": i.instance }).to_string();
+        let body = serde_json::json!({ "token": license, "instance": i.instance }).to_string();
         (url, body)
     };
     fetch_with_timeout(&url, &body, timeout_ms)

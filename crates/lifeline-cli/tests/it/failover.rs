@@ -346,3 +346,62 @@ fn a_product_that_fails_closed_refuses_at_once_when_no_node_answers() {
     );
     assert_eq!(problem["field"], "offline_grace_s");
 }
+
+#[test]
+fn an_extended_license_replaces_the_license_file_at_the_next_check_mode_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let _lab = crate::common::beside_others();
+    let setup = Setup::new(2);
+    let file = setup.path("license.jwt");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let before = std::fs::read_to_string(&file).unwrap();
+    let (v, out) = setup.check(&setup.urls()[..1], &[]);
+    assert_eq!(v["state"], "valid", "{v}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "nothing newer yet"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("renewed"));
+
+    // The vendor renews the license on one node; the client asks the other.
+    let (s, extended) = setup.nodes[1].post(
+        &format!("/api/v1/licenses/{}/extend", setup.license_id),
+        ADMIN,
+        &json!({"expires_at": 4_200_000_000u64, "reason": "renewal order 7"}),
+    );
+    assert_eq!(s, 200, "{extended}");
+    let mut renewed = false;
+    for _ in 0..20 {
+        let (v, out) = setup.check(&setup.urls()[..1], &[]);
+        assert_eq!(v["state"], "valid", "{v}");
+        if v["expires_at"] == 4_200_000_000u64 {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("renewed (version 1)"), "{stderr}");
+            renewed = true;
+            break;
+        }
+        // The other node reads re-signed licenses every second.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(renewed, "the check never picked up the renewal");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        extended["token"].as_str().unwrap(),
+        "the file holds the renewed license"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the file's mode is kept");
+    assert!(
+        std::fs::read_dir(setup.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".lifeline-new")),
+        "no temporary file left"
+    );
+    // The next check finds nothing newer and changes nothing.
+    let (v, out) = setup.check(&setup.urls(), &[]);
+    assert_eq!(v["expires_at"], 4_200_000_000u64);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("renewed"));
+}

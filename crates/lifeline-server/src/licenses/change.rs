@@ -104,25 +104,31 @@ pub(crate) async fn extend(
         .claims()
         .as_map()
         .clone();
+    let version = allocate_versions(&mut w, 1).await?;
     claims.insert("exp".into(), expires_at.into());
     claims.insert("iat".into(), now.into());
+    claims.insert("ver".into(), version.into());
     let token = keys
         .active
         .sign_license(&claims)
         .map_err(|e| AppError::invalid(e.to_string()))?;
     let kid = keys.active.kid().to_owned();
-    sqlx::query("UPDATE licenses SET token = $1, kid = $2, expires_at = $3 WHERE id = $4")
-        .bind(&token)
-        .bind(&kid)
-        .bind(db(expires_at))
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await
-        .map_err(StoreError::from)?;
+    sqlx::query(
+        "UPDATE licenses SET token = $1, kid = $2, expires_at = $3, version = $4 WHERE id = $5",
+    )
+    .bind(&token)
+    .bind(&kid)
+    .bind(db(expires_at))
+    .bind(db(version))
+    .bind(id)
+    .execute(&mut *w.tx)
+    .await
+    .map_err(StoreError::from)?;
     let mut after = License {
         expires_at,
         kid,
         token,
+        version,
         ..before.clone()
     };
     after.state = state_at(&after, now);
@@ -130,12 +136,28 @@ pub(crate) async fn extend(
         actor,
         "license.extended",
         id,
-        Some(&json!({"expires_at": before.expires_at, "kid": before.kid, "state": before.state})),
-        Some(&json!({"expires_at": after.expires_at, "kid": after.kid, "state": after.state, "reason": reason})),
+        Some(&json!({"expires_at": before.expires_at, "kid": before.kid, "state": before.state, "version": before.version})),
+        Some(&json!({"expires_at": after.expires_at, "kid": after.kid, "state": after.state, "version": after.version, "reason": reason})),
     )
     .await?;
     w.commit().await?;
     Ok(after)
+}
+
+/// Takes `n` license versions from the store-wide counter inside `w` (under the write
+/// lock: versions are handed out in commit order, so a node reading `version > highest
+/// seen` never misses one) and returns the first.
+pub(crate) async fn allocate_versions(w: &mut WriteTx, n: u64) -> Result<u64, StoreError> {
+    use sqlx::Row as _;
+    let next: i64 =
+        sqlx::query("UPDATE version_counter SET next = next + $1 WHERE id = 1 RETURNING next")
+            .bind(db(n))
+            .fetch_one(&mut *w.tx)
+            .await?
+            .try_get("next")?;
+    Ok(super::record::secs(next)
+        .saturating_sub(n)
+        .saturating_add(1))
 }
 
 /// The license as it stands inside the write transaction `w` (404 when there is none).

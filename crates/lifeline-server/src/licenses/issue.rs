@@ -147,6 +147,7 @@ pub(crate) fn sign(
         state: LicenseState::Valid,
         revoked_at: None,
         revoke_reason: None,
+        version: 0,
     })
 }
 

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use crate::store::StoreError;
 
-pub(super) const COLUMNS: &str = "id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, revoked_at, revoke_reason";
+pub(super) const COLUMNS: &str = "id, product, licensee, entitlements, issued_at, expires_at, grace_s, seats, metadata, kid, token, revoked_at, revoke_reason, version";
 
 /// The `iss` of every license this server signs.
 pub(crate) const ISSUER: &str = "lifeline";
@@ -66,6 +66,7 @@ pub(super) fn from_row(row: &AnyRow, now: u64) -> Result<License, StoreError> {
         state: LicenseState::Valid,
         revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(secs),
         revoke_reason: row.try_get("revoke_reason")?,
+        version: secs(row.try_get("version")?),
     };
     license.state = state_at(&license, now);
     Ok(license)

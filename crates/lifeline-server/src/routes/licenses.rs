@@ -125,6 +125,7 @@ pub(crate) async fn extend(
         crate::clock::now(),
     )
     .await?;
+    state.hot().invalidate_versions();
     state.store_figures_changed();
     Ok(Json(license))
 }

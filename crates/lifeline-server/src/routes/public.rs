@@ -218,10 +218,18 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         revoked,
         ring,
     } = judge(&state, token, at).await?;
+    // A newer version in the store (extended, re-keyed): the answer carries it.
+    let newer = match verdict.claims() {
+        Some(claims) if !revoked => {
+            let stored = hot.version(state.store(), claims.jti()).await?;
+            (stored > claims.version()).then_some(stored)
+        }
+        _ => None,
+    };
     let state_name = verdict.state().as_str();
     let reason = verdict.reason().map(|r| r.as_str());
     let override_id = verdict.applied_override().map(|o| o.id.clone());
-    let summary = format!("{state_name}/{reason:?}/{override_id:?}");
+    let summary = format!("{state_name}/{reason:?}/{override_id:?}/{newer:?}");
     let instance = req.instance.as_deref();
     let record = |state: &AppState| {
         state
@@ -259,12 +267,17 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
         None => (None, None),
     };
     let signed = lease.is_some();
+    let license = match (newer, verdict.claims()) {
+        (Some(_), Some(claims)) => current_token(&state, claims.jti()).await?,
+        _ => None,
+    };
     let body = serde_json::to_string(&ValidateResponse {
         verdict: verdict_json,
         revoked,
         lease,
         lease_expires_at,
         overrides,
+        license,
     })
     .map_err(|e| AppError::internal(format!("cannot encode the answer: {e}")))?;
     if signed {
@@ -272,6 +285,20 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
     }
     record(&state);
     Ok(json_answer(body))
+}
+
+/// The stored token of license `id` (read once per client holding an older version).
+async fn current_token(state: &AppState, id: &str) -> Result<Option<String>, AppError> {
+    use sqlx::Row as _;
+    let row = sqlx::query("SELECT token FROM licenses WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.store().pool())
+        .await
+        .map_err(crate::store::StoreError::from)?;
+    Ok(row
+        .map(|r| r.try_get::<String, _>("token"))
+        .transpose()
+        .map_err(crate::store::StoreError::from)?)
 }
 
 fn json_answer(body: String) -> Response {

@@ -439,7 +439,12 @@ pub(crate) async fn extension_re_signs_the_same_license_with_a_later_expiry(s: S
     let mut expected = old_claims.clone();
     expected.insert("exp".into(), json!(new_exp));
     expected.insert("iat".into(), claims.as_map()["iat"].clone());
+    expected.insert("ver".into(), json!(ext["version"]));
     assert_eq!(claims.as_map(), &expected);
+    assert!(
+        claims.version() > 0,
+        "a re-signed license has a higher version"
+    );
     assert!(
         claims.iat().as_secs() + 5 >= now(),
         "iat is the re-signing time"

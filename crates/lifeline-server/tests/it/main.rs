@@ -252,6 +252,7 @@ mod nodes;
 mod overrides;
 mod overview;
 mod public;
+mod refresh;
 mod seats;
 mod security;
 mod webhooks;
@@ -321,4 +322,5 @@ on_every_backend!(
     security::bad_input_gets_precise_4xx_and_writes_nothing,
     security::out_of_bounds_input_is_refused_alike_on_every_path,
     security::a_tampered_audit_log_is_detected,
+    refresh::validate_hands_an_outdated_client_the_current_license,
 );
