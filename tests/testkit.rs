@@ -293,6 +293,15 @@ pub fn license_vectors() -> Vec<(&'static str, LicenseVector)> {
             ),
         ),
         ("key-revoked", vector("The signing key is revoked.", good.clone(), jwks(&[public(&k1).revoked()]), invalid("key_revoked"))),
+        (
+            "key-compromised",
+            vector(
+                "The signing key is marked compromised and the verifier holds no issued list for it: no token of the key is accepted.",
+                good.clone(),
+                jwks(&[public(&k1).with_state(lifeline_core::KeyState::Compromised { since: UnixTime::from_secs(NOW - 3_600) })]),
+                invalid("key_compromised"),
+            ),
+        ),
         ("unknown-key", vector("No key with the token's kid.", good.clone(), jwks(&[public(&k2)]), invalid("unknown_key"))),
         (
             "bad-signature-wrong-key",

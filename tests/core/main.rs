@@ -8,6 +8,7 @@
 )]
 
 mod breaker;
+mod compromise;
 mod fuzz_regressions;
 mod properties;
 mod renewal;

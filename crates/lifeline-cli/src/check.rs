@@ -38,6 +38,11 @@ pub(crate) struct Args {
     /// The servers' public key set (JWKS).
     #[arg(long, value_name = "KEYS.json")]
     keys: String,
+    /// The issued list of a compromised key (`/.well-known/lifeline/issued/KID` on the
+    /// server), verified against the key set: that key's licenses on it verify, any other
+    /// token of the key is refused `key_compromised`. Repeat for several keys.
+    #[arg(long = "issued-list", value_name = "FILE")]
+    issued_lists: Vec<String>,
     /// The lease cache (created; a corrupted one is discarded, never trusted).
     #[arg(long, value_name = "FILE")]
     cache: PathBuf,
@@ -86,7 +91,7 @@ pub(crate) struct Args {
 static STOP: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let keys = files::read_key_set(&args.keys)?;
+    let keys = files::read_key_set_with_lists(&args.keys, &args.issued_lists)?;
     let token = files::read_up_to(&args.file, 1024 * 1024, "license")?;
     let token = String::from_utf8_lossy(token.trim_ascii()).into_owned();
     let mut seat = seat::SeatShell::new(

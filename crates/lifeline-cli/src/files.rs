@@ -45,6 +45,21 @@ pub(crate) fn read_key_set(path: &str) -> Result<KeySet, CliError> {
     })
 }
 
+/// Reads a key set and adds the issued lists of its compromised keys (files written from
+/// the server's `/.well-known/lifeline/issued/KID`), each verified against the set.
+pub(crate) fn read_key_set_with_lists(path: &str, lists: &[String]) -> Result<KeySet, CliError> {
+    let mut keys = read_key_set(path)?;
+    for list in lists {
+        let bytes = read_capped(list, lifeline_core::MAX_ISSUED_LIST_BYTES, "issued list")?;
+        keys.add_issued_list(&bytes).map_err(|e| {
+            CliError::new(format!("issued list {list}: {e} [{}]", e.reason())).hint(
+                "fetch it again from the server's /.well-known/lifeline/issued/KID, with a key set that has the key that signed it",
+            )
+        })?;
+    }
+    Ok(keys)
+}
+
 pub(crate) fn io_error(error: io::Error, what: &str, path: &str) -> CliError {
     let hint = match error.kind() {
         io::ErrorKind::NotFound => Some("check the path"),

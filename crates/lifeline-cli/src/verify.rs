@@ -29,6 +29,11 @@ pub(crate) struct Args {
     /// standard error and change nothing.
     #[arg(long = "override", value_name = "FILE")]
     overrides: Vec<String>,
+    /// The issued list of a compromised key (`/.well-known/lifeline/issued/KID` on the
+    /// server), verified against the key set: that key's licenses on it verify, any other
+    /// token of the key is refused `key_compromised`. Repeat for several keys.
+    #[arg(long = "issued-list", value_name = "FILE")]
+    issued_lists: Vec<String>,
     /// License token file; `-` or nothing reads standard input.
     #[arg(value_name = "FILE|-", default_value = "-")]
     file: String,
@@ -39,7 +44,7 @@ pub(crate) struct Args {
 const READ_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
-    let keys = files::read_key_set(&args.keys)?;
+    let keys = files::read_key_set_with_lists(&args.keys, &args.issued_lists)?;
     if args.file == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         eprintln!("reading the license from standard input (end with Ctrl-D)");
     }

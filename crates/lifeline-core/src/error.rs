@@ -51,6 +51,16 @@ pub enum VerifyError {
         /// The revoked key.
         kid: String,
     },
+    /// The signing key is marked compromised and the token is not on its issued list.
+    KeyCompromised {
+        /// The compromised key.
+        kid: String,
+        /// When it was marked compromised.
+        since: UnixTime,
+        /// Whether the key set holds the key's issued list (without one, no token of the
+        /// key is accepted: fetch it).
+        list_known: bool,
+    },
     /// The license is not valid yet (`nbf` or `iat` beyond `now` + leeway).
     NotYetValid {
         /// The verification time.
@@ -87,6 +97,7 @@ impl VerifyError {
             Self::BadSignature => Reason::BadSignature,
             Self::KeyExpired { .. } => Reason::KeyExpired,
             Self::KeyRevoked { .. } => Reason::KeyRevoked,
+            Self::KeyCompromised { .. } => Reason::KeyCompromised,
             Self::NotYetValid { .. } => Reason::NotYetValid,
             Self::Expired { .. } => Reason::Expired,
             Self::WrongAudience { .. } => Reason::WrongAudience,
@@ -138,6 +149,22 @@ impl fmt::Display for VerifyError {
                 }
             }
             Self::KeyRevoked { kid } => write!(f, "signing key {kid:?} is revoked"),
+            Self::KeyCompromised {
+                kid,
+                since,
+                list_known: true,
+            } => write!(
+                f,
+                "signing key {kid:?} was marked compromised at {since} and this token is not one the vendor issued with it"
+            ),
+            Self::KeyCompromised {
+                kid,
+                since,
+                list_known: false,
+            } => write!(
+                f,
+                "signing key {kid:?} was marked compromised at {since}; without its issued list no token it signed is accepted"
+            ),
             Self::NotYetValid { now, valid_from } => {
                 write!(f, "license is valid from {valid_from}, now is {now}")
             }
@@ -191,10 +218,13 @@ impl fmt::Display for Segment {
 pub enum Malformed {
     /// Nothing but whitespace.
     Empty,
-    /// Larger than [`crate::MAX_TOKEN_BYTES`]; refused before any parsing.
+    /// Larger than its limit ([`crate::MAX_TOKEN_BYTES`]; an issued list's
+    /// [`crate::MAX_ISSUED_LIST_BYTES`]); refused before any parsing.
     TooLarge {
         /// Size in bytes after trimming surrounding whitespace.
         len: usize,
+        /// The limit.
+        limit: usize,
     },
     /// Not exactly three `.`-separated segments.
     SegmentCount {
@@ -236,11 +266,9 @@ impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("the input is empty"),
-            Self::TooLarge { len } => write!(
-                f,
-                "token is {len} bytes, over the {} byte limit",
-                crate::MAX_TOKEN_BYTES
-            ),
+            Self::TooLarge { len, limit } => {
+                write!(f, "token is {len} bytes, over the {limit} byte limit")
+            }
             Self::SegmentCount { found } => write!(
                 f,
                 "expected 3 dot-separated segments (header.payload.signature), found {found}"

@@ -26,7 +26,11 @@ pub fn inspect(token: &[u8]) -> Result<Inspection, VerifyError> {
         return Err(Malformed::Empty.into());
     }
     if token.len() > jws::MAX_TOKEN_BYTES {
-        return Err(Malformed::TooLarge { len: token.len() }.into());
+        return Err(Malformed::TooLarge {
+            len: token.len(),
+            limit: crate::MAX_TOKEN_BYTES,
+        }
+        .into());
     }
     let parts: Vec<&[u8]> = token.split(|&b| b == b'.').collect();
     let [h64, p64, s64] = parts.as_slice() else {

@@ -33,6 +33,8 @@ pub struct Header {
 #[derive(Debug)]
 pub(crate) struct CompactJws<'a> {
     pub(crate) header: Header,
+    /// The whole token, surrounding whitespace removed.
+    pub(crate) token: &'a [u8],
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers.
     pub(crate) signing_input: &'a [u8],
     pub(crate) payload: Vec<u8>,
@@ -49,12 +51,25 @@ pub(crate) fn parse<'a>(
     token: &'a [u8],
     expected_typ: &'static str,
 ) -> Result<CompactJws<'a>, VerifyError> {
+    parse_up_to(token, expected_typ, MAX_TOKEN_BYTES)
+}
+
+/// [`parse`] with another size limit (issued lists run to megabytes).
+pub(crate) fn parse_up_to<'a>(
+    token: &'a [u8],
+    expected_typ: &'static str,
+    max_bytes: usize,
+) -> Result<CompactJws<'a>, VerifyError> {
     let token = trim(token);
     if token.is_empty() {
         return Err(Malformed::Empty.into());
     }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(Malformed::TooLarge { len: token.len() }.into());
+    if token.len() > max_bytes {
+        return Err(Malformed::TooLarge {
+            len: token.len(),
+            limit: max_bytes,
+        }
+        .into());
     }
     let mut parts = token.split(|&b| b == b'.');
     let (Some(h64), Some(p64), Some(s64), None) =
@@ -81,6 +96,7 @@ pub(crate) fn parse<'a>(
         .ok_or(Malformed::SegmentCount { found: 3 })?;
     Ok(CompactJws {
         header,
+        token,
         signing_input,
         payload,
         signature,
@@ -198,7 +214,17 @@ pub(crate) fn authenticate<'k>(
     typ: &'static str,
     keys: &'k crate::KeySet,
 ) -> Result<Authenticated<'k>, VerifyError> {
-    let jws = parse(token, typ)?;
+    authenticate_up_to(token, typ, keys, MAX_TOKEN_BYTES)
+}
+
+/// [`authenticate`] with another size limit.
+pub(crate) fn authenticate_up_to<'k>(
+    token: &[u8],
+    typ: &'static str,
+    keys: &'k crate::KeySet,
+    max_bytes: usize,
+) -> Result<Authenticated<'k>, VerifyError> {
+    let jws = parse_up_to(token, typ, max_bytes)?;
     let kid = jws.header.kid;
     let key = keys
         .get(&kid)

@@ -1,12 +1,15 @@
 //! Key sets: a JWKS (RFC 7517) of Ed25519 public keys (RFC 8037 `OKP` / `Ed25519`), each
-//! named by its `kid`, with an optional signing window and a revoked flag.
+//! named by its `kid`, with an optional signing window, a revoked flag and a state (`active`,
+//! `retired`, `compromised` since a time); and the issued lists of compromised keys.
+
+use std::sync::Arc;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::{Map, Value, json};
 
 use crate::error::{KeyProblem, KeySetError};
 use crate::fixed_base::KeyTable;
-use crate::{UnixTime, jws};
+use crate::{IssuedList, UnixTime, VerifyError, jws};
 
 /// Key sets larger than this are refused unparsed.
 pub const MAX_KEY_SET_BYTES: usize = 1024 * 1024;
@@ -20,8 +23,35 @@ pub struct PublicKey {
     not_after: Option<UnixTime>,
     revoked: bool,
     overrides_only: bool,
+    state: Option<KeyState>,
     /// Precomputed multiples of the key, built on its first verification.
     table: KeyTable,
+}
+
+/// A signing key's state as its key set publishes it (JWK member `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs new licenses and leases.
+    Active,
+    /// Rotated out: verifies what it signed inside its window, signs nothing new.
+    Retired,
+    /// Its private key leaked: a token it signed verifies only when it is on the key's
+    /// issued list ([`crate::IssuedList`]); anything else is refused `key_compromised`.
+    Compromised {
+        /// When it was marked (`compromised_at`).
+        since: UnixTime,
+    },
+}
+
+impl KeyState {
+    /// `active`, `retired` or `compromised`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retired => "retired",
+            Self::Compromised { .. } => "compromised",
+        }
+    }
 }
 
 impl PublicKey {
@@ -40,6 +70,7 @@ impl PublicKey {
             not_after: None,
             revoked: false,
             overrides_only: false,
+            state: None,
             table: KeyTable::default(),
         })
     }
@@ -77,6 +108,43 @@ impl PublicKey {
     }
 
     /// Whether the key verifies overrides only.
+    /// The key with this published state.
+    #[must_use]
+    pub fn with_state(mut self, state: KeyState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// The published state, if the key set names one.
+    pub fn state(&self) -> Option<KeyState> {
+        self.state
+    }
+
+    /// When the key was marked compromised, if it was.
+    pub fn compromised_since(&self) -> Option<UnixTime> {
+        match self.state {
+            Some(KeyState::Compromised { since }) => Some(since),
+            _ => None,
+        }
+    }
+
+    /// For tokens no issued list covers (leases, seat leases, overrides, bundles): a token
+    /// of a compromised key counts only when signed (`iat`) before the key was marked, so
+    /// what clients cached before the leak keeps them working offline, and nothing the key
+    /// signs afterwards is taken. (A thief can backdate `iat`: such a token is at most as
+    /// good as the tokens of its kind cached before the mark, and each kind is bounded in
+    /// time — a lease by the offline grace from its `iat`, an override by 30 days.)
+    pub fn check_signed_before_compromise(&self, signed_at: UnixTime) -> Result<(), VerifyError> {
+        match self.compromised_since() {
+            Some(since) if signed_at >= since => Err(VerifyError::KeyCompromised {
+                kid: self.kid.clone(),
+                since,
+                list_known: false,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub fn is_for_overrides_only(&self) -> bool {
         self.overrides_only
     }
@@ -160,6 +228,12 @@ impl PublicKey {
             if self.overrides_only {
                 map.insert("lifeline_use".into(), "override".into());
             }
+            if let Some(state) = self.state {
+                map.insert("status".into(), state.as_str().into());
+            }
+            if let Some(since) = self.compromised_since() {
+                map.insert("compromised_at".into(), since.as_secs().into());
+            }
         }
         jwk
     }
@@ -182,7 +256,34 @@ impl PublicKey {
             Some(Value::String(u)) if u == "override" => true,
             Some(_) => return Err(invalid("lifeline_use", "\"override\" or absent")),
         };
+        let compromised_at = read_time(jwk, "compromised_at")?;
+        let state = match (jwk.get("status"), compromised_at) {
+            (None, None) => None,
+            (Some(Value::String(s)), None) if s == "active" => Some(KeyState::Active),
+            (Some(Value::String(s)), None) if s == "retired" => Some(KeyState::Retired),
+            (Some(Value::String(s)), Some(since)) if s == "compromised" => {
+                Some(KeyState::Compromised { since })
+            }
+            (Some(Value::String(s)), None) if s == "compromised" => {
+                return Err(KeyProblem::Missing {
+                    member: "compromised_at",
+                });
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "compromised_at",
+                    "absent unless status is \"compromised\"",
+                ));
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "status",
+                    "\"active\", \"retired\" or \"compromised\"",
+                ));
+            }
+        };
         let mut key = Self::from_bytes(kid, &x)?.with_window(not_before, not_after)?;
+        key.state = state;
         if revoked {
             key = key.revoked();
         }
@@ -283,6 +384,8 @@ fn invalid(member: &'static str, expected: &'static str) -> KeyProblem {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySet {
     keys: Vec<PublicKey>,
+    /// The issued lists of compromised keys (one per key), verified against this set.
+    issued: Vec<Arc<IssuedList>>,
 }
 
 impl KeySet {
@@ -370,6 +473,43 @@ impl KeySet {
     /// Whether the set has no keys.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Verifies an issued list ([`IssuedList::verify`]) against this set and keeps it: a
+    /// token of the compromised key it names is then accepted when it is on the list. A list
+    /// replaces the key's previous one unless that one is newer.
+    pub fn add_issued_list(&mut self, token: &[u8]) -> Result<Arc<IssuedList>, VerifyError> {
+        let list = Arc::new(IssuedList::verify(token, self)?);
+        self.keep(list.clone());
+        Ok(list)
+    }
+
+    /// Keeps a list already verified against another set when its signer is the same key
+    /// here and still fit to sign one (a server re-reading its keys); whether it was kept.
+    pub fn add_verified_issued_list(&mut self, list: Arc<IssuedList>) -> bool {
+        let fits = list.signer_still_trusted(self) && self.get(list.kid()).is_some();
+        if fits {
+            self.keep(list);
+        }
+        fits
+    }
+
+    fn keep(&mut self, list: Arc<IssuedList>) {
+        match self.issued.iter_mut().find(|l| l.kid() == list.kid()) {
+            Some(held) if held.issued_at() <= list.issued_at() => *held = list,
+            Some(_) => {}
+            None => self.issued.push(list),
+        }
+    }
+
+    /// The issued list of key `kid`, if the set holds one.
+    pub fn issued_list(&self, kid: &str) -> Option<&IssuedList> {
+        self.issued.iter().find(|l| l.kid() == kid).map(|l| &**l)
+    }
+
+    /// Every issued list the set holds.
+    pub fn issued_lists(&self) -> impl Iterator<Item = &Arc<IssuedList>> {
+        self.issued.iter()
     }
 
     /// The set as a JWKS document.

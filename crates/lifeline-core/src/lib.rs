@@ -31,6 +31,7 @@ mod client;
 mod error;
 mod fixed_base;
 mod inspect;
+mod issued_list;
 mod json;
 mod jws;
 mod keys;
@@ -58,9 +59,12 @@ pub use claims::Claims;
 pub use client::{Breaker, Check, ClientPolicy, Nodes, Outcome, Step};
 pub use error::{ClaimProblem, KeyProblem, KeySetError, Malformed, Segment, VerifyError};
 pub use inspect::{Inspection, inspect};
+#[cfg(feature = "sign")]
+pub use issued_list::issued_list_claims;
+pub use issued_list::{ISSUED_LIST_TYP, IssuedList, MAX_ISSUED_LIST_BYTES, token_digest};
 pub use json::parse_object as parse_json_object;
 pub use jws::{Header, LICENSE_TYP, MAX_TOKEN_BYTES};
-pub use keys::{KeySet, MAX_KEY_SET_BYTES, PublicKey};
+pub use keys::{KeySet, KeyState, MAX_KEY_SET_BYTES, PublicKey};
 pub use offline::{
     LEASE_TYP, Lease, LeaseProblem, OfflinePolicy, Trust, offline_verdict, online_verdict,
 };

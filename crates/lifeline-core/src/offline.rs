@@ -63,7 +63,9 @@ impl Lease {
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
         }
-        Self::from_claims(kid, &raw)
+        let lease = Self::from_claims(kid, &raw)?;
+        key.check_signed_before_compromise(lease.issued_at)?;
+        Ok(lease)
     }
 
     /// Reads a lease's claims (also checked before signing one).

@@ -130,6 +130,7 @@ impl Override {
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
         }
+        key.check_signed_before_compromise(ovr.issued_at)?;
         if !key.may_have_signed_at(ovr.issued_at) {
             return Err(VerifyError::KeyExpired {
                 kid,
@@ -273,6 +274,7 @@ impl OverrideBundle {
             return Err(VerifyError::KeyRevoked { kid });
         }
         let issued_at = time(&raw, "iat")?.ok_or_else(|| missing("iat"))?;
+        key.check_signed_before_compromise(issued_at)?;
         let expires_at = time(&raw, "exp")?.ok_or_else(|| missing("exp"))?;
         let tokens = match raw.get("overrides") {
             Some(Value::Array(items)) => items

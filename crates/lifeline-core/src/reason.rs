@@ -42,11 +42,15 @@ pub enum Reason {
     /// The clock reads earlier than a time already proven by a signed lease, beyond the
     /// tolerance: it was set back.
     ClockRollback,
+    /// The signing key is marked compromised in the key set and the license is not one of
+    /// those the vendor issued with it (its signed issued list): a forgery, or a list not
+    /// fetched yet.
+    KeyCompromised,
 }
 
 impl Reason {
     /// Every code, in declaration order (for documentation and exhaustive tests).
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Malformed,
         Self::UnsupportedAlg,
         Self::WrongType,
@@ -62,11 +66,12 @@ impl Reason {
         Self::Offline,
         Self::OfflineGraceExhausted,
         Self::ClockRollback,
+        Self::KeyCompromised,
     ];
 
     /// The codes [`crate::verify`] gives from a token alone (the rest come from a server's
     /// answer or the validation client).
-    pub const FROM_TOKEN: [Self; 11] = [
+    pub const FROM_TOKEN: [Self; 12] = [
         Self::Malformed,
         Self::UnsupportedAlg,
         Self::WrongType,
@@ -78,6 +83,7 @@ impl Reason {
         Self::Expired,
         Self::WrongAudience,
         Self::GracePeriod,
+        Self::KeyCompromised,
     ];
 
     /// The stable snake_case code, e.g. `bad_signature`.
@@ -98,6 +104,7 @@ impl Reason {
             Self::Offline => "offline",
             Self::OfflineGraceExhausted => "offline_grace_exhausted",
             Self::ClockRollback => "clock_rollback",
+            Self::KeyCompromised => "key_compromised",
         }
     }
 }

@@ -282,7 +282,9 @@ impl SeatLease {
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid });
         }
-        Self::from_claims(kid, &payload)
+        let lease = Self::from_claims(kid, &payload)?;
+        key.check_signed_before_compromise(lease.issued_at)?;
+        Ok(lease)
     }
 
     /// Reads a seat lease's claims (also checked before signing one).

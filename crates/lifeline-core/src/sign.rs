@@ -135,6 +135,16 @@ impl LicenseSigner {
         ))
     }
 
+    /// Signs an issued list (`typ` `lifeline-issued+jwt`, claims from
+    /// [`crate::issued_list_claims`]).
+    pub fn sign_issued_list(&self, claims: &Map<String, Value>) -> String {
+        let header = json!({ "alg": "EdDSA", "typ": crate::ISSUED_LIST_TYP, "kid": self.kid });
+        self.sign_jws(
+            header.to_string().as_bytes(),
+            Value::Object(claims.clone()).to_string().as_bytes(),
+        )
+    }
+
     /// Signs a seat lease (`typ` `lifeline-seat+jwt`, claims from
     /// [`crate::seat_lease_claims`]); checked as a client reads it first.
     pub fn sign_seat_lease(&self, claims: &Map<String, Value>) -> Result<String, SignError> {

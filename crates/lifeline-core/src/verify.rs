@@ -97,9 +97,14 @@ impl<'a> UnverifiedLicense<'a> {
             return Err(VerifyError::BadSignature);
         }
         let claims = Claims::from_payload(&self.jws.payload)?;
+        // Only a compromised key's tokens are looked up in its issued list: hash them then.
+        let digest = key
+            .compromised_since()
+            .map(|_| crate::issued_list::token_digest(self.jws.token));
         Ok(SignedLicense {
             kid: kid.clone(),
             claims,
+            digest,
         })
     }
 }
@@ -113,6 +118,8 @@ impl<'a> UnverifiedLicense<'a> {
 pub struct SignedLicense {
     kid: String,
     claims: Claims,
+    /// The token's digest, taken when its key was compromised in the authenticating set.
+    digest: Option<[u8; 32]>,
 }
 
 impl SignedLicense {
@@ -124,6 +131,16 @@ impl SignedLicense {
     /// The authentic claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// Whether this was authenticated before `keys` marked its key compromised: the issued
+    /// list cannot be consulted (its digest was not taken), so authenticate the token again.
+    /// For callers that cache a `SignedLicense` across key-set changes.
+    pub fn predates_compromise_in(&self, keys: &KeySet) -> bool {
+        self.digest.is_none()
+            && keys
+                .get(&self.kid)
+                .is_some_and(|k| k.compromised_since().is_some())
     }
 
     /// Applies key status, audience and time, in that order, and gives the verdict.
@@ -168,6 +185,20 @@ impl SignedLicense {
         }
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid: kid.clone() });
+        }
+        if let Some(since) = key.compromised_since() {
+            let list = keys.issued_list(kid);
+            let issued = match (list, &self.digest) {
+                (Some(list), Some(digest)) => list.contains(digest),
+                _ => false,
+            };
+            if !issued {
+                return Err(VerifyError::KeyCompromised {
+                    kid: kid.clone(),
+                    since,
+                    list_known: list.is_some(),
+                });
+            }
         }
         if !key.may_have_signed_at(claims.iat()) {
             return Err(VerifyError::KeyExpired {

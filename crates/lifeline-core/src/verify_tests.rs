@@ -88,7 +88,8 @@ fn malformed() {
     assert_eq!(
         v.error(),
         Some(&VerifyError::Malformed(Malformed::TooLarge {
-            len: too_big.len()
+            len: too_big.len(),
+            limit: crate::MAX_TOKEN_BYTES,
         }))
     );
     // A missing required claim under a good signature is malformed, without claims.

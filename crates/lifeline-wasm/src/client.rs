@@ -45,6 +45,10 @@ export interface ClientOptions {
   keys: Jwks | string;
   /** The license token to check. */
   licenseToken: string;
+  /** Issued lists of compromised keys (`/.well-known/lifeline/issued/KID`): with one, a
+   * license of that key the vendor issued still verifies offline; without, the renewal a
+   * node hands out at the next check replaces it. */
+  issuedLists?: string[];
   /** "memory" (default), "localStorage", or your own LeaseCache. */
   cache?: "memory" | "localStorage" | LeaseCache;
   /** The cache key (default "lifeline.lease"). */
@@ -196,7 +200,22 @@ impl Client {
             _ => return Err(bad("options.onLicense must be a function")),
         };
         let keys_value = Reflect::get(&raw, &"keys".into()).unwrap_or(JsValue::UNDEFINED);
-        let keys = crate::js_args::key_set(&keys_value)?;
+        let mut keys = crate::js_args::key_set(&keys_value)?;
+        let lists = Reflect::get(&raw, &"issuedLists".into()).unwrap_or(JsValue::UNDEFINED);
+        if !lists.is_undefined() {
+            if !js_sys::Array::is_array(&lists) {
+                return Err(bad(
+                    "options.issuedLists must be an array of issued-list tokens",
+                ));
+            }
+            for list in js_sys::Array::from(&lists).iter() {
+                let text = list.as_string().ok_or_else(|| {
+                    bad("options.issuedLists must be an array of issued-list tokens")
+                })?;
+                keys.add_issued_list(text.as_bytes())
+                    .map_err(|e| bad(&format!("options.issuedLists: {e}")))?;
+            }
+        }
         let cache_value = Reflect::get(&raw, &"cache".into()).unwrap_or(JsValue::UNDEFINED);
         let store = if cache_value.is_undefined()
             || cache_value.as_string().as_deref() == Some("memory")

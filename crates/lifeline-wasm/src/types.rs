@@ -84,6 +84,18 @@ impl From<&lifeline_core::Override> for OverrideInfo {
     }
 }
 
+/// The issued list `addIssuedList` took.
+#[derive(Clone, Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IssuedListInfo {
+    /// The compromised key whose licenses it names.
+    pub(crate) kid: String,
+    /// The key that signed it.
+    pub(crate) signed_by: String,
+    /// How many licenses it names.
+    pub(crate) count: usize,
+}
+
 /// What `setOverrides` kept and what it refused.
 #[derive(Clone, Debug, Default, Serialize, Tsify)]
 pub struct OverridesLoaded {

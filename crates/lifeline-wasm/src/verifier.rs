@@ -159,6 +159,30 @@ impl Verifier {
         Ok(())
     }
 
+    /// Adds the issued list of a compromised key (`lifeline-issued+jwt`, from the server's
+    /// `/.well-known/lifeline/issued/KID`), verified against the key set: tokens of that key
+    /// on the list verify again, every other one stays `key_compromised`. Resolves to
+    /// `{ kid, signedBy, count }`; throws an `Error` whose `code` is the reason the list is
+    /// refused (`bad_signature`, `key_compromised` when the compromised key signed it, ...).
+    /// A later `setKeys` drops the lists: add them again.
+    #[wasm_bindgen(js_name = addIssuedList, unchecked_return_type = "IssuedListInfo")]
+    pub fn add_issued_list(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] token: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let text = token.as_string().ok_or_else(|| {
+            js_args::error("invalid_argument", "the issued list must be a string")
+        })?;
+        let list = self.keys.add_issued_list(text.as_bytes()).map_err(|e| {
+            js_args::error(e.reason().as_str(), &format!("issued list refused: {e}"))
+        })?;
+        convert::to_js(&crate::types::IssuedListInfo {
+            kid: list.kid().to_owned(),
+            signed_by: list.signed_by().to_owned(),
+            count: list.len(),
+        })
+    }
+
     /// Replaces the temporary overrides (`lifeline-override+jwt` tokens, e.g. from the
     /// server's override bundle or minted offline with the emergency key). Each is checked
     /// against the key set now; refused ones are reported and ignored. Verdicts then apply
