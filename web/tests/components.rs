@@ -533,6 +533,10 @@ fn keys_warn_before_rotation_is_due_and_flag_overdue() {
         not_after: (status == KeyStatus::Retired).then_some(not_before + 100),
         rotate_by: (status == KeyStatus::Active).then_some(not_before + 365 * 86_400),
         public_jwk: json!({}),
+        compromised_at: None,
+        compromise_reason: None,
+        compromise_incident: None,
+        issued_list_licenses: None,
     };
     let year = 365 * 86_400;
     let keys = vec![

@@ -14,6 +14,9 @@ pub enum KeyStatus {
     Active,
     /// Rotated out: verifies what it signed, signs nothing new.
     Retired,
+    /// Its private key leaked: only the licenses on its issued list verify (see
+    /// `compromised_at`, `issued_list`).
+    Compromised,
 }
 
 /// A signing key as the API shows it (public part only).
@@ -35,6 +38,79 @@ pub struct SigningKeyInfo {
     pub rotate_by: Option<u64>,
     /// The public JWK.
     pub public_jwk: Value,
+    /// When it was marked compromised, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised_at: Option<u64>,
+    /// Why (the operator's words), if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromise_reason: Option<String>,
+    /// The operator's incident reference, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromise_incident: Option<String>,
+    /// For a compromised key: how many license tokens its published issued list names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_list_licenses: Option<u64>,
+}
+
+/// `POST /api/v1/keys/{kid}/compromise`: the key leaked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompromiseKey {
+    /// What happened (1–1024 characters; audited, shown in the incident).
+    pub reason: String,
+    /// The operator's incident reference, e.g. `INC-2041` (1–128 characters).
+    pub incident: String,
+}
+
+/// One line of the `POST /api/v1/keys/{kid}/compromise` answer (`application/x-ndjson`:
+/// progress lines while the licenses are re-signed, then the result or an error).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum CompromiseLine {
+    /// Licenses re-signed so far.
+    Progress {
+        /// Re-signed.
+        done: u64,
+        /// To re-sign in all.
+        total: u64,
+    },
+    /// Done: the key is marked and everything published.
+    Done(CompromiseReport),
+    /// The recovery stopped (run the command again: it carries on where it stopped).
+    Failed {
+        /// Stable code.
+        code: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// What `keys compromise` did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CompromiseReport {
+    /// The compromised key.
+    pub kid: String,
+    /// When it was marked.
+    pub compromised_at: u64,
+    /// The key now signing (new when the compromised one was active).
+    pub active_kid: String,
+    /// Whether a new key was made (the compromised key was the active one).
+    pub rotated: bool,
+    /// Licenses re-signed with the active key.
+    pub re_signed: u64,
+    /// Seconds the re-signing took.
+    pub re_sign_seconds: f64,
+    /// Tokens on the issued list (each license's current token and its earlier versions).
+    pub listed_tokens: u64,
+    /// The issued list's size in bytes.
+    pub list_bytes: u64,
+    /// Where verifiers fetch it.
+    pub issued_list_url: String,
+    /// The incident opened (`key_compromised`).
+    pub incident_id: Option<String>,
 }
 
 /// `POST /api/v1/tokens`.

@@ -30,11 +30,15 @@ pub enum WebhookEventType {
     /// An activation was refused: every seat is taken.
     #[serde(rename = "seat.denied")]
     SeatDenied,
+    /// A signing key was marked compromised (its licenses re-signed, its issued list
+    /// published).
+    #[serde(rename = "key.compromised")]
+    KeyCompromised,
 }
 
 impl WebhookEventType {
     /// Every event type.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::IncidentOpened,
         Self::IncidentResolved,
         Self::LicenseRevoked,
@@ -43,6 +47,7 @@ impl WebhookEventType {
         Self::SeatReleased,
         Self::SeatReclaimed,
         Self::SeatDenied,
+        Self::KeyCompromised,
     ];
 
     /// The name as in JSON and in the message's `type`.
@@ -56,6 +61,7 @@ impl WebhookEventType {
             Self::SeatReleased => "seat.released",
             Self::SeatReclaimed => "seat.reclaimed",
             Self::SeatDenied => "seat.denied",
+            Self::KeyCompromised => "key.compromised",
         }
     }
 }

@@ -175,6 +175,7 @@ pub(crate) async fn evaluate(
             .any(|f| f.rule == incident.rule && f.subject == incident.subject);
         let mine = match crate::rules::judge(&incident.rule, opened_by) {
             Judge::Anyone => true,
+            Judge::Operator => false,
             Judge::Node(node) => node == state.node_id() || !alive.contains(node.as_str()),
         };
         if !still && mine && resolve(store, &incident.id, now).await? {
@@ -226,7 +227,7 @@ async fn read_in(w: &mut WriteTx, id: &str) -> Result<Option<Incident>, StoreErr
 
 /// Opens an incident for `f` unless one is unresolved for its rule and subject (another node
 /// may have opened it a moment ago): its id when this call opened it.
-async fn open_incident(
+pub(crate) async fn open_incident(
     store: &Store,
     node_id: &str,
     f: &Finding,
@@ -288,6 +289,45 @@ async fn escalate(store: &Store, id: &str, f: &Finding, now: u64) -> Result<(), 
 
 /// Resolves an unresolved incident (false when another node already did).
 async fn resolve(store: &Store, id: &str, now: u64) -> Result<bool, StoreError> {
+    resolve_by(store, id, now, "system", "the condition cleared").await
+}
+
+/// An operator resolves an incident, saying why (an action's incident, such as a key marked
+/// compromised, is resolved only so; a rule's reopens if its condition still holds). 404
+/// for no such incident, 409 when it is resolved already, 422 `invalid_note` for the text.
+pub(crate) async fn resolve_by_operator(
+    store: &Store,
+    actor: &str,
+    id: &str,
+    text: &str,
+    now: u64,
+) -> Result<(), AppError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_note",
+            format!("say why in 1 to {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    if get(store, id).await?.is_none() {
+        return Err(AppError::not_found(format!("no incident {id:?}")));
+    }
+    if !resolve_by(store, id, now, actor, text).await? {
+        return Err(AppError::conflict(format!(
+            "incident {id:?} is resolved already"
+        )));
+    }
+    Ok(())
+}
+
+async fn resolve_by(
+    store: &Store,
+    id: &str,
+    now: u64,
+    actor: &str,
+    text: &str,
+) -> Result<bool, StoreError> {
     let mut w = store.write().await?;
     let done = sqlx::query(
         "UPDATE incidents SET status = 'resolved', resolved_at = $1 WHERE id = $2 AND status <> 'resolved'",
@@ -300,17 +340,9 @@ async fn resolve(store: &Store, id: &str, now: u64) -> Result<bool, StoreError> 
     if done != 1 {
         return Ok(false);
     }
-    event(
-        &mut w,
-        id,
-        now,
-        "resolved",
-        "system",
-        "the condition cleared",
-    )
-    .await?;
+    event(&mut w, id, now, "resolved", actor, text).await?;
     w.audit(
-        "system",
+        actor,
         "incident.resolved",
         id,
         None,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lifeline_api::{KeyStatus, SigningKeyInfo};
-use lifeline_core::{KeySet, LicenseSigner, PublicKey, UnixTime};
+use lifeline_core::{IssuedList, KeySet, KeyState, LicenseSigner, PublicKey, UnixTime};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -23,13 +23,54 @@ pub struct KeyRing {
     pub set: KeySet,
     /// Every key, as the API lists them (newest first).
     pub infos: Vec<SigningKeyInfo>,
+    /// The published issued lists of compromised keys (also in `set`).
+    pub lists: Vec<PublishedList>,
+}
+
+/// A compromised key's issued list as published.
+#[derive(Debug)]
+pub struct PublishedList {
+    /// The compromised key.
+    pub kid: String,
+    /// When it was published (a newer one replaces it).
+    pub created_at: i64,
+    /// The signed list, as served.
+    pub token: Arc<str>,
+    /// The list, verified.
+    pub list: Arc<IssuedList>,
 }
 
 impl KeyRing {
-    /// The public JWKS served at `/.well-known/lifeline/keys.json`.
-    pub fn jwks(&self) -> Value {
-        self.set.to_jwks()
+    /// The public JWKS served at `/.well-known/lifeline/keys.json`: every key with its state
+    /// (`active`, `retired`, `compromised` + `compromised_at`); a compromised key with a
+    /// published list names it (`issued_list`, under `public_url`).
+    pub fn jwks(&self, public_url: &str) -> Value {
+        let mut jwks = self.set.to_jwks();
+        if let Some(Value::Array(keys)) = jwks.get_mut("keys") {
+            for key in keys {
+                let kid = key.get("kid").and_then(Value::as_str).map(str::to_owned);
+                if let (Some(kid), Value::Object(jwk)) = (kid, key)
+                    && self.lists.iter().any(|l| l.kid == kid)
+                {
+                    jwk.insert(
+                        "issued_list".into(),
+                        issued_list_url(public_url, &kid).into(),
+                    );
+                }
+            }
+        }
+        jwks
     }
+
+    /// The published issued list of key `kid`.
+    pub fn published_list(&self, kid: &str) -> Option<&PublishedList> {
+        self.lists.iter().find(|l| l.kid == kid)
+    }
+}
+
+/// Where the issued list of key `kid` is served.
+pub(crate) fn issued_list_url(public_url: &str, kid: &str) -> String {
+    format!("{public_url}/.well-known/lifeline/issued/{kid}")
 }
 
 fn store_err(what: impl std::fmt::Display) -> StoreError {
@@ -37,8 +78,11 @@ fn store_err(what: impl std::fmt::Display) -> StoreError {
 }
 
 /// Loads the key ring; creates the first key when there is none.
-pub(crate) async fn load_or_init(store: &Store) -> Result<Arc<KeyRing>, StoreError> {
-    if let Some(ring) = load(store).await? {
+pub(crate) async fn load_or_init(
+    store: &Store,
+    previous: Option<Arc<KeyRing>>,
+) -> Result<Arc<KeyRing>, StoreError> {
+    if let Some(ring) = load(store, previous.as_deref()).await? {
         return Ok(ring);
     }
     let mut w = store.write().await?;
@@ -54,15 +98,21 @@ pub(crate) async fn load_or_init(store: &Store) -> Result<Arc<KeyRing>, StoreErr
             .await?;
     }
     w.commit().await?;
-    load(store)
+    load(store, None)
         .await?
         .ok_or_else(|| store_err("no signing key after creating one"))
 }
 
-/// Loads the key ring, `None` when the store has no key yet.
-pub(crate) async fn load(store: &Store) -> Result<Option<Arc<KeyRing>>, StoreError> {
+/// Loads the key ring, `None` when the store has no key yet. Issued lists already verified
+/// in `previous` are kept rather than read and verified again (they run to megabytes).
+pub(crate) async fn load(
+    store: &Store,
+    previous: Option<&KeyRing>,
+) -> Result<Option<Arc<KeyRing>>, StoreError> {
     let rows = sqlx::query(
-        "SELECT kid, private_jwk, public_jwk, status, created_at, not_before, not_after FROM signing_keys ORDER BY created_at DESC, kid DESC",
+        "SELECT kid, private_jwk, public_jwk, status, created_at, not_before, not_after, \
+         compromised_at, compromise_reason, compromise_incident FROM signing_keys \
+         ORDER BY created_at DESC, kid DESC",
     )
     .fetch_all(store.pool())
     .await?;
@@ -78,24 +128,31 @@ pub(crate) async fn load(store: &Store) -> Result<Option<Arc<KeyRing>>, StoreErr
         let public_jwk: String = row.try_get("public_jwk")?;
         let public_jwk: Value = serde_json::from_str(&public_jwk).map_err(store_err)?;
         let secs = |t: i64| UnixTime::from_secs(u64::try_from(t).unwrap_or(0));
+        let compromised_at: Option<i64> = row.try_get("compromised_at")?;
+        let is_active = status == "active";
+        let state = match compromised_at {
+            Some(at) => KeyState::Compromised { since: secs(at) },
+            None if is_active => KeyState::Active,
+            None => KeyState::Retired,
+        };
         let public = public_jwk
             .as_object()
             .ok_or_else(|| store_err("public key is not an object"))
             .and_then(|jwk| PublicKey::from_jwk(jwk).map_err(store_err))?
             .with_window(Some(secs(not_before)), not_after.map(secs))
-            .map_err(store_err)?;
-        let is_active = status == "active";
-        if is_active && active.is_none() {
+            .map_err(store_err)?
+            .with_state(state);
+        if is_active && compromised_at.is_none() && active.is_none() {
             let private: String = row.try_get("private_jwk")?;
             active =
                 Some(LicenseSigner::from_private_jwk_json(private.as_bytes()).map_err(store_err)?);
         }
         infos.push(SigningKeyInfo {
             kid: kid.clone(),
-            status: if is_active {
-                KeyStatus::Active
-            } else {
-                KeyStatus::Retired
+            status: match state {
+                KeyState::Compromised { .. } => KeyStatus::Compromised,
+                KeyState::Active => KeyStatus::Active,
+                KeyState::Retired => KeyStatus::Retired,
             },
             created_at: u64::try_from(created_at).unwrap_or(0),
             not_before: u64::try_from(not_before).unwrap_or(0),
@@ -106,14 +163,74 @@ pub(crate) async fn load(store: &Store) -> Result<Option<Arc<KeyRing>>, StoreErr
                     .saturating_add(KEY_MAX_AGE_SECS)
             }),
             public_jwk: public.to_jwk(),
+            compromised_at: compromised_at.and_then(|t| u64::try_from(t).ok()),
+            compromise_reason: row.try_get("compromise_reason")?,
+            compromise_incident: row.try_get("compromise_incident")?,
+            issued_list_licenses: None,
         });
         keys.push(public);
     }
     let Some(active) = active else {
         return Ok(None);
     };
-    let set = KeySet::from_keys(keys).map_err(store_err)?;
-    Ok(Some(Arc::new(KeyRing { active, set, infos })))
+    let mut set = KeySet::from_keys(keys).map_err(store_err)?;
+    let lists = load_lists(store, &mut set, previous).await?;
+    for info in &mut infos {
+        if let Some(l) = lists.iter().find(|l| l.kid == info.kid) {
+            info.issued_list_licenses = Some(l.list.len() as u64);
+        }
+    }
+    Ok(Some(Arc::new(KeyRing {
+        active,
+        set,
+        infos,
+        lists,
+    })))
+}
+
+/// The published issued lists, added to `set`: those `previous` holds unchanged are kept,
+/// the others read and verified against `set`.
+async fn load_lists(
+    store: &Store,
+    set: &mut KeySet,
+    previous: Option<&KeyRing>,
+) -> Result<Vec<PublishedList>, StoreError> {
+    let rows = sqlx::query("SELECT kid, created_at FROM issued_lists")
+        .fetch_all(store.pool())
+        .await?;
+    let mut lists = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kid: String = row.try_get("kid")?;
+        let created_at: i64 = row.try_get("created_at")?;
+        let kept = previous
+            .and_then(|p| p.published_list(&kid))
+            .filter(|l| l.created_at == created_at)
+            .filter(|l| set.add_verified_issued_list(l.list.clone()));
+        if let Some(l) = kept {
+            lists.push(PublishedList {
+                kid,
+                created_at,
+                token: l.token.clone(),
+                list: l.list.clone(),
+            });
+            continue;
+        }
+        let token: String = sqlx::query("SELECT token FROM issued_lists WHERE kid = $1")
+            .bind(&kid)
+            .fetch_one(store.pool())
+            .await?
+            .try_get("token")?;
+        let list = set
+            .add_issued_list(token.as_bytes())
+            .map_err(|e| store_err(format!("the issued list of {kid}: {e}")))?;
+        lists.push(PublishedList {
+            kid,
+            created_at,
+            token: token.into(),
+            list,
+        });
+    }
+    Ok(lists)
 }
 
 /// Makes a new active key; the previous active key is retired with `not_after = now`.

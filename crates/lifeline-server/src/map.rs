@@ -113,6 +113,22 @@ pub(crate) fn key_health(key: &SigningKeyInfo, now: u64, warn_days: u64) -> (Hea
             "retired: signs nothing new, verifies what it signed".to_owned(),
         );
     }
+    if key.status == KeyStatus::Compromised {
+        // Recovered: its licenses re-signed, only those on its issued list verify.
+        return match key.issued_list_licenses {
+            Some(n) => (
+                Health::Warning,
+                format!(
+                    "compromised: signs nothing; {n} tokens it signed verify through its issued list, every other is refused"
+                ),
+            ),
+            None => (
+                Health::Critical,
+                "compromised with no issued list published: every token it signed is refused"
+                    .to_owned(),
+            ),
+        };
+    }
     if let Some(end) = key.not_after
         && end <= now
     {
@@ -508,6 +524,10 @@ mod tests {
             not_after,
             rotate_by,
             public_jwk: serde_json::json!({}),
+            compromised_at: None,
+            compromise_reason: None,
+            compromise_incident: None,
+            issued_list_licenses: None,
         }
     }
 

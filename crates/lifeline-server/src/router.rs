@@ -77,6 +77,11 @@ pub fn app(state: AppState) -> Router {
             public::keys,
         )
         .route(
+            "/.well-known/lifeline/issued/{kid}",
+            Doc::get("keys", "The issued list of compromised key `kid` (`lifeline-issued+jwt`: the SHA-256 of every license token it signed, signed by an uncompromised key); 404 when the key has none").ok::<String>(),
+            public::issued_list,
+        )
+        .route(
             "/api/v1/openapi.json",
             Doc::get("meta", "This document (generated from the router and the API's types)").ok::<Object>(),
             document,
@@ -305,6 +310,14 @@ pub fn app(state: AppState) -> Router {
             incidents::acknowledge,
         )
         .route(
+            "/api/v1/incidents/{id}/resolve",
+            Doc::post("incidents", "Resolve an incident, saying why (`text`, 1 to 4096 characters; resolved already: 409). The way an action's incident (key_compromised) ends; a rule's opens again if its condition still holds.")
+                .role(Role::Operator)
+                .body::<api::IncidentNote>()
+                .ok::<api::IncidentDetail>(),
+            incidents::resolve,
+        )
+        .route(
             "/api/v1/incidents/{id}/notes",
             Doc::post("incidents", "Add a note to an incident's timeline (any status; 422 invalid_note unless 1 to 4096 characters)")
                 .role(Role::Operator)
@@ -409,6 +422,14 @@ pub fn app(state: AppState) -> Router {
                 .role(Role::Viewer)
                 .ok::<Vec<api::SigningKeyInfo>>(),
             admin::list_keys,
+        )
+        .route(
+            "/api/v1/keys/{kid}/compromise",
+            Doc::post("keys", "The key leaked: rotate if it is active, re-sign every license it signed with the active key, publish its issued list and mark it compromised (in one transaction), audit, webhook key.compromised, open incident key_compromised. Answers application/x-ndjson: progress lines, then the result (kind done) or the error (kind failed). 404 no such key, 409 already_compromised, 422 invalid_field.")
+                .role(Role::Admin)
+                .body::<api::CompromiseKey>()
+                .ok::<api::CompromiseLine>(),
+            admin::compromise_key,
         )
         .route(
             "/api/v1/keys/rotate",

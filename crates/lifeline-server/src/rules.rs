@@ -190,6 +190,9 @@ pub(crate) struct Figures {
     pub(crate) seat_activations: BTreeMap<String, (u64, u64)>,
 }
 
+/// The incidents of a signing key marked compromised (opened by the action, not a rule).
+pub(crate) const KEY_COMPROMISED: &str = "key_compromised";
+
 /// Who can tell whether a finding still holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Judge {
@@ -197,6 +200,9 @@ pub(crate) enum Judge {
     Node(String),
     /// Any node: it comes from the store.
     Anyone,
+    /// An operator: an incident an action opened (a key marked compromised), resolved by
+    /// `POST /api/v1/incidents/{id}/resolve`, never by the rules.
+    Operator,
 }
 
 /// A condition firing now.
@@ -214,6 +220,7 @@ pub(crate) struct Finding {
 pub(crate) fn judge(rule: &str, opened_by: &str) -> Judge {
     match rule {
         "node_unreachable" | "signing_key_expiry" => Judge::Anyone,
+        KEY_COMPROMISED => Judge::Operator,
         _ if RULES.contains(&rule) => Judge::Node(opened_by.to_owned()),
         // A rule this version does not know: any node lets it resolve.
         _ => Judge::Anyone,
@@ -750,5 +757,6 @@ mod tests {
         assert_eq!(judge("node_unreachable", "a"), Judge::Anyone);
         assert_eq!(judge("signing_key_expiry", "a"), Judge::Anyone);
         assert_eq!(judge("retired_rule", "a"), Judge::Anyone);
+        assert_eq!(judge("key_compromised", "a"), Judge::Operator);
     }
 }

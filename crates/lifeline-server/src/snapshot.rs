@@ -77,6 +77,15 @@ impl<T> Snapshot<T> {
         }
     }
 
+    /// The value held, however old (none before the first read).
+    pub(crate) fn peek(&self) -> Option<Arc<T>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, v)| v.clone())
+    }
+
     /// Replaces the value (just re-read, or changed by this node).
     pub(crate) fn set(&self, value: Arc<T>) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) =

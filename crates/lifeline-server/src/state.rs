@@ -20,8 +20,10 @@ use crate::snapshot::Snapshot;
 use crate::store::{Store, StoreError};
 use crate::{clock, ids, nodes};
 
-/// Cached key rings are re-read from the store after this long (other nodes may rotate).
-const KEY_REFRESH: Duration = Duration::from_secs(5);
+/// Cached key rings are re-read from the store after this long: another node's rotation or
+/// key compromise (mark and issued list together) applies here within it. Cheap: the keys'
+/// rows and the lists' ids (a list already verified is kept, not read again).
+const KEY_REFRESH: Duration = Duration::from_secs(1);
 /// Each node re-reads the active overrides after this long: a change made on another node
 /// reaches this one's `validate` and bundle within it (on the node that made it, at once).
 pub const OVERRIDE_REFRESH: Duration = Duration::from_secs(5);
@@ -123,7 +125,7 @@ impl AppState {
         public_url: &str,
         limits: Limits,
     ) -> Result<Self, StoreError> {
-        let ring = keys::load_or_init(&store).await?;
+        let ring = keys::load_or_init(&store, None).await?;
         let (active, _) = overrides::load_active(&store, &ring.set, clock::now()).await?;
         let node_id = format!("node-{}", &ids::new_id()?);
         let seat_secret = crate::seats::records::load_or_init_secret(&store).await?;
@@ -346,12 +348,16 @@ impl AppState {
     /// The key ring, re-read from the store when older than a few seconds.
     pub async fn keys(&self) -> Result<Arc<KeyRing>, StoreError> {
         let store = &self.inner.store;
-        self.inner.keys.get(|| keys::load_or_init(store)).await
+        let previous = self.inner.keys.peek();
+        self.inner
+            .keys
+            .get(|| keys::load_or_init(store, previous))
+            .await
     }
 
     /// Re-reads the key ring now.
     pub async fn reload_keys(&self) -> Result<Arc<KeyRing>, StoreError> {
-        let ring = keys::load_or_init(&self.inner.store).await?;
+        let ring = keys::load_or_init(&self.inner.store, self.inner.keys.peek()).await?;
         self.inner.keys.set(ring.clone());
         Ok(ring)
     }
@@ -396,6 +402,11 @@ impl AppState {
         } else {
             &self.inner.public_url
         }
+    }
+
+    /// Where clients reach this service (no trailing slash; may be empty).
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     /// The URI of the status list, as licenses name it.

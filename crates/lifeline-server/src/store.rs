@@ -161,6 +161,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_license_versions",
         include_str!("../migrations/0010_license_versions.sql"),
     ),
+    (
+        "0011_key_compromise",
+        include_str!("../migrations/0011_key_compromise.sql"),
+    ),
 ];
 
 impl Store {

@@ -105,6 +105,7 @@ pub(crate) async fn extend(
         .as_map()
         .clone();
     let version = allocate_versions(&mut w, 1).await?;
+    keep_replaced(&mut w, &before, now).await?;
     claims.insert("exp".into(), expires_at.into());
     claims.insert("iat".into(), now.into());
     claims.insert("ver".into(), version.into());
@@ -142,6 +143,26 @@ pub(crate) async fn extend(
     .await?;
     w.commit().await?;
     Ok(after)
+}
+
+/// Keeps the token a re-signing replaces (the issued list of its key, should that key ever
+/// leak, names it too: a machine may still hold it).
+pub(crate) async fn keep_replaced(
+    w: &mut WriteTx,
+    before: &License,
+    now: u64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO license_versions (license_id, version, kid, token, replaced_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&before.id)
+    .bind(db(before.version))
+    .bind(&before.kid)
+    .bind(&before.token)
+    .bind(db(now))
+    .execute(&mut *w.tx)
+    .await?;
+    Ok(())
 }
 
 /// Takes `n` license versions from the store-wide counter inside `w` (under the write

@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use lifeline_api::{
-    ApiTokenCreated, AuditIntegrity, AuditPage, CreateApiToken, CreateProduct, Product, Role,
-    SessionInfo, SigningKeyInfo,
+    ApiTokenCreated, AuditIntegrity, AuditPage, CompromiseKey, CompromiseLine, CreateApiToken,
+    CreateProduct, Product, Role, SessionInfo, SigningKeyInfo,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -13,6 +14,7 @@ use sqlx::Row;
 
 use crate::auth::{Admin, Caller};
 use crate::body::JsonBody;
+use crate::ids::PathId;
 use crate::problem::AppError;
 use crate::store::{AuditFilter, StoreError};
 use crate::{AppState, audit};
@@ -108,6 +110,49 @@ pub(crate) async fn rotate_keys(
     caller.require(Role::Admin)?;
     crate::keys::rotate(state.store(), &caller.actor()).await?;
     Ok(Json(state.reload_keys().await?.infos.clone()))
+}
+
+/// `POST /api/v1/keys/{kid}/compromise` (admin): checked first (422, 404, 409 as plain
+/// problems), then run on its own task — a client that goes away does not stop it halfway —
+/// while the answer streams its progress as NDJSON lines.
+pub(crate) async fn compromise_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    PathId(kid): PathId,
+    JsonBody(req): JsonBody<CompromiseKey>,
+) -> Result<axum::response::Response, AppError> {
+    crate::compromise::check(&req)?;
+    crate::compromise::preflight(&state, &kid).await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<CompromiseLine>();
+    let actor = caller.actor();
+    tokio::spawn(async move {
+        let progress = tx.clone();
+        let result = crate::compromise::compromise(&state, &actor, &kid, &req, |done, total| {
+            let _ = progress.send(CompromiseLine::Progress { done, total });
+        })
+        .await;
+        let last = match result {
+            Ok(report) => CompromiseLine::Done(report),
+            Err(e) => {
+                tracing::error!(
+                    kid,
+                    code = e.code(),
+                    detail = e.detail(),
+                    "key compromise stopped"
+                );
+                CompromiseLine::Failed {
+                    code: e.code().to_owned(),
+                    detail: e.detail().to_owned(),
+                }
+            }
+        };
+        let _ = tx.send(last);
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::new(crate::json_lines::JsonLines::new(rx)),
+    )
+        .into_response())
 }
 
 pub(crate) async fn create_token(

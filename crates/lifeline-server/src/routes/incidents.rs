@@ -94,6 +94,24 @@ pub(crate) async fn note(
     detail(&state, &id).await
 }
 
+/// `POST /api/v1/incidents/{id}/resolve` `{text}` (operator): resolved, saying why.
+pub(crate) async fn resolve(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    PathId(id): PathId,
+    JsonBody(req): JsonBody<IncidentNote>,
+) -> Result<Json<IncidentDetail>, AppError> {
+    incidents::resolve_by_operator(
+        state.store(),
+        &caller.actor(),
+        &id,
+        &req.text,
+        crate::clock::now(),
+    )
+    .await?;
+    detail(&state, &id).await
+}
+
 /// `GET /api/v1/nodes`: the nodes sharing the store, with their heartbeats.
 pub(crate) async fn nodes(
     State(state): State<AppState>,

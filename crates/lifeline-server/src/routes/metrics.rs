@@ -136,6 +136,7 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Result<impl IntoRes
         let status = match k.status {
             lifeline_api::KeyStatus::Active => "active",
             lifeline_api::KeyStatus::Retired => "retired",
+            lifeline_api::KeyStatus::Compromised => "compromised",
         };
         let _ = writeln!(
             out,

@@ -41,7 +41,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
 
 pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
     let ring = state.keys().await?;
-    let mut response = Json(ring.jwks()).into_response();
+    let mut response = Json(ring.jwks(state.public_url())).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -52,6 +52,27 @@ pub(crate) async fn keys(State(state): State<AppState>) -> Result<impl IntoRespo
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(response)
+}
+
+/// `GET /.well-known/lifeline/issued/{kid}`: the issued list of a compromised key, as
+/// published (cacheable like the key set; 404 when the key has none).
+pub(crate) async fn issued_list(
+    State(state): State<AppState>,
+    crate::ids::PathId(kid): crate::ids::PathId,
+) -> Result<impl IntoResponse, AppError> {
+    let ring = state.keys().await?;
+    let list = ring.published_list(&kid).ok_or_else(|| {
+        AppError::not_found(format!(
+            "signing key {kid:?} has no issued list (it is not marked compromised)"
+        ))
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/jwt"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        list.token.to_string(),
+    ))
 }
 
 /// Refuses an anonymous `/metrics` or status-list request beyond its address's rate

@@ -90,6 +90,8 @@ struct Fixture {
     drill_run: String,
     /// A seat held on a license with seats.
     seat: String,
+    /// The signing key of the fixture's licenses.
+    kid: String,
 }
 
 /// One route: its method and path as the OpenAPI document names them, who may call it, the
@@ -117,6 +119,13 @@ fn entry(method: &'static str, path: &'static str, need: Need, ok: &'static [u16
 impl Entry {
     fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// `{kid}` in the path is `kid` (every slot).
+    fn kid(mut self, kid: &str) -> Self {
+        let path = self.path.replace("{kid}", kid);
+        self.uri = Box::new(move |_| path.clone());
         self
     }
 
@@ -263,6 +272,21 @@ fn matrix(fx: &Fixture) -> Vec<Entry> {
             .body(json!({"name": "one-node-down"})),
         entry("GET", "/api/v1/faults", Admin, &[200]),
         entry("PUT", "/api/v1/faults", Admin, &[200]).body(json!({"faults": {}})),
+        // Last, as it changes the keys: the first admin marks the key, the second finds it
+        // marked (409); then its issued list is published.
+        entry("POST", "/api/v1/keys/{kid}/compromise", Admin, &[200, 409])
+            .kid(&fx.kid)
+            .body(json!({"reason": "authz matrix", "incident": "INC-1"})),
+        entry("GET", "/.well-known/lifeline/issued/{kid}", Anyone, &[200]).kid(&fx.kid),
+        // One incident for both roles: the admin finds it resolved already (409).
+        entry(
+            "POST",
+            "/api/v1/incidents/{id}/resolve",
+            Operator,
+            &[200, 409],
+        )
+        .ids(&[(); 3].map(|()| fx.incident.clone()))
+        .body(json!({"text": "fixed"})),
     ]
 }
 
@@ -468,6 +492,7 @@ fn setup() -> (Live, Fixture, BTreeMap<&'static str, String>) {
         drill: id(&drill),
         drill_run: id(&run),
         seat: held["seat_id"].as_str().unwrap().to_owned(),
+        kid: licenses[0]["kid"].as_str().unwrap().to_owned(),
     };
     (live, fixture, tokens)
 }

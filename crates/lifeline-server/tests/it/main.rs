@@ -157,8 +157,21 @@ impl Server {
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v == "application/problem+json");
+        let lines = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v == "application/x-ndjson");
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let json = if lines {
+            // JSON lines: an array of them.
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+                .into()
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
         if !status.is_success() {
             assert!(
                 is_problem,
@@ -242,6 +255,7 @@ pub(crate) async fn count(s: &Server) -> usize {
 mod alerts;
 mod audit;
 mod authz;
+mod compromise;
 mod console;
 mod drills;
 mod incidents;
@@ -323,4 +337,6 @@ on_every_backend!(
     security::out_of_bounds_input_is_refused_alike_on_every_path,
     security::a_tampered_audit_log_is_detected,
     refresh::validate_hands_an_outdated_client_the_current_license,
+    compromise::a_leaked_key_is_recovered_in_one_call_with_no_lockout_and_no_forgery,
+    compromise::compromise_requests_are_checked_and_change_nothing_when_refused,
 );
