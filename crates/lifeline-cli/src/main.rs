@@ -15,7 +15,9 @@ mod files;
 mod inspect;
 mod issue;
 mod keygen;
+mod keys_cmd;
 mod override_cmd;
+mod progress;
 mod provision;
 mod remote;
 mod seat;
@@ -41,6 +43,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Keygen(keygen::Args),
+    Keys(keys_cmd::Args),
     Issue(issue::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Keys(args) => keys_cmd::run(&args),
         Command::Issue(args) => issue::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),

@@ -1,15 +1,16 @@
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lifeline_api::{BulkIssue, BulkIssued, IssueLicense, Problem};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::failure::CliError;
+use crate::progress::Progress;
 use crate::remote::{self, Remote};
 
 /// Issue licenses in bulk from a CSV or JSON Lines file, through the server's bulk API.
@@ -329,52 +330,4 @@ fn parse_csv(text: &str) -> Result<Vec<IssueLicense>, (usize, String)> {
             })
         })
         .collect()
-}
-
-/// A progress bar on a terminal, a line every few seconds otherwise.
-struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    last_line: Instant,
-    tty: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        let now = Instant::now();
-        Self {
-            total,
-            done: 0,
-            started: now,
-            last_line: now,
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.done += n;
-        let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        if self.tty {
-            let width = 30;
-            let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
-            eprint!(
-                "\r[{}{}] {}/{} licenses  {rate:.0}/s ",
-                "#".repeat(filled),
-                " ".repeat(width - filled.min(width)),
-                self.done,
-                self.total
-            );
-        } else if self.last_line.elapsed() >= Duration::from_secs(2) || self.done == self.total {
-            eprintln!("{}/{} licenses ({rate:.0}/s)", self.done, self.total);
-            self.last_line = Instant::now();
-        }
-    }
-
-    fn finish(&mut self) -> Duration {
-        if self.tty {
-            eprintln!();
-        }
-        self.started.elapsed()
-    }
 }

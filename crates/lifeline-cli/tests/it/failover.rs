@@ -405,3 +405,108 @@ fn an_extended_license_replaces_the_license_file_at_the_next_check_mode_kept() {
     assert_eq!(v["expires_at"], 4_200_000_000u64);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("renewed"));
 }
+
+#[test]
+fn keys_compromise_recovers_in_one_command_and_the_check_picks_up_the_re_signed_license() {
+    let _lab = crate::common::beside_others();
+    let setup = Setup::new(2);
+    let server = setup.nodes[0].url.clone();
+    let file = setup.path("license.jwt");
+    let old = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(setup.path("old.jwt"), &old).unwrap();
+    assert_eq!(setup.check(&setup.urls(), &[]).0["state"], "valid");
+
+    let out = crate::common::lifeline_as(ADMIN, &["keys", "list", "--server", &server]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kid = keys[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(keys[0]["status"], "active");
+
+    let compromise = |reason: &str| {
+        crate::common::lifeline_as(
+            ADMIN,
+            &[
+                "keys",
+                "compromise",
+                &kid,
+                "--reason",
+                reason,
+                "--incident",
+                "INC-7",
+                "--server",
+                &server,
+            ],
+        )
+    };
+    let out = compromise("key file copied to a laptop that was stolen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("re-signing 1 licenses"), "{stderr}");
+    assert!(stderr.contains("marked compromised"), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["re_signed"].as_u64(), report["rotated"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let new_kid = report["active_kid"].as_str().unwrap().to_owned();
+
+    // The verifier refreshes its key set (as it should on a schedule) and the list.
+    let get = |path: &str| {
+        crate::common::agent()
+            .get(format!("{server}{path}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    std::fs::write(
+        setup.path("keys.json"),
+        get("/.well-known/lifeline/keys.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        setup.path("issued.jwt"),
+        get(&format!("/.well-known/lifeline/issued/{kid}")),
+    )
+    .unwrap();
+    // Offline, the old license verifies with the list and not without it.
+    let verify = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["verify", "--keys"])
+            .arg(setup.path("keys.json"))
+            .args(extra)
+            .arg(setup.path("old.jwt"))
+            .output()
+            .unwrap()
+    };
+    let without = verify(&[]);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without.stdout).contains("key_compromised"));
+    let list = setup.path("issued.jwt");
+    let with = verify(&["--issued-list", list.to_str().unwrap()]);
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stdout)
+    );
+
+    // Online, the next check is valid and replaces the file with the re-signed license.
+    let (v, out) = setup.check(&setup.urls(), &[]);
+    assert_eq!(v["state"], "valid", "{v}");
+    assert_eq!(v["kid"], json!(new_kid));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("renewed"));
+    let now_held = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(now_held.trim(), old.trim());
+    let inspected = lifeline_core::inspect(now_held.trim().as_bytes()).unwrap();
+    assert_eq!(inspected.header["kid"], json!(new_kid));
+
+    // Twice: refused with the reason, nothing changed.
+    let again = compromise("again");
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already_compromised"));
+}
