@@ -184,6 +184,35 @@ pub async fn rotate(auth: Auth) -> Result<Vec<SigningKeyInfo>, ApiError> {
     post(auth, "/api/v1/keys/rotate", &serde_json::json!({})).await
 }
 
+/// Marks a signing key compromised (admin): the server rotates if needed, re-signs its
+/// licenses, publishes its issued list; the answer is progress lines, then the report (or
+/// why the recovery stopped).
+pub async fn compromise_key(
+    auth: Auth,
+    kid: &str,
+    reason: &str,
+    incident: &str,
+) -> Result<lifeline_api::CompromiseReport, ApiError> {
+    let body = serde_json::json!({ "reason": reason, "incident": incident }).to_string();
+    let path = format!("/api/v1/keys/{}/compromise", encode(kid));
+    let text = send(auth, Request::post(&path), Some(body)).await?;
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    match serde_json::from_str::<lifeline_api::CompromiseLine>(last) {
+        Ok(lifeline_api::CompromiseLine::Done(report)) => Ok(report),
+        Ok(lifeline_api::CompromiseLine::Failed { code, detail }) => Err(ApiError::Decode(
+            format!("the recovery stopped ({code}): {detail}; run it again to finish"),
+        )),
+        Ok(lifeline_api::CompromiseLine::Progress { .. }) | Err(_) => Err(ApiError::Decode(
+            "the answer ended without a result; the key list shows whether it was marked"
+                .to_owned(),
+        )),
+    }
+}
+
 /// The public key set edge verifiers use (`/.well-known/lifeline/keys.json`), as text for
 /// `lifeline_core::KeySet::from_jwks_json`. Bypasses the HTTP cache: right after a rotation
 /// the console must see the new key.

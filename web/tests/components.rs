@@ -552,6 +552,56 @@ fn keys_warn_before_rotation_is_due_and_flag_overdue() {
     assert!(health("overdue").contains("error"));
     assert!(health("old").contains("muted"));
     assert!(text(&one(&root, "[data-kid=due]")).contains("signs now"));
+    assert!(
+        root.query_selector("[data-testid=compromise]")
+            .unwrap()
+            .is_none(),
+        "no action without the admin's callback"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_compromised_key_says_what_still_verifies_and_admins_can_mark_the_others() {
+    let key = |kid: &str, status| SigningKeyInfo {
+        kid: kid.to_owned(),
+        status,
+        created_at: NOW - 86_400,
+        not_before: NOW - 86_400,
+        not_after: None,
+        rotate_by: None,
+        public_jwk: json!({}),
+        compromised_at: (status == KeyStatus::Compromised).then_some(NOW - 3600),
+        compromise_reason: Some("found in a public repository".to_owned()),
+        compromise_incident: Some("INC-2041".to_owned()),
+        issued_list_licenses: (status == KeyStatus::Compromised).then_some(31),
+    };
+    let keys = vec![
+        key("leaked", KeyStatus::Compromised),
+        key("fresh", KeyStatus::Active),
+    ];
+    let marked = RwSignal::new(String::new());
+    let cb = Callback::new(move |kid: String| marked.set(kid));
+    let root = mount(move || view! { <KeyTable keys=keys now=NOW on_compromise=Some(cb)/> });
+    let leaked = one(&root, "[data-kid=leaked]");
+    assert!(text(&leaked).contains("compromised"), "{}", text(&leaked));
+    assert!(text(&leaked).contains("(INC-2041)"));
+    assert!(text(&leaked).contains("only the 31 tokens on its issued list verify"));
+    assert!(
+        one(&root, "[data-kid=leaked] .health")
+            .class_name()
+            .contains("error")
+    );
+    assert!(
+        leaked
+            .query_selector("[data-testid=compromise]")
+            .unwrap()
+            .is_none(),
+        "a compromised key cannot be marked again"
+    );
+    one(&root, "[data-kid=fresh] [data-testid=compromise]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    assert_eq!(marked.get_untracked(), "fresh");
 }
 
 #[wasm_bindgen_test]

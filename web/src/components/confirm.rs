@@ -5,8 +5,9 @@ use leptos::html;
 use leptos::prelude::*;
 
 /// Shown while `open` is true. `on_confirm` receives the trimmed reason; the confirm button
-/// stays disabled until a reason is given and while `busy`. `children` adds fields (e.g. a
-/// new expiry date) above the reason.
+/// stays disabled until a reason is given, while `busy`, and while `ready_when` (if given)
+/// is false. `children` adds fields (e.g. a new expiry date, a typed confirmation) above the
+/// reason.
 #[component]
 pub fn ConfirmDialog(
     open: RwSignal<bool>,
@@ -15,6 +16,7 @@ pub fn ConfirmDialog(
     #[prop(into)] confirm_label: String,
     #[prop(into)] busy: Signal<bool>,
     on_confirm: Callback<String>,
+    #[prop(optional, into)] ready_when: Option<Signal<bool>>,
     #[prop(optional)] children: Option<ChildrenFn>,
 ) -> impl IntoView {
     let reason = RwSignal::new(String::new());
@@ -28,7 +30,11 @@ pub fn ConfirmDialog(
             }
         }
     });
-    let ready = move || !reason.with(|r| r.trim().is_empty()) && !busy.get();
+    let ready = move || {
+        !reason.with(|r| r.trim().is_empty())
+            && !busy.get()
+            && ready_when.is_none_or(|extra| extra.get())
+    };
     let confirm = move || {
         if ready() {
             on_confirm.run(reason.get_untracked().trim().to_owned());
@@ -69,7 +75,7 @@ pub fn ConfirmDialog(
                             class="danger"
                             data-testid="confirm"
                             disabled=move || !ready()
-                            title=move || (!ready()).then_some("Give a reason first: it goes into the audit log.")
+                            title=move || (!ready()).then_some("Fill in every field first (the reason goes into the audit log).")
                             on:click=move |_| confirm()
                         >
                             {confirm_label.clone()}
