@@ -2,20 +2,25 @@
 //!
 //! When a signing key leaks, anyone can mint licenses with it. The vendor marks the key
 //! `compromised` in its key set and publishes, signed by another (uncompromised) key, the
-//! SHA-256 of every license token it issued with the leaked key. A verifier then accepts a
+//! digest of every license token it issued with the leaked key. A verifier then accepts a
 //! token of that key only when its digest is on the list: the vendor's licenses keep working
 //! offline and at the edge, forged ones (new ids, raised entitlements, far expiries) are
-//! refused `key_compromised`. The set is exact — whole 256-bit digests, no probabilistic
-//! filter an attacker could grind — and sorted, so a lookup is a binary search.
+//! refused `key_compromised`. The set is exact — 256-bit digests, no probabilistic filter an
+//! attacker could grind (finding a second token with a listed digest is a second preimage of
+//! a 256-bit hash) — and sorted, so a lookup is a binary search.
+//!
+//! A digest is the first 32 bytes of SHA-512 of the token (surrounding whitespace removed):
+//! every verifier already carries SHA-512 for Ed25519, and a second hash function would cost
+//! each build (the browser console and the verify-only npm entry have size budgets).
 //!
 //! ```text
 //! header {alg: EdDSA, typ: lifeline-issued+jwt, kid: <signer, not compromised>}
-//! claims {iss, sub: <compromised kid>, iat, compromised_at, count, sha256: base64url(d1‖d2‖…)}
+//! claims {iss, sub: <compromised kid>, iat, compromised_at, count, digests: base64url(d1‖d2‖…)}
 //!         digests ascending, no repeats; count = number of digests
 //! ```
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512};
 
 use crate::error::{Malformed, VerifyError};
 use crate::members::{missing, string, time, wrong};
@@ -27,10 +32,12 @@ pub const ISSUED_LIST_TYP: &str = "lifeline-issued+jwt";
 /// The largest issued list read: about 1.5 million licenses (43 bytes each in base64url).
 pub const MAX_ISSUED_LIST_BYTES: usize = 64 * 1024 * 1024;
 
-/// The digest an issued list holds for a token: SHA-256 of its bytes, surrounding ASCII
-/// whitespace removed (the token's encoding is unique: strict base64url).
+/// The digest an issued list holds for a token: the first 32 bytes of SHA-512 of its bytes,
+/// surrounding ASCII whitespace removed (the token's encoding is unique: strict base64url).
 pub fn token_digest(token: &[u8]) -> [u8; 32] {
-    Sha256::digest(jws::trim(token)).into()
+    let full = Sha512::digest(jws::trim(token));
+    let (first, _) = full.as_chunks::<32>();
+    first.first().copied().unwrap_or_default()
 }
 
 /// An authentic issued list (only [`IssuedList::verify`] makes one).
@@ -133,16 +140,16 @@ impl IssuedList {
 }
 
 fn digests(payload: &Map<String, Value>) -> Result<Vec<[u8; 32]>, VerifyError> {
-    const EXPECTED: &str = "base64url of ascending, distinct 32-byte SHA-256 digests";
-    let text = match payload.get("sha256") {
+    const EXPECTED: &str = "base64url of ascending, distinct 32-byte digests";
+    let text = match payload.get("digests") {
         Some(Value::String(t)) => t,
-        Some(_) => return Err(wrong("sha256", EXPECTED)),
-        None => return Err(missing("sha256")),
+        Some(_) => return Err(wrong("digests", EXPECTED)),
+        None => return Err(missing("digests")),
     };
-    let bytes = jws::decode_member(text).ok_or_else(|| wrong("sha256", EXPECTED))?;
+    let bytes = jws::decode_member(text).ok_or_else(|| wrong("digests", EXPECTED))?;
     let (chunks, rest) = bytes.as_chunks::<32>();
     if !rest.is_empty() || !chunks.is_sorted_by(|a, b| a < b) {
-        return Err(wrong("sha256", EXPECTED));
+        return Err(wrong("digests", EXPECTED));
     }
     let count = payload
         .get("count")
@@ -153,7 +160,7 @@ fn digests(payload: &Map<String, Value>) -> Result<Vec<[u8; 32]>, VerifyError> {
         return Err(Malformed::Claim {
             claim: "count",
             problem: crate::ClaimProblem::WrongType {
-                expected: "the number of digests in sha256",
+                expected: "the number of digests",
             },
         }
         .into());
@@ -183,7 +190,7 @@ pub fn issued_list_claims<'t>(
     claims.insert("iat".into(), now.as_secs().into());
     claims.insert("compromised_at".into(), compromised_at.as_secs().into());
     claims.insert("count".into(), digests.len().into());
-    claims.insert("sha256".into(), jws::encode(digests.as_flattened()).into());
+    claims.insert("digests".into(), jws::encode(digests.as_flattened()).into());
     claims
 }
 

@@ -154,7 +154,7 @@ fn malformed_lists_are_refused_with_the_claim_named() {
         UnixTime::from_secs(NOW),
         [a.as_str(), "b", "c"],
     );
-    let sha = good["sha256"].as_str().unwrap().to_owned();
+    let sha = good["digests"].as_str().unwrap().to_owned();
     let bytes = jws::decode_member(&sha).unwrap();
     let reversed = bytes
         .chunks(32)
@@ -163,9 +163,9 @@ fn malformed_lists_are_refused_with_the_claim_named() {
         .copied()
         .collect::<Vec<u8>>();
     let cases = [
-        ("sha256", json!(jws::encode(&bytes[..40]))),
-        ("sha256", json!(jws::encode(&reversed))),
-        ("sha256", json!(42)),
+        ("digests", json!(jws::encode(&bytes[..40]))),
+        ("digests", json!(jws::encode(&reversed))),
+        ("digests", json!(42)),
         ("count", json!(2)),
         ("count", json!("3")),
     ];
@@ -179,7 +179,7 @@ fn malformed_lists_are_refused_with_the_claim_named() {
     let mut duplicated = bytes.clone();
     duplicated.extend_from_slice(&bytes[..32]);
     let mut claims = good.clone();
-    claims.insert("sha256".into(), json!(jws::encode(&duplicated)));
+    claims.insert("digests".into(), json!(jws::encode(&duplicated)));
     claims.insert("count".into(), json!(4));
     assert!(IssuedList::verify(fresh().sign_issued_list(&claims).as_bytes(), &keys).is_err());
     // A license is not a list.

@@ -1,5 +1,5 @@
 -- A leaked signing key: marked compromised (when, why, the operator's incident), its
--- licenses re-signed with the active key, and its issued list — the SHA-256 of every token
+-- licenses re-signed with the active key, and its issued list — the digest of every token
 -- the key signed for a license, signed by a key that is not compromised — published at
 -- /.well-known/lifeline/issued/KID. The list names the current token of each license and
 -- every earlier version of it (license_versions: a re-signing keeps the token it replaces),

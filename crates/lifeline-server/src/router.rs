@@ -78,7 +78,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/.well-known/lifeline/issued/{kid}",
-            Doc::get("keys", "The issued list of compromised key `kid` (`lifeline-issued+jwt`: the SHA-256 of every license token it signed, signed by an uncompromised key); 404 when the key has none").ok::<String>(),
+            Doc::get("keys", "The issued list of compromised key `kid` (`lifeline-issued+jwt`: a 256-bit digest of every license token it signed, signed by an uncompromised key); 404 when the key has none").ok::<String>(),
             public::issued_list,
         )
         .route(

@@ -28,7 +28,7 @@ pub fn KeysPage() -> impl IntoView {
     let leak_open = RwSignal::new(false);
     let incident = RwSignal::new(String::new());
     let typed = RwSignal::new(String::new());
-    let recovered = RwSignal::new(None::<lifeline_api::CompromiseReport>);
+    let recovered = RwSignal::new(None::<serde_json::Value>);
     let ask_compromise = Callback::new(move |kid: String| {
         incident.set(String::new());
         typed.set(String::new());
@@ -121,23 +121,36 @@ pub fn KeysPage() -> impl IntoView {
     }
 }
 
-/// What the recovery did, after a key was marked compromised.
+/// What the recovery did, after a key was marked compromised (the server's
+/// `CompromiseReport`).
 #[component]
-fn Recovered(report: lifeline_api::CompromiseReport) -> impl IntoView {
+fn Recovered(report: serde_json::Value) -> impl IntoView {
+    let text = |name: &str| {
+        report
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let number = |name: &str| {
+        report
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
     let incident = report
-        .incident_id
-        .clone()
+        .get("incident_id")
+        .and_then(|v| v.as_str())
         .map(|id| view! { " " <a href=format!("/incidents/{id}")>"Open the incident"</a> "." });
     view! {
         <p class="notice ok" role="status" data-testid="recovered">
             {format!(
-                "Key {} is marked compromised. {} re-signed with {} in {} s; its issued list names {} tokens ({}). Clients pick up their new license at their next check.",
-                format::short_id(&report.kid),
-                format::count(report.re_signed, "license"),
-                format::short_id(&report.active_kid),
-                format::fixed(report.re_sign_seconds, 1),
-                report.listed_tokens,
-                report.issued_list_url,
+                "Key {} is marked compromised. {} re-signed with {}; its issued list names {} tokens ({}). Clients pick up their new license at their next check.",
+                format::short_id(&text("kid")),
+                format::count(number("re_signed"), "license"),
+                format::short_id(&text("active_kid")),
+                number("listed_tokens"),
+                text("issued_list_url"),
             )}
             {incident}
         </p>
