@@ -329,3 +329,20 @@ fn civil_from_days(mut days: u64) -> (u64, u64, u64) {
     }
     (y, m, days + 1)
 }
+
+/// Text for HTML and SVG markup built as text (names, ids and reasons come from the server):
+/// `&`, `<`, `>`, `"` and `'` escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

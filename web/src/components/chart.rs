@@ -136,14 +136,6 @@ fn fmt(v: f64) -> String {
     format::fixed(v, if v.fract() == 0.0 { 0 } else { 2 })
 }
 
-/// Text for SVG: `&`, `<`, `>` and `"` escaped.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The chart's SVG markup: grid, axes, a line per series (earlier series wider, drawn first,
 /// so a later line on the same values never hides one: both stay visible), a dot per minute
 /// (a busy minute between quiet ones still shows), the legend, and per minute a hover zone
@@ -157,7 +149,7 @@ pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
         "<svg viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\"><g class=\"grid\">",
         n(WIDTH),
         n(HEIGHT),
-        escape(label)
+        format::escape(label)
     );
     for t in ticks {
         let y = n(py(t, top));
@@ -193,7 +185,7 @@ pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
         n((left + right) / 2.0),
         n(HEIGHT - 4.0),
         n((TOP + bottom) / 2.0),
-        escape(unit),
+        format::escape(unit),
         l = n(left),
         r = n(right),
         b = n(bottom),
@@ -216,7 +208,7 @@ pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
         let _ = write!(
             out,
             "<g class=\"series\" data-series=\"{}\"><polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{}\" stroke-linejoin=\"round\"/>",
-            escape(&s.label),
+            format::escape(&s.label),
             path.join(" "),
             n(width)
         );
@@ -261,8 +253,8 @@ pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
             n(bottom - TOP),
             fmt(m),
             when,
-            escape(&values.join(", ")),
-            escape(unit)
+            format::escape(&values.join(", ")),
+            format::escape(unit)
         );
     }
     out.push_str("</g>");
@@ -291,7 +283,7 @@ pub fn svg(series: &[Series], unit: &str, label: &str) -> String {
                 s.css_color(),
                 n(2.0 + 2.0 * (count - 1 - i) as f64),
                 n(left + 32.0),
-                escape(&s.label)
+                format::escape(&s.label)
             );
         }
         out.push_str("</g>");

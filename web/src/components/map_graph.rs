@@ -9,6 +9,8 @@
 use leptos::prelude::*;
 use lifeline_api::{ComponentKind, DependencyMap, Health, MapComponent};
 
+use crate::format;
+
 /// The drawing's width (the SVG scales to its container).
 pub const WIDTH: f64 = 960.0;
 /// A box.
@@ -176,22 +178,6 @@ pub fn role_of(id: &str, selected: Option<&MapComponent>) -> &'static str {
     }
 }
 
-/// Text for XML (names and ids come from the server, reasons from owners files).
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The SVG's markup for `map` with `selected` lit up. Built as text (one string, set as the
 /// figure's content on every selection): the same drawing as elements built by the view
 /// macro cost the console's `.wasm` 20 KB gzipped.
@@ -253,11 +239,11 @@ pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
             n(c2.1),
             n(x2),
             n(y2),
-            esc(&e.from),
-            esc(&e.to),
-            esc(&e.from),
-            esc(&e.to),
-            esc(&e.requirement)
+            format::escape(&e.from),
+            format::escape(&e.to),
+            format::escape(&e.from),
+            format::escape(&e.to),
+            format::escape(&e.requirement)
         );
     }
     out.push_str("</g>");
@@ -280,8 +266,8 @@ pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
              <text class=\"name\" x=\"{}\" y=\"{}\">{}</text><text class=\"state\" x=\"{}\" y=\"{}\">{health_word}</text>",
             c.health.as_str(),
             role_of(&c.id, current),
-            esc(&c.id),
-            esc(&c.name),
+            format::escape(&c.id),
+            format::escape(&c.name),
             c.health.as_str(),
             if spof {
                 ", single point of failure"
@@ -289,9 +275,9 @@ pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
                 ""
             },
             selected == Some(c.id.as_str()),
-            esc(&c.name),
-            esc(&c.id),
-            esc(&c.reason),
+            format::escape(&c.name),
+            format::escape(&c.id),
+            format::escape(&c.reason),
             if spof { "box spof" } else { "box" },
             n(p.x),
             n(p.y),
@@ -299,7 +285,7 @@ pub fn svg(map: &DependencyMap, selected: Option<&str>) -> String {
             n(BOX_H),
             n(p.x + 8.0),
             n(p.y + 18.0),
-            esc(&short_name(&c.name)),
+            format::escape(&short_name(&c.name)),
             n(p.x + 8.0),
             n(p.y + 36.0),
         );
