@@ -31,7 +31,7 @@ serve-demo:
 # console-test compiled: minutes less); `make run`, `make console` and `make bench` build the
 # release one (-Oz, LTO), which `make bench` measures.
 test: CONSOLE_RELEASE = false
-test: setup lint deny unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz fuzz-smoke
+test: setup lint deny npm unit pg-test wasm-check wasm-test npm-test console-test console-e2e api-fuzz fuzz-smoke
 	@echo "make test: all checks passed"
 
 setup:

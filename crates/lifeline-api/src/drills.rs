@@ -51,7 +51,7 @@ pub struct FaultState {
 
 /// Every drill `lifeline drill list` names, in its order (the console lists them too, so a
 /// drill never run shows; a CLI test keeps this list and the drills in step).
-pub const DRILL_NAMES: [&str; 15] = [
+pub const DRILL_NAMES: [&str; 16] = [
     "expired-signing-key",
     "key-rotated-mid-traffic",
     "one-node-down",
@@ -67,6 +67,7 @@ pub const DRILL_NAMES: [&str; 15] = [
     "seat-race",
     "crashed-clients",
     "heartbeat-outage",
+    "signing-key-leaked",
 ];
 
 /// A drill's measured times, ms from the fault's injection.

@@ -35,7 +35,8 @@ pub(crate) struct Args {
     /// Validation nodes, comma-separated, e.g. http://a:8080,http://b:8080.
     #[arg(long, value_delimiter = ',', required = true, value_name = "URL,...")]
     nodes: Vec<String>,
-    /// The servers' public key set (JWKS).
+    /// The servers' public key set (JWKS). Re-read before a check when the file changed
+    /// (with `--count`: a deployment's key refresh reaches a running client).
     #[arg(long, value_name = "KEYS.json")]
     keys: String,
     /// The issued list of a compromised key (`/.well-known/lifeline/issued/KID` on the
@@ -129,6 +130,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
             },
             load_cache(&args.cache),
         ),
+        keys_read: modified(&args.keys),
         urls: args.nodes.clone(),
         instance: args.instance.clone(),
         started: Instant::now(),
@@ -193,6 +195,7 @@ fn run_checks(
         if STOP.load(Ordering::SeqCst) {
             break;
         }
+        client.reload_keys_if_changed(args);
         let started = Instant::now();
         let (verdict, renewed) = client.check(token)?;
         let took = started.elapsed();
@@ -244,6 +247,8 @@ fn wall_now() -> UnixTime {
 
 struct Client {
     session: Session,
+    /// When the key-set file was last read (its modification time).
+    keys_read: Option<std::time::SystemTime>,
     urls: Vec<String>,
     instance: Option<String>,
     started: Instant,
@@ -251,6 +256,22 @@ struct Client {
 }
 
 impl Client {
+    /// Re-reads the key set (and issued lists) when its file changed since it was read; a
+    /// file that no longer loads is said on stderr and the set in use kept.
+    fn reload_keys_if_changed(&mut self, args: &Args) {
+        let now = modified(&args.keys);
+        if now.is_none() || now == self.keys_read {
+            return;
+        }
+        match files::read_key_set_with_lists(&args.keys, &args.issued_lists) {
+            Ok(keys) => {
+                self.session.set_keys(keys);
+                self.keys_read = now;
+            }
+            Err(e) => eprintln!("lifeline check: keeping the key set in use: {e}"),
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -339,6 +360,13 @@ impl Client {
             Err(_) => Err(Outcome::Invalid),
         }
     }
+}
+
+/// A file's modification time (`None` for stdin or a file that cannot be read).
+fn modified(path: &str) -> Option<std::time::SystemTime> {
+    (path != "-")
+        .then(|| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .flatten()
 }
 
 /// Replaces the license file with the newer version a node handed out (atomically, its mode

@@ -94,6 +94,11 @@ pub struct Round {
     now: UnixTime,
     /// The license checked: the shell's, or the cached renewal of it.
     license: String,
+    /// For a license refused only because its key is marked compromised and this client
+    /// holds no issued list: its verdict without that rule, taken when a node vouches for it
+    /// with a usable lease (now, or, offline, the cached one). A node refuses forgeries, so
+    /// its lease never vouches for one (but in the second before it reads the mark).
+    vouched: Option<Verdict>,
     renewed: bool,
     renewal_problem: Option<RenewalProblem>,
 }
@@ -177,6 +182,13 @@ impl Session {
         &self.keys
     }
 
+    /// Replaces the key set (a shell that re-read its key-set file: a rotation, a key marked
+    /// compromised). The cache stays: its lease and license are checked against the new set
+    /// whenever they are used.
+    pub fn set_keys(&mut self, keys: KeySet) {
+        self.keys = keys;
+    }
+
     /// Starts a check of `license` at `now` (the wall clock) and `now_ms` (a monotonic
     /// clock, milliseconds). When the cache holds a newer version of that license (handed
     /// out by a node before), the check is about that one.
@@ -190,11 +202,13 @@ impl Session {
             token.clone_from(cached);
         }
         let license_id = local.claims().map(|c| c.jti().to_owned());
+        let vouched = self.vouchable(&local, token.as_bytes(), now);
         Round {
             check: self.nodes.start(now_ms),
             local,
             license_id,
             now,
+            vouched,
             license: token,
             renewed: false,
             renewal_problem: None,
@@ -217,6 +231,14 @@ impl Session {
                     .as_deref()
                     .and_then(|t| Lease::verify(t.as_bytes(), &self.keys).ok())
                     .filter(|l| &l.license_id == license_id);
+                // The last lease vouched for this license (a leaked key's lease counts only
+                // if signed before the mark: `Lease::verify`), so the offline grace goes on as
+                // it would have without the leak.
+                if lease.as_ref().is_some_and(Lease::is_usable)
+                    && let Some(vouched) = round.vouched.take()
+                {
+                    round.local = vouched;
+                }
                 let local = self.with_cached_overrides(round);
                 Next::Done(Box::new(offline_verdict(
                     local,
@@ -269,6 +291,11 @@ impl Session {
                     .record(&mut round.check, node, now_ms, Outcome::Answered);
                 self.cache.lease = answer.lease;
                 self.cache.overrides = answer.overrides;
+                if lease.is_usable()
+                    && let Some(vouched) = round.vouched.take()
+                {
+                    round.local = vouched;
+                }
                 if let Some(candidate) = answer.license {
                     self.take_renewal(round, candidate);
                 }
@@ -281,6 +308,24 @@ impl Session {
                 Received::Rejected(problem)
             }
         }
+    }
+
+    /// The verdict a node's lease may vouch for (see [`Round`]'s `vouched`).
+    fn vouchable(&self, local: &Verdict, token: &[u8], now: UnixTime) -> Option<Verdict> {
+        let unlisted = matches!(
+            local.error(),
+            Some(crate::VerifyError::KeyCompromised {
+                list_known: false,
+                ..
+            })
+        );
+        if !unlisted {
+            return None;
+        }
+        let signed = crate::UnverifiedLicense::parse(token)
+            .and_then(|t| t.authenticate(&self.keys))
+            .ok()?;
+        Some(signed.evaluate_vouched(&self.keys, &self.policy, now))
     }
 
     /// Replaces the round's license with `candidate` when it is a renewal of it.

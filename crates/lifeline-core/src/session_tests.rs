@@ -365,3 +365,93 @@ fn an_older_foreign_or_forged_license_in_an_answer_changes_nothing() {
         held
     );
 }
+
+/// The key set after `node_key` leaked: marked compromised, no issued list; a fresh key signs.
+fn keys_after_leak() -> KeySet {
+    KeySet::from_keys([
+        node_key()
+            .public_key()
+            .unwrap()
+            .with_state(crate::KeyState::Compromised {
+                since: UnixTime::from_secs(NOW - 60),
+            }),
+        fresh_key().public_key().unwrap(),
+    ])
+    .unwrap()
+}
+
+fn fresh_key() -> LicenseSigner {
+    LicenseSigner::from_seed("fresh", &[33; 32])
+}
+
+fn session_with(keys: KeySet, cache: SessionCache) -> Session {
+    Session::new(
+        Nodes::new(1, ClientPolicy::default()),
+        keys,
+        Policy::new(),
+        OfflinePolicy::default(),
+        cache,
+    )
+}
+
+#[test]
+fn a_license_of_a_leaked_key_is_kept_while_a_node_vouches_for_it_and_refused_when_it_does_not() {
+    let token = license(NOW + 100 * HOUR);
+    // Locally, without the issued list: refused.
+    let v = crate::verify(
+        token.as_bytes(),
+        &keys_after_leak(),
+        &Policy::new(),
+        UnixTime::from_secs(NOW),
+    );
+    assert_eq!(v.reason(), Some(Reason::KeyCompromised));
+    // A node that holds the list vouches (a lease from the fresh key): usable.
+    let mut s = session_with(keys_after_leak(), SessionCache::default());
+    let mut round = s.begin(token.as_bytes(), UnixTime::from_secs(NOW), 0);
+    let node = send(s.next(&mut round, 0, 0.5));
+    let body = answer(&fresh_key(), "lic-1", "valid", None, 10);
+    let v = verdict(s.receive(&mut round, node, 1, Reply::Body(&body)));
+    assert_eq!(v.state(), State::Valid, "{v:?}");
+    // Offline afterwards: the cached lease carries the grace as before the leak.
+    let mut round = s.begin(token.as_bytes(), UnixTime::from_secs(NOW + 60), 100);
+    let node = send(s.next(&mut round, 100, 0.5));
+    s.receive(&mut round, node, 101, Reply::Failed(Outcome::Unreachable));
+    let mut step = s.next(&mut round, 1_000_000, 0.5);
+    while !matches!(step, Next::Done(_)) {
+        if let Next::Send { node, .. } = step {
+            s.receive(
+                &mut round,
+                node,
+                1_000_001,
+                Reply::Failed(Outcome::Unreachable),
+            );
+        }
+        step = s.next(&mut round, 10_000_000, 0.5);
+    }
+    let Next::Done(offline) = step else {
+        unreachable!()
+    };
+    assert_eq!(offline.state(), State::Offline, "{offline:?}");
+    // A node refuses it (a forgery, or simply not on the list): refused, never vouched.
+    let mut s = session_with(keys_after_leak(), SessionCache::default());
+    let mut round = s.begin(token.as_bytes(), UnixTime::from_secs(NOW), 0);
+    let node = send(s.next(&mut round, 0, 0.5));
+    let body = answer(
+        &fresh_key(),
+        "lic-1",
+        "invalid",
+        Some("key_compromised"),
+        10,
+    );
+    let v = verdict(s.receive(&mut round, node, 1, Reply::Body(&body)));
+    assert_eq!(v.reason(), Some(Reason::KeyCompromised));
+    // A lease the leaked key signed after the mark vouches for nothing: a node failure.
+    let mut s = session_with(keys_after_leak(), SessionCache::default());
+    let mut round = s.begin(token.as_bytes(), UnixTime::from_secs(NOW), 0);
+    let node = send(s.next(&mut round, 0, 0.5));
+    let body = answer(&node_key(), "lic-1", "valid", None, 10);
+    assert!(matches!(
+        s.receive(&mut round, node, 1, Reply::Body(&body)),
+        Received::Rejected(_)
+    ));
+}

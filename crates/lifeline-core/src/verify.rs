@@ -166,6 +166,22 @@ impl SignedLicense {
         }
     }
 
+    /// [`Self::evaluate`] for a license of a compromised key that the vendor's server
+    /// vouched for (a signed lease: the server holds the key's issued list), so the client
+    /// without the list does not refuse it: every rule but the compromise applies. Used by
+    /// the validation client ([`crate::Session`]) only.
+    pub(crate) fn evaluate_vouched(
+        &self,
+        keys: &KeySet,
+        policy: &Policy,
+        now: UnixTime,
+    ) -> Verdict {
+        match self.check_with(keys, policy, now, false) {
+            Ok(state) => Verdict::usable(state, &self.kid, &self.claims),
+            Err(error) => Verdict::refused(error, Some((&self.kid, &self.claims))),
+        }
+    }
+
     /// The state [`Self::evaluate`] would give, without building a verdict: `Ok(Valid)` or
     /// `Ok(Grace)` when usable, the refusal otherwise. For hot paths that build their own
     /// output from the claims.
@@ -174,6 +190,16 @@ impl SignedLicense {
         keys: &KeySet,
         policy: &Policy,
         now: UnixTime,
+    ) -> Result<State, VerifyError> {
+        self.check_with(keys, policy, now, true)
+    }
+
+    fn check_with(
+        &self,
+        keys: &KeySet,
+        policy: &Policy,
+        now: UnixTime,
+        compromise_applies: bool,
     ) -> Result<State, VerifyError> {
         let claims = &self.claims;
         let kid = &self.kid;
@@ -186,7 +212,7 @@ impl SignedLicense {
         if key.is_revoked() {
             return Err(VerifyError::KeyRevoked { kid: kid.clone() });
         }
-        if let Some(since) = key.compromised_since() {
+        if let Some(since) = key.compromised_since().filter(|_| compromise_applies) {
             let list = keys.issued_list(kid);
             let issued = match (list, &self.digest) {
                 (Some(list), Some(digest)) => list.contains(digest),

@@ -6,6 +6,7 @@
 //! rotate to a fresh key if the leaked one is active      (licenses and leases stop using it)
 //! re-sign every license of the key, in batches            (progress; clients pick up the new
 //!                                                          token at their next check)
+//! wait a second: every node reads the new versions
 //! one transaction: the issued list (every token the key signed that the store knows,
 //!   signed by the active key) + the key marked compromised since the start + audit
 //!   key.compromised + webhook key.compromised
@@ -97,6 +98,12 @@ pub(crate) async fn compromise(
         state.hot().invalidate_versions();
     }
     let re_sign_seconds = started.elapsed().as_secs_f64();
+    if done > 0 {
+        // Every node reads re-signed versions within this long: once the mark is out, every
+        // node hands a client presenting its old token the new one at once.
+        tokio::time::sleep(crate::hot::REVOCATION_REFRESH + std::time::Duration::from_millis(200))
+            .await;
+    }
     let tokens = tokens_signed_by(store, kid).await?;
     let list = ring.active.sign_issued_list(&issued_list_claims(
         ISSUER,

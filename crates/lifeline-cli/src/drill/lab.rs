@@ -450,6 +450,45 @@ impl Lab {
         Ok(stream)
     }
 
+    /// A verifier checking its own license file every `every_ms` with its own cache (many
+    /// machines, each with its license), until stopped.
+    pub(crate) fn stream_of(
+        &self,
+        license: &Path,
+        cache: &Path,
+        every_ms: u64,
+    ) -> Result<Stream, CliError> {
+        let extra = [
+            "--count".to_owned(),
+            "1000000".to_owned(),
+            "--every-ms".to_owned(),
+            every_ms.to_string(),
+        ];
+        let mut cmd = self.check_command(&[0, 1, 2], &extra, cache);
+        cmd.arg(license);
+        Self::spawn_stream(cmd)
+    }
+
+    /// The lab's store URL (`sqlite://…`).
+    pub(crate) fn db(&self) -> &str {
+        &self.db
+    }
+
+    /// An admin request to the admin node that must succeed; its answer.
+    pub(crate) fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, CliError> {
+        self.admin_ok(method, path, body)
+    }
+
+    /// The `lifeline` binary the lab runs.
+    pub(crate) fn exe(&self) -> &Path {
+        &self.exe
+    }
+
     /// One check by a new verifier process: its verdict and exit code.
     pub(crate) fn check_once(
         &self,
@@ -502,10 +541,12 @@ pub(crate) struct Seen {
     pub(crate) reason: Option<String>,
     /// With `--seat`: where the machine's seat stands (`held`, `offline`, `refused`, `lost`).
     pub(crate) seat: Option<String>,
+    /// The key that signed the license checked (a re-signed license names the new key).
+    pub(crate) kid: Option<String>,
 }
 
 impl Seen {
-    fn parse(line: &str, at: Instant) -> Self {
+    pub(crate) fn parse(line: &str, at: Instant) -> Self {
         let v: Value = serde_json::from_str(line).unwrap_or(Value::Null);
         let state = v
             .get("state")
@@ -518,11 +559,13 @@ impl Seen {
             .and_then(|s| s.get("state"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let kid = v.get("kid").and_then(Value::as_str).map(str::to_owned);
         Self {
             at,
             state,
             reason,
             seat,
+            kid,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::common::{BIN, Serve};
 
 const ADMIN: &str = "ll_drill-test-admin-token-0123456789abcdef";
 
-const ALL: [&str; 15] = lifeline_api::DRILL_NAMES;
+const ALL: [&str; 16] = lifeline_api::DRILL_NAMES;
 
 fn lifeline(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
@@ -201,6 +201,37 @@ fn drill_revoked_during_outage() {
 fn drill_store_unavailable() {
     let r = drill("store-unavailable");
     assert_eq!(r["detected_by"], "readyz: store_unwritable");
+}
+
+#[test]
+fn drill_signing_key_leaked() {
+    let r = drill("signing-key-leaked");
+    assert_eq!(r["verifiers"]["lockouts"], 0);
+    let observed = |i: usize| {
+        r["expectations"][i]["observed"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        observed(2).contains("2000 of 2000 old tokens accepted; 0 of 6 forged"),
+        "{r:#}"
+    );
+    // With the npm package built (`make test` builds it first), JS Clients run beside the
+    // CLI ones; without it the report says why.
+    let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/npm/node/lifeline_wasm.js");
+    let skipped = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().starts_with("JS clients not run"));
+    if package.is_file() {
+        assert!(!skipped, "{r:#}");
+        assert!(observed(3).contains("16 of 16"), "{r:#}");
+    } else {
+        assert!(skipped, "{r:#}");
+    }
 }
 
 fn serve(extra: &[&str]) -> (Serve, tempfile::TempDir) {

@@ -7,6 +7,7 @@ use super::Record;
 use super::lab::Lab;
 use crate::failure::CliError;
 
+mod key_leak;
 mod seats;
 mod servers;
 mod verifiers;
@@ -114,5 +115,11 @@ pub(crate) const DRILLS: &[Drill] = &[
         about: "every node is unreachable for three heartbeat periods while machines hold seats",
         fault: "partition of all three validation nodes for 30 s (heartbeat_s 10)",
         run: seats::heartbeat_outage,
+    },
+    Drill {
+        name: "signing-key-leaked",
+        about: "the signing key leaks; a thief mints licenses before and after `lifeline keys compromise`",
+        fault: "the active signing key's private half copied from the store; forged licenses (new ids, raised entitlements, far expiries) under it; 2,000 licenses, live CLI and JS clients",
+        run: key_leak::signing_key_leaked,
     },
 ];
