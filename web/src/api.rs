@@ -354,14 +354,21 @@ pub async fn acknowledge_incident(auth: Auth, id: &str) -> Result<IncidentDetail
     .await
 }
 
-/// `POST /api/v1/incidents/{id}/notes` (operator).
-pub async fn note_incident(auth: Auth, id: &str, text: &str) -> Result<IncidentDetail, ApiError> {
+/// `POST /api/v1/incidents/{id}/notes`, or with `resolve` `…/resolve` (the note says why)
+/// (operator).
+pub async fn note_incident(
+    auth: Auth,
+    id: &str,
+    text: &str,
+    resolve: bool,
+) -> Result<IncidentDetail, ApiError> {
     let body = IncidentNote {
         text: text.to_owned(),
     };
+    let action = if resolve { "resolve" } else { "notes" };
     post(
         auth,
-        &format!("/api/v1/incidents/{}/notes", encode(id)),
+        &format!("/api/v1/incidents/{}/{action}", encode(id)),
         &body,
     )
     .await

@@ -845,7 +845,7 @@ async fn an_incident_shows_evidence_affected_and_timeline_and_an_operator_acts_o
         ],
     };
     let acked = RwSignal::new(0);
-    let notes = RwSignal::new(Vec::<String>::new());
+    let notes = RwSignal::new(Vec::<(String, bool)>::new());
     let d = detail(IncidentStatus::Open);
     let root = mount(move || {
         view! {
@@ -880,8 +880,24 @@ async fn an_incident_shows_evidence_affected_and_timeline_and_an_operator_acts_o
     assert!(!add.has_attribute("disabled"));
     add.click();
     settle().await;
-    assert_eq!(notes.get_untracked(), ["failed over to n-1"]);
+    assert_eq!(
+        notes.get_untracked(),
+        [("failed over to n-1".to_owned(), false)]
+    );
     assert_eq!(note.value(), "", "the form clears after sending");
+    // Resolving says why, in the note.
+    let resolve: HtmlElement = one(&root, "[data-testid=resolve]").unchecked_into();
+    assert!(resolve.has_attribute("disabled"), "no reason yet");
+    note.set_value("leak closed: key rotated out");
+    note.dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    settle().await;
+    resolve.click();
+    settle().await;
+    assert_eq!(
+        notes.get_untracked().last().cloned(),
+        Some(("leak closed: key rotated out".to_owned(), true))
+    );
 
     // Acknowledged already: no acknowledge button; a viewer gets neither action.
     let d = detail(IncidentStatus::Acknowledged);

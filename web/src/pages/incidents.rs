@@ -175,10 +175,10 @@ pub fn IncidentDetailPage(id: String) -> impl IntoView {
             api::acknowledge_incident(auth, &id).await
         }));
     });
-    let on_note = Callback::new(move |text: String| {
+    let on_note = Callback::new(move |(text, resolve): (String, bool)| {
         let id = id();
         act(Box::pin(async move {
-            api::note_incident(auth, &id, &text).await
+            api::note_incident(auth, &id, &text, resolve).await
         }));
     });
     view! {
@@ -195,8 +195,8 @@ pub fn IncidentDetailPage(id: String) -> impl IntoView {
     }
 }
 
-/// An incident: what fired, who is affected, the evidence, the timeline; acknowledge and
-/// add a note when `can_act` (operator and above).
+/// An incident: what fired, who is affected, the evidence, the timeline; acknowledge, add a
+/// note, or resolve it saying why (in the note) when `can_act` (operator and above).
 #[component]
 pub fn IncidentView(
     detail: IncidentDetail,
@@ -204,7 +204,7 @@ pub fn IncidentView(
     can_act: bool,
     #[prop(into)] busy: Signal<bool>,
     on_acknowledge: Callback<()>,
-    on_note: Callback<String>,
+    on_note: Callback<(String, bool)>,
 ) -> impl IntoView {
     let IncidentDetail {
         incident: i,
@@ -232,6 +232,14 @@ pub fn IncidentView(
         })
         .collect_view();
     let can_acknowledge = can_act && i.status == IncidentStatus::Open;
+    let can_resolve = can_act && i.status != IncidentStatus::Resolved;
+    let submit = move |resolve: bool| {
+        let text = note.get_untracked();
+        if !text.trim().is_empty() {
+            on_note.run((text.trim().to_owned(), resolve));
+            note.set(String::new());
+        }
+    };
     view! {
         <article class="incident" data-incident=i.id.clone() data-status=status>
             <h1>{i.title.clone()}</h1>
@@ -242,7 +250,7 @@ pub fn IncidentView(
                 <dt>"Subject"</dt><dd class="mono">{i.subject.clone()}</dd>
                 <dt>"Opened"</dt><dd>{format::when(i.opened_at, now)}</dd>
                 <dt>"Acknowledged"</dt><dd data-testid="acknowledged">{acknowledged.unwrap_or_else(|| "not yet".to_owned())}</dd>
-                <dt>"Resolved"</dt><dd>{i.resolved_at.map_or_else(|| "not yet: the condition still holds".to_owned(), format::date_time)}</dd>
+                <dt>"Resolved"</dt><dd>{i.resolved_at.map_or_else(|| "not yet".to_owned(), format::date_time)}</dd>
             </dl>
             <Show when=move || can_acknowledge>
                 <div class="actions">
@@ -264,11 +272,7 @@ pub fn IncidentView(
                 <Show when=move || can_act>
                     <form class="note-form" on:submit=move |ev| {
                         ev.prevent_default();
-                        let text = note.get_untracked();
-                        if !text.trim().is_empty() {
-                            on_note.run(text.trim().to_owned());
-                            note.set(String::new());
-                        }
+                        submit(false);
                     }>
                         <label for="incident-note">"Add a note to the timeline"</label>
                         <textarea id="incident-note" rows="3" maxlength="4096"
@@ -276,10 +280,17 @@ pub fn IncidentView(
                             on:input=move |ev| note.set(event_target_value(&ev))></textarea>
                         <button type="submit" data-testid="add-note"
                             disabled=move || busy.get() || note.get().trim().is_empty()>"Add note"</button>
+                        <Show when=move || can_resolve>
+                            " "
+                            <button type="button" class="secondary" data-testid="resolve"
+                                title="Resolve it; the note says why (a rule's incident opens again if its condition still holds)"
+                                disabled=move || busy.get() || note.get().trim().is_empty()
+                                on:click=move |_| submit(true)>"Add note and resolve"</button>
+                        </Show>
                     </form>
                 </Show>
                 <Show when=move || !can_act>
-                    <Notice kind="info" text="Acknowledging and notes need the operator role."/>
+                    <Notice kind="info" text="Acknowledging, notes and resolving need the operator role."/>
                 </Show>
             </section>
         </article>

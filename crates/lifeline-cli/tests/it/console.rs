@@ -889,6 +889,74 @@ async fn an_operator_issues_and_revokes_a_license_through_the_console() {
     }
     browser.set_window_size(1280, 900).await.unwrap();
 
+    // The worst day: the signing key leaked. An admin marks it compromised on the Keys page
+    // (typing its id), then resolves the incident it opened once the leak is closed.
+    nav(&browser, "Keys").await;
+    wait_for_text(&browser, "table.keys", "signs now").await;
+    let active_row = browser
+        .find(Locator::XPath(
+            "//table[contains(@class,'keys')]//tr[td[normalize-space()='signs now']]",
+        ))
+        .await
+        .unwrap();
+    let kid = active_row.attr("data-kid").await.unwrap().unwrap();
+    active_row
+        .find(Locator::Css("[data-testid=compromise]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&browser, "#compromise-incident")
+        .await
+        .send_keys("INC-E2E")
+        .await
+        .unwrap();
+    wait_for(&browser, "[role=dialog] textarea")
+        .await
+        .send_keys("e2e: the key file was found in a public repository")
+        .await
+        .unwrap();
+    let confirm = wait_for(&browser, "[data-testid=confirm]").await;
+    assert!(
+        confirm.attr("disabled").await.unwrap().is_some(),
+        "not before the key id is typed"
+    );
+    wait_for(&browser, "#compromise-kid")
+        .await
+        .send_keys(&kid)
+        .await
+        .unwrap();
+    click(&browser, "[data-testid=confirm]").await;
+    wait_for_text(&browser, "[data-testid=recovered]", "is marked compromised").await;
+    wait_for_text(&browser, &format!("tr[data-kid='{kid}']"), "compromised").await;
+    wait_for_text(&browser, "table.keys", "signs now").await;
+    shots.take(&browser, "keys-compromised").await;
+    let (_, opened) = api(
+        &base,
+        "GET",
+        "/api/v1/incidents?rule=key_compromised",
+        &admin,
+        None,
+    );
+    let leak_incident = opened["items"][0]["id"]
+        .as_str()
+        .or_else(|| opened[0]["id"].as_str())
+        .unwrap_or_else(|| panic!("no key_compromised incident: {opened}"))
+        .to_owned();
+    browser
+        .goto(&format!("{base}/incidents/{leak_incident}"))
+        .await
+        .unwrap();
+    wait_for(&browser, "article.incident[data-status=open]").await;
+    wait_for(&browser, "#incident-note")
+        .await
+        .send_keys("e2e: repository purged, key rotated out")
+        .await
+        .unwrap();
+    click(&browser, "[data-testid=resolve]").await;
+    wait_for(&browser, "article.incident[data-status=resolved]").await;
+
     // An expired session leads back to sign-in, saying why.
     let (status, created) = api(
         &base,
