@@ -73,6 +73,10 @@ pub struct SeatAnswer {
     pub max: u32,
     /// Whether this seat is one of the overage allowance (granted, but beyond `seats`).
     pub overage: bool,
+    /// The license's current token when the node holds a newer version than the one
+    /// presented (as in `validate`'s answer): clients verify it and replace theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
 }
 
 /// Where a seat stands.

@@ -95,22 +95,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
     let keys = files::read_key_set_with_lists(&args.keys, &args.issued_lists)?;
     let token = files::read_up_to(&args.file, 1024 * 1024, "license")?;
     let token = String::from_utf8_lossy(token.trim_ascii()).into_owned();
-    let mut seat = seat::SeatShell::new(
-        &args.seat,
-        &token,
-        &keys,
-        &args.nodes,
-        &args.cache,
-        args.offline_grace,
-        args.timeout_ms,
-    )?;
-    if seat.is_some() {
-        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
-            .map_err(|e| CliError::new(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
-    }
     let mut policy = Policy::new();
     if let Some(aud) = &args.aud {
         policy = policy.with_audience(aud.clone());
+    }
+    let mut seat = seat::SeatShell::new(args, &token, &keys, &policy)?;
+    if seat.is_some() {
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .map_err(|e| CliError::new(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
     }
     let mut client = Client {
         session: Session::new(
@@ -202,7 +194,7 @@ fn run_checks(
         usable = verdict.is_usable();
         save_cache(&args.cache, client.session.cache())?;
         if let Some(renewed) = renewed {
-            store_renewal(&args.file, &renewed, &verdict)?;
+            store_renewal(&args.file, &renewed)?;
             *token = renewed;
         }
         let mut line = serde_json::to_value(&verdict)
@@ -214,6 +206,10 @@ fn run_checks(
             } else {
                 seat.standing(now)
             };
+            if let Some(renewed) = seat.take_renewed() {
+                store_renewal(&args.file, &renewed)?;
+                *token = renewed;
+            }
             usable = usable && standing.is_usable();
             if let Value::Object(fields) = &mut line {
                 fields.insert(
@@ -371,8 +367,12 @@ fn modified(path: &str) -> Option<std::time::SystemTime> {
 
 /// Replaces the license file with the newer version a node handed out (atomically, its mode
 /// kept); a license read from standard input stays in the cache only.
-fn store_renewal(file: &str, renewed: &str, verdict: &Verdict) -> Result<(), CliError> {
-    let version = verdict.claims().map_or(0, lifeline_core::Claims::version);
+fn store_renewal(file: &str, renewed: &str) -> Result<(), CliError> {
+    // Verified by the session or the seat keeper before it got here; decoded for the message.
+    let version = lifeline_core::inspect(renewed.as_bytes())
+        .ok()
+        .and_then(|i| i.claims.get("ver").and_then(serde_json::Value::as_u64))
+        .unwrap_or(0);
     if file == "-" {
         eprintln!(
             "lifeline check: the license was renewed (version {version}); it was read from standard input, so the new one is kept in the cache"

@@ -274,6 +274,28 @@ impl SeatKeeper {
         Ok(kept)
     }
 
+    /// The newer version of the license an answer carried (`license`, as `validate`'s), and
+    /// whether it replaces `held` ([`crate::renewal`], with this keeper's keys); `None` when
+    /// the answer carried none.
+    pub fn renewal_in(
+        &self,
+        body: &[u8],
+        held: &str,
+        policy: &crate::Policy,
+        now: UnixTime,
+    ) -> Option<(String, Result<crate::Verdict, crate::RenewalProblem>)> {
+        let answer: Value = serde_json::from_slice(body).ok()?;
+        let candidate = answer.get("license")?.as_str()?.to_owned();
+        let held = crate::verify(held.as_bytes(), &self.keys, policy, now);
+        let judged = match held.claims() {
+            Some(claims) => crate::renewal(claims, candidate.as_bytes(), &self.keys, policy, now),
+            None => Err(crate::RenewalProblem::Refused(
+                held.reason().unwrap_or(crate::Reason::Malformed),
+            )),
+        };
+        Some((candidate, judged))
+    }
+
     /// When to renew: between half and three quarters of the lease's life (`jitter` in
     /// 0..=1 picks where, so machines do not renew in step). `None` without a held lease.
     pub fn renew_at(&self, jitter: f64) -> Option<UnixTime> {

@@ -282,3 +282,47 @@ fn fingerprints_are_checked_and_machine_fingerprints_are_stable() {
     assert_ne!(a, machine_fingerprint("0123abcd", "other"));
     assert_eq!(a.len(), 64);
 }
+
+#[test]
+fn a_seat_answer_carrying_a_newer_license_is_checked_like_validates() {
+    let license = |by: &LicenseSigner, ver: u64, jti: &str| {
+        by.sign_license(
+            json!({"iss": "v", "sub": "acme", "aud": "app", "jti": jti, "iat": NOW - 60,
+                   "exp": NOW + 3600, "entitlements": [], "ver": ver, "seats": 2})
+            .as_object()
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let held = license(&signer(), 1, "lic");
+    let with = |candidate: &str| {
+        let mut body: serde_json::Value = serde_json::from_slice(&held_answer()).unwrap();
+        body["license"] = candidate.into();
+        body.to_string().into_bytes()
+    };
+    let k = keeper();
+    let now = UnixTime::from_secs(NOW);
+    let policy = crate::Policy::new();
+    assert!(
+        k.renewal_in(&held_answer(), &held, &policy, now).is_none(),
+        "none carried"
+    );
+    let newer = license(&signer(), 2, "lic");
+    let (token, judged) = k.renewal_in(&with(&newer), &held, &policy, now).unwrap();
+    assert_eq!(
+        (token.as_str(), judged.unwrap().claims().unwrap().version()),
+        (newer.as_str(), 2)
+    );
+    for refused in [
+        license(&signer(), 1, "lic"),
+        license(&signer(), 5, "other"),
+        license(&LicenseSigner::from_seed("srv", &[9; 32]), 5, "lic"),
+    ] {
+        let (_, judged) = k.renewal_in(&with(&refused), &held, &policy, now).unwrap();
+        assert!(judged.is_err(), "{refused}");
+    }
+}
+
+fn held_answer() -> Vec<u8> {
+    held(1)
+}

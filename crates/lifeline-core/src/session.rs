@@ -182,6 +182,17 @@ impl Session {
         &self.keys
     }
 
+    /// The policy licenses are checked with.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Records a newer version of the license that the shell took from elsewhere (a seat
+    /// answer, checked with [`crate::renewal`]): the cache keeps it like a node's renewal.
+    pub fn keep_license(&mut self, license: String) {
+        self.cache.license = Some(license);
+    }
+
     /// Replaces the key set (a shell that re-read its key-set file: a rotation, a key marked
     /// compromised). The cache stays: its lease and license are checked against the new set
     /// whenever they are used.

@@ -209,9 +209,30 @@ pub(super) async fn step(inner: &Rc<RefCell<Inner>>) -> Result<Option<JsValue>, 
             let url = format!("{}{path}", url.trim_end_matches('/'));
             if let Ok((200..=299, text)) = request("POST", &url, &body, timeout, false).await {
                 let mut i = inner.borrow_mut();
-                if let Some(s) = i.seat.as_mut()
-                    && s.keeper.receive(text.as_bytes()).is_ok()
-                {
+                let taken = match i.seat.as_mut() {
+                    Some(s) => s.keeper.receive(text.as_bytes()).is_ok(),
+                    None => false,
+                };
+                if taken {
+                    // A newer version of the license, as validate hands out.
+                    let renewed = i.seat.as_ref().and_then(|s| {
+                        s.keeper
+                            .renewal_in(text.as_bytes(), &i.license, i.session.policy(), now())
+                    });
+                    if let Some((license, Ok(verdict))) = renewed {
+                        i.license.clone_from(&license);
+                        i.session.keep_license(license.clone());
+                        let callback = i.on_license.clone();
+                        drop(i);
+                        if let Some(callback) = callback {
+                            let claims = match verdict.claims() {
+                                Some(c) => crate::convert::claims_to_js(c.as_map())?,
+                                None => JsValue::NULL,
+                            };
+                            let js = crate::js_verdict::from_verdict(&verdict, &claims);
+                            let _ = callback.call2(&JsValue::NULL, &JsValue::from(license), &js);
+                        }
+                    }
                     break;
                 }
             }

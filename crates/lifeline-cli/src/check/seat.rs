@@ -36,19 +36,23 @@ pub(crate) struct SeatShell {
     name: String,
     offline_grace_s: u64,
     timeout_ms: u64,
+    /// The policy the license is checked with (a renewal in an answer must pass it).
+    policy: lifeline_core::Policy,
+    /// A newer version of the license a seat answer carried and the core took.
+    renewed: Option<String>,
 }
 
 impl SeatShell {
-    /// `None` without `--seat`.
+    /// `None` without `--seat`. `check` is the command's arguments (nodes, cache, offline
+    /// grace, timeout, the seat's own).
     pub(crate) fn new(
-        args: &SeatArgs,
+        check: &super::Args,
         token: &str,
         keys: &KeySet,
-        urls: &[String],
-        session_cache: &Path,
-        default_grace_s: u64,
-        timeout_ms: u64,
+        policy: &lifeline_core::Policy,
     ) -> Result<Option<Self>, CliError> {
+        let (args, urls, session_cache) = (&check.seat, &check.nodes, &check.cache);
+        let (default_grace_s, timeout_ms) = (check.offline_grace, check.timeout_ms);
         if !args.seat {
             return Ok(None);
         }
@@ -69,6 +73,8 @@ impl SeatShell {
             cache,
             name: args.seat_name.clone().unwrap_or_else(host_name),
             timeout_ms,
+            policy: policy.clone(),
+            renewed: None,
         }))
     }
 
@@ -86,7 +92,17 @@ impl SeatShell {
             let url = format!("{}{}", url.trim_end_matches('/'), call.path());
             match post(&url, &body, self.timeout_ms) {
                 Ok(answer) => match self.keeper.receive(&answer) {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        // A newer version of the license, as validate hands out.
+                        match self.keeper.renewal_in(&answer, token, &self.policy, now) {
+                            Some((license, Ok(_))) => self.renewed = Some(license),
+                            Some((_, Err(problem))) => eprintln!(
+                                "lifeline check: {url} handed out a license not taken: {problem}"
+                            ),
+                            None => {}
+                        }
+                        break;
+                    }
                     Err(problem) => eprintln!("lifeline check: {url}: {problem}"),
                 },
                 Err(why) => eprintln!("lifeline check: {url}: {why}"),
@@ -94,6 +110,11 @@ impl SeatShell {
         }
         self.save()?;
         Ok(self.keeper.standing(now, self.offline_grace_s))
+    }
+
+    /// The newer license the last seat answer carried, once.
+    pub(crate) fn take_renewed(&mut self) -> Option<String> {
+        self.renewed.take()
     }
 
     /// Where the machine stands without asking.

@@ -309,7 +309,7 @@ async fn answer(state: AppState, req: ValidateRequest) -> Result<Response, AppEr
 }
 
 /// The stored token of license `id` (read once per client holding an older version).
-async fn current_token(state: &AppState, id: &str) -> Result<Option<String>, AppError> {
+pub(crate) async fn current_token(state: &AppState, id: &str) -> Result<Option<String>, AppError> {
     use sqlx::Row as _;
     let row = sqlx::query("SELECT token FROM licenses WHERE id = $1")
         .bind(id)

@@ -158,7 +158,17 @@ async fn answer(
         .active
         .sign_seat_lease(&seat_lease_claims(&terms))
         .map_err(|e| AppError::internal(format!("signing a seat lease: {e}")))?;
+    // A newer version in the store: the answer carries it, as validate's does.
+    let newer = state.hot().version(state.store(), p.claims.jti()).await?;
+    let license = if newer > p.claims.version()
+        && p.verdict.reason() != Some(lifeline_core::Reason::Revoked)
+    {
+        crate::routes::public::current_token(state, p.claims.jti()).await?
+    } else {
+        None
+    };
     let body = SeatAnswer {
+        license,
         verdict: serde_json::to_value(&p.verdict).unwrap_or_default(),
         seat_id: o.seat.map(|s| s.id),
         state: seat_state,

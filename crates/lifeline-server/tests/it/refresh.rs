@@ -106,6 +106,34 @@ pub(crate) async fn validate_hands_an_outdated_client_the_current_license(s: Ser
     );
     assert_eq!(handed_out(&b, &v1).await, second["token"]);
 
+    // A seat's answers carry the newer version too (activation and heartbeat).
+    let seated = s
+        .issue(json!({"product": "app", "licensee": "gamma", "expires_at": t + 86_400, "seats": 2}))
+        .await;
+    let machine = json!({"token": seated["token"], "fingerprint": "machine-7"});
+    let (st, seat) = s
+        .call("POST", "/api/v1/seats", None, Some(machine.clone()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{seat}");
+    assert!(seat.get("license").is_none(), "{seat}");
+    let seated_ext = extend(&s, seated["id"].as_str().unwrap(), t + 9 * 86_400).await;
+    let heartbeat = format!(
+        "/api/v1/seats/{}/heartbeat",
+        seat["seat_id"].as_str().unwrap()
+    );
+    let (st, beat) = s.call("POST", &heartbeat, None, Some(machine)).await;
+    assert_eq!(st, StatusCode::OK, "{beat}");
+    assert_eq!(beat["license"], seated_ext["token"], "{beat}");
+    let (_, beat) = s
+        .call(
+            "POST",
+            &heartbeat,
+            None,
+            Some(json!({"token": seated_ext["token"], "fingerprint": "machine-7"})),
+        )
+        .await;
+    assert!(beat.get("license").is_none(), "the current one: {beat}");
+
     // A revoked license is refused, with nothing handed out.
     let (st, _) = s
         .admin(
