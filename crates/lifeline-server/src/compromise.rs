@@ -125,7 +125,21 @@ pub(crate) async fn compromise(
         issued_list_url: url,
         incident_id: None,
     };
-    mark(state, actor, req, &list, &report).await?;
+    // Lists of keys compromised earlier that this key signed: signed again by the active key
+    // (a list signed by a compromised key is refused, and those keys' licenses with it).
+    let mut resigned = Vec::new();
+    for earlier in ring.lists.iter().filter(|l| l.list.signed_by() == kid) {
+        let tokens = tokens_signed_by(store, &earlier.kid).await?;
+        let token = ring.active.sign_issued_list(&issued_list_claims(
+            ISSUER,
+            &earlier.kid,
+            earlier.list.compromised_at(),
+            UnixTime::from_secs(crate::clock::now()),
+            tokens.iter().map(String::as_str),
+        ));
+        resigned.push((earlier.kid.clone(), token, tokens.len()));
+    }
+    mark(state, actor, req, &list, &report, &resigned).await?;
     state.reload_keys().await?;
     state.hot().invalidate_versions();
     state.store_figures_changed();
@@ -143,6 +157,7 @@ async fn mark(
     req: &CompromiseKey,
     list: &str,
     report: &CompromiseReport,
+    resigned: &[(String, String, usize)],
 ) -> Result<(), AppError> {
     let db = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let now = crate::clock::now();
@@ -169,21 +184,28 @@ async fn mark(
             ),
         ));
     }
-    sqlx::query("DELETE FROM issued_lists WHERE kid = $1")
-        .bind(&report.kid)
+    let lists = std::iter::once((report.kid.as_str(), list, report.listed_tokens)).chain(
+        resigned
+            .iter()
+            .map(|(kid, token, n)| (kid.as_str(), token.as_str(), *n as u64)),
+    );
+    for (kid, token, n) in lists {
+        sqlx::query("DELETE FROM issued_lists WHERE kid = $1")
+            .bind(kid)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(
+            "INSERT INTO issued_lists (kid, token, licenses, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(kid)
+        .bind(token)
+        .bind(db(n))
+        .bind(db(now))
         .execute(&mut *w.tx)
         .await
         .map_err(StoreError::from)?;
-    sqlx::query(
-        "INSERT INTO issued_lists (kid, token, licenses, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&report.kid)
-    .bind(list)
-    .bind(db(report.listed_tokens))
-    .bind(db(now))
-    .execute(&mut *w.tx)
-    .await
-    .map_err(StoreError::from)?;
+    }
     let after = json!({
         "kid": report.kid,
         "compromised_at": report.compromised_at, "reason": req.reason, "incident": req.incident,

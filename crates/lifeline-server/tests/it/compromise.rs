@@ -284,6 +284,54 @@ pub(crate) async fn a_leaked_key_is_recovered_in_one_call_with_no_lockout_and_no
         .issue(json!({"product": "app", "licensee": "after", "expires_at": t + 86_400}))
         .await;
     assert_eq!(fresh["kid"], json!(active));
+
+    // The key that signed the first list leaks too: that list is signed again by the next
+    // key, so the first key's licenses stay accepted and the node keeps serving.
+    let (st, lines) = s
+        .admin(
+            "POST",
+            &format!("/api/v1/keys/{active}/compromise"),
+            Some(json!({"reason": "the second key leaked too", "incident": "INC-2042"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{lines}");
+    let second = lines.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(second["kind"], "done", "{second}");
+    let third = second["active_kid"].as_str().unwrap().to_owned();
+    let (st, _) = s.admin("GET", "/api/v1/keys", None).await;
+    assert_eq!(st, StatusCode::OK, "the key ring still loads");
+    let mut edge = KeySet::from_jwks_json(jwks_doc(&s).await.to_string().as_bytes()).unwrap();
+    for leaked in [&kid, &active] {
+        let (st, _) = s
+            .raw(
+                "GET",
+                &format!("/.well-known/lifeline/issued/{leaked}"),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let token = sqlx::query("SELECT token FROM issued_lists WHERE kid = $1")
+            .bind(leaked)
+            .fetch_one(&pool(&s).await)
+            .await
+            .unwrap()
+            .try_get::<String, _>("token")
+            .unwrap();
+        let added = edge.add_issued_list(token.as_bytes()).unwrap();
+        assert_eq!(
+            added.signed_by(),
+            third,
+            "{leaked}'s list is signed by the key in use"
+        );
+    }
+    let at = UnixTime::from_secs(now());
+    for l in [&issued[3], &fresh] {
+        let v = verify(l["token"].as_str().unwrap().as_bytes(), &edge, &policy, at);
+        assert!(v.is_usable(), "{v:?}");
+        assert_eq!(s.validate(&l["token"]).await["verdict"]["state"], "valid");
+    }
 }
 
 pub(crate) async fn compromise_requests_are_checked_and_change_nothing_when_refused(s: Server) {
