@@ -302,14 +302,7 @@ pub(crate) async fn resolve_by_operator(
     text: &str,
     now: u64,
 ) -> Result<(), AppError> {
-    let text = text.trim();
-    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
-        return Err(AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_note",
-            format!("say why in 1 to {MAX_NOTE_CHARS} characters"),
-        ));
-    }
+    let text = note_text(text)?;
     if get(store, id).await?.is_none() {
         return Err(AppError::not_found(format!("no incident {id:?}")));
     }
@@ -471,14 +464,8 @@ pub(crate) async fn acknowledge(
     Ok(())
 }
 
-/// Adds a note to an incident's timeline (any status: post-mortem notes on resolved ones).
-pub(crate) async fn note(
-    store: &Store,
-    actor: &str,
-    id: &str,
-    text: &str,
-    now: u64,
-) -> Result<(), AppError> {
+/// A note's text, trimmed: 1 to [`MAX_NOTE_CHARS`] characters (else 422 `invalid_note`).
+fn note_text(text: &str) -> Result<&str, AppError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
         return Err(AppError::new(
@@ -487,6 +474,18 @@ pub(crate) async fn note(
             format!("a note is 1 to {MAX_NOTE_CHARS} characters"),
         ));
     }
+    Ok(text)
+}
+
+/// Adds a note to an incident's timeline (any status: post-mortem notes on resolved ones).
+pub(crate) async fn note(
+    store: &Store,
+    actor: &str,
+    id: &str,
+    text: &str,
+    now: u64,
+) -> Result<(), AppError> {
+    let text = note_text(text)?;
     let mut w = store.write().await?;
     if read_in(&mut w, id).await?.is_none() {
         return Err(AppError::not_found(format!("no incident {id:?}")));

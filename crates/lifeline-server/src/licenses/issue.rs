@@ -280,27 +280,37 @@ pub(crate) fn sign_many(
     first_idx: u64,
     status_uri: &str,
 ) -> Result<Vec<License>, AppError> {
+    on_every_core(reqs, |i, r| {
+        let idx = first_idx + u64::try_from(i).unwrap_or(u64::MAX);
+        sign(keys, r, now, Some((idx, status_uri)))
+    })
+}
+
+/// `f(i, item)` for every item, the items split evenly over the machine's cores (signing
+/// is the cost of bulk work); the results in order, or the first error.
+pub(crate) fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(usize, &T) -> Result<R, AppError> + Sync,
+) -> Result<Vec<R>, AppError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .max(1);
-    let chunk = reqs.len().div_ceil(threads).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = reqs
+        let handles: Vec<_> = items
             .chunks(chunk)
             .enumerate()
             .map(|(c, part)| {
                 scope.spawn(move || {
                     part.iter()
                         .enumerate()
-                        .map(|(i, r)| {
-                            let idx = first_idx + u64::try_from(c * chunk + i).unwrap_or(u64::MAX);
-                            sign(keys, r, now, Some((idx, status_uri)))
-                        })
+                        .map(|(i, item)| f(c * chunk + i, item))
                         .collect::<Result<Vec<_>, _>>()
                 })
             })
             .collect();
-        let mut out = Vec::with_capacity(reqs.len());
+        let mut out = Vec::with_capacity(items.len());
         for h in handles {
             out.extend(
                 h.join()

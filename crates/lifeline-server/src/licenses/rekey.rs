@@ -102,39 +102,14 @@ fn sign_all(
     first_version: u64,
     now: u64,
 ) -> Result<Vec<String>, AppError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .max(1);
-    let chunk = held.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = held
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, h)| {
-                            let mut claims = h.claims.clone();
-                            let offset = u64::try_from(c * chunk + i).unwrap_or(u64::MAX);
-                            claims.insert("iat".into(), now.into());
-                            claims.insert("ver".into(), (first_version + offset).into());
-                            ring.active.sign_license(&claims).map_err(|e| {
-                                AppError::internal(format!("re-signing {}: {e}", h.id))
-                            })
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(held.len());
-        for h in handles {
-            out.extend(
-                h.join()
-                    .map_err(|_| AppError::internal("a signing thread panicked"))??,
-            );
-        }
-        Ok(out)
+    super::on_every_core(held, |i, h| {
+        let mut claims = h.claims.clone();
+        let offset = u64::try_from(i).unwrap_or(u64::MAX);
+        claims.insert("iat".into(), now.into());
+        claims.insert("ver".into(), (first_version + offset).into());
+        ring.active
+            .sign_license(&claims)
+            .map_err(|e| AppError::internal(format!("re-signing {}: {e}", h.id)))
     })
 }
 
