@@ -228,3 +228,36 @@ test('the package types declare Client, ClientOptions and LeaseCache', () => {
   assert.match(dts, /onLicense\?: \(token: string, verdict: Verdict\) => void/);
   assert.match(dts, /readonly license: string;/);
 });
+
+// Last: it changes the servers' keys (the tests above share them).
+test('after a key leak: the key set marks it, addIssuedList restores its licenses, a bad list is refused', async () => {
+  const before = new lib.Verifier(keys);
+  assert.equal(before.verify(license.token).state, 'valid');
+  const r = await fetch(`${nodes[1].url}/api/v1/keys/${license.kid}/compromise`, {
+    method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'npm test: the key leaked', incident: 'INC-NPM' }),
+  });
+  assert.equal(r.status, 200);
+  const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.at(-1).kind, 'done', JSON.stringify(lines.at(-1)));
+  const jwks = await (await fetch(`${nodes[1].url}/.well-known/lifeline/keys.json`)).json();
+  const leaked = jwks.keys.find((k) => k.kid === license.kid);
+  assert.equal(leaked.status, 'compromised');
+  const list = await (await fetch(leaked.issued_list.replace(/^https?:\/\/[^/]+/, nodes[1].url))).text();
+  const edge = new lib.Verifier(jwks, { audience: 'app' });
+  const refused = edge.verify(license.token);
+  assert.deepEqual([refused.state, refused.reason], ['invalid', 'key_compromised']);
+  assert.throws(() => edge.addIssuedList(`${list.slice(0, -4)}AAAA`), (e) => e.code === 'bad_signature');
+  assert.throws(() => edge.addIssuedList(license.token), (e) => e.code === 'wrong_type');
+  assert.throws(() => edge.addIssuedList(42), (e) => e.code === 'invalid_argument');
+  const info = edge.addIssuedList(list);
+  assert.equal(info.kid, license.kid);
+  assert.equal(info.signedBy, lines.at(-1).active_kid);
+  assert.ok(info.count >= 1);
+  assert.equal(edge.verify(license.token).state, 'valid');
+  // The Client takes the list as an option; a bad one is an options error.
+  const c = client([nodes[2].url], { keys: jwks, issuedLists: [list] });
+  assert.equal((await c.check()).state, 'valid');
+  assert.throws(() => client([nodes[2].url], { keys: jwks, issuedLists: ['nope'] }), (e) => e.code === 'invalid_options');
+});
+
