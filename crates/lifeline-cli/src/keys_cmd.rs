@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use lifeline_api::{CompromiseLine, CompromiseReport, Problem, SigningKeyInfo};
+use lifeline_api::{CompromiseLine, CompromiseReport, SigningKeyInfo};
 
 use crate::failure::CliError;
 use crate::progress::Progress;
@@ -65,22 +65,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, CliError> {
 }
 
 fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
-    let url = args.remote.url("/api/v1/keys");
-    let mut response = remote::agent(Duration::from_secs(30))
-        .get(&url)
-        .header("Authorization", &args.remote.bearer())
-        .call()
-        .map_err(|e| CliError::new(format!("cannot reach {url}: {e}")).hint("check --server"))?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| CliError::new(format!("reading the answer of {url}: {e}")))?;
-    if status != 200 {
-        return Err(refused(&url, status, &text));
-    }
-    let keys: Vec<SigningKeyInfo> = serde_json::from_str(&text)
-        .map_err(|e| CliError::new(format!("{url}: unexpected answer: {e}")))?;
+    let keys: Vec<SigningKeyInfo> = remote::get(&args.remote, "/api/v1/keys", hint)?;
     let pretty = serde_json::to_string_pretty(&keys)
         .map_err(|e| CliError::new(format!("cannot encode the keys: {e}")))?;
     println!("{pretty}");
@@ -112,7 +97,7 @@ fn compromise(args: &CompromiseArgs) -> Result<ExitCode, CliError> {
     if status != 200 {
         let mut text = String::new();
         let _ = std::io::Read::read_to_string(&mut reader, &mut text);
-        return Err(refused(&url, status, &text));
+        return Err(remote::refused(&url, status, &text, hint));
     }
     eprintln!(
         "lifeline keys compromise: {} (incident {})",
@@ -187,22 +172,14 @@ fn summary(r: &CompromiseReport) {
     }
 }
 
-/// A refusal, with the problem's code and detail and a hint for the usual ones.
-fn refused(url: &str, status: u16, text: &str) -> CliError {
-    let Ok(problem) = serde_json::from_str::<Problem>(text) else {
-        return CliError::new(format!("{url}: HTTP {status}: {text}"));
-    };
-    let error = CliError::new(format!(
-        "the server refused (HTTP {status}, {}): {}",
-        problem.code, problem.detail
-    ));
-    match problem.code.as_str() {
-        "unauthorized" => error.hint("check --token or $LIFELINE_TOKEN"),
-        "forbidden" => error.hint("marking a key compromised takes an admin token"),
-        "not_found" => error.hint("`lifeline keys list` shows the key ids"),
+/// What to do about the keys' usual refusals.
+fn hint(code: &str) -> Option<&'static str> {
+    match code {
+        "forbidden" => Some("marking a key compromised takes an admin token"),
+        "not_found" => Some("`lifeline keys list` shows the key ids"),
         "already_compromised" => {
-            error.hint("nothing to do: `lifeline keys list` shows when it was marked")
+            Some("nothing to do: `lifeline keys list` shows when it was marked")
         }
-        _ => error,
+        _ => None,
     }
 }

@@ -3,9 +3,8 @@
 //! and `revoke` work through a license server (`--server`, `--token`).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use lifeline_api::{CreateOverride, OverrideRecord, Problem, RevokeOverride};
+use lifeline_api::{CreateOverride, OverrideRecord, RevokeOverride};
 use lifeline_core::LicenseSigner;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -254,12 +253,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
 
 /// `GET path` on the server: the answer as `T`, or an error naming the server's problem.
 fn get<T: DeserializeOwned>(remote: &Remote, path: &str) -> Result<T, CliError> {
-    let url = remote.url(path);
-    let response = remote::agent(Duration::from_secs(30))
-        .get(&url)
-        .header("Authorization", &remote.bearer())
-        .call();
-    answer(&url, response)
+    remote::get(remote, path, hint)
 }
 
 /// `POST path` (with a JSON body, or none) on the server.
@@ -268,50 +262,18 @@ fn send<T: DeserializeOwned>(
     path: &str,
     body: Option<&Value>,
 ) -> Result<T, CliError> {
-    let url = remote.url(path);
-    let request = remote::agent(Duration::from_secs(30))
-        .post(&url)
-        .header("Authorization", &remote.bearer());
-    let response = match body {
-        Some(b) => request.send_json(b),
-        None => request.send_empty(),
-    };
-    answer(&url, response)
+    remote::post(remote, path, body, hint)
 }
 
-/// Reads a 2xx answer as `T`; anything else becomes an error with the problem's code and
-/// detail (and a hint for the usual ones).
-fn answer<T: DeserializeOwned>(
-    url: &str,
-    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<T, CliError> {
-    let mut response = response
-        .map_err(|e| CliError::new(format!("cannot reach {url}: {e}")).hint("check --server"))?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(16 * 1024 * 1024)
-        .read_to_string()
-        .map_err(|e| CliError::new(format!("reading the answer of {url}: {e}")))?;
-    if !(200..300).contains(&status) {
-        let Ok(problem) = serde_json::from_str::<Problem>(&text) else {
-            return Err(CliError::new(format!("{url}: HTTP {status}: {text}")));
-        };
-        let error = CliError::new(format!(
-            "the server refused (HTTP {status}, {}): {}",
-            problem.code, problem.detail
-        ));
-        return Err(match problem.code.as_str() {
-            "unauthorized" => error.hint("check --token or $LIFELINE_TOKEN"),
-            "same_person" => error.hint(
-                "another person approves it, with an admin token minted for them (POST /api/v1/tokens with their principal)",
-            ),
-            "expiry_too_far" => error.hint("an override lasts at most 720 hours"),
-            _ => error,
-        });
+/// What to do about the overrides' usual refusals.
+fn hint(code: &str) -> Option<&'static str> {
+    match code {
+        "same_person" => Some(
+            "another person approves it, with an admin token minted for them (POST /api/v1/tokens with their principal)",
+        ),
+        "expiry_too_far" => Some("an override lasts at most 720 hours"),
+        _ => None,
     }
-    serde_json::from_str(&text).map_err(|e| CliError::new(format!("{url}: unexpected answer: {e}")))
 }
 
 fn mint(args: &MintArgs) -> Result<ExitCode, CliError> {

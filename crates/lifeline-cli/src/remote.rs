@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+use lifeline_api::Problem;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::failure::CliError;
+
 /// `--server` and `--token` (or `$LIFELINE_TOKEN`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Remote {
@@ -37,4 +43,79 @@ pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
         .timeout_global(Some(timeout))
         .build()
         .into()
+}
+
+/// `GET path` on the server: the answer as `T`, or its refusal ([`refused`] with `hint`).
+pub(crate) fn get<T: DeserializeOwned>(
+    remote: &Remote,
+    path: &str,
+    hint: fn(&str) -> Option<&'static str>,
+) -> Result<T, CliError> {
+    let url = remote.url(path);
+    let response = agent(Duration::from_secs(30))
+        .get(&url)
+        .header("Authorization", &remote.bearer())
+        .call();
+    answer(&url, response, hint)
+}
+
+/// `POST path` (with a JSON body, or none) on the server.
+pub(crate) fn post<T: DeserializeOwned>(
+    remote: &Remote,
+    path: &str,
+    body: Option<&Value>,
+    hint: fn(&str) -> Option<&'static str>,
+) -> Result<T, CliError> {
+    let url = remote.url(path);
+    let request = agent(Duration::from_secs(30))
+        .post(&url)
+        .header("Authorization", &remote.bearer());
+    let response = match body {
+        Some(b) => request.send_json(b),
+        None => request.send_empty(),
+    };
+    answer(&url, response, hint)
+}
+
+/// Reads a 2xx answer as `T`; anything else is [`refused`].
+fn answer<T: DeserializeOwned>(
+    url: &str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    hint: fn(&str) -> Option<&'static str>,
+) -> Result<T, CliError> {
+    let mut response = response
+        .map_err(|e| CliError::new(format!("cannot reach {url}: {e}")).hint("check --server"))?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_string()
+        .map_err(|e| CliError::new(format!("reading the answer of {url}: {e}")))?;
+    if !(200..300).contains(&status) {
+        return Err(refused(url, status, &text, hint));
+    }
+    serde_json::from_str(&text).map_err(|e| CliError::new(format!("{url}: unexpected answer: {e}")))
+}
+
+/// A server's refusal as an error: its problem's code and detail, and a hint (`hint`'s for
+/// the command's own codes, else the usual one for a token refused).
+pub(crate) fn refused(
+    url: &str,
+    status: u16,
+    text: &str,
+    hint: fn(&str) -> Option<&'static str>,
+) -> CliError {
+    let Ok(problem) = serde_json::from_str::<Problem>(text) else {
+        return CliError::new(format!("{url}: HTTP {status}: {text}"));
+    };
+    let error = CliError::new(format!(
+        "the server refused (HTTP {status}, {}): {}",
+        problem.code, problem.detail
+    ));
+    match hint(&problem.code) {
+        Some(h) => error.hint(h),
+        None if problem.code == "unauthorized" => error.hint("check --token or $LIFELINE_TOKEN"),
+        None => error,
+    }
 }
