@@ -204,16 +204,28 @@ impl Session {
     /// clock, milliseconds). When the cache holds a newer version of that license (handed
     /// out by a node before), the check is about that one.
     pub fn begin(&self, license: &[u8], now: UnixTime, now_ms: u64) -> Round {
-        let mut local = crate::verify(license, &self.keys, &self.policy, now);
+        // Authenticated once: the verdict, and the one a node may vouch for.
+        let (mut local, mut vouched) = match crate::UnverifiedLicense::parse(license)
+            .and_then(|t| t.authenticate(&self.keys))
+        {
+            Ok(signed) => {
+                let local = signed.evaluate(&self.keys, &self.policy, now);
+                let vouched = unlisted(&local)
+                    .then(|| signed.evaluate_vouched(&self.keys, &self.policy, now));
+                (local, vouched)
+            }
+            Err(error) => (Verdict::refused(error, None), None),
+        };
         let mut token = String::from_utf8_lossy(license.trim_ascii()).into_owned();
         if let (Some(held), Some(cached)) = (local.claims(), &self.cache.license)
             && let Ok(newer) = renewal(held, cached.as_bytes(), &self.keys, &self.policy, now)
         {
+            // A renewal is never refused for its key: nothing to vouch for.
             local = newer;
+            vouched = None;
             token.clone_from(cached);
         }
         let license_id = local.claims().map(|c| c.jti().to_owned());
-        let vouched = self.vouchable(&local, token.as_bytes(), now);
         Round {
             check: self.nodes.start(now_ms),
             local,
@@ -321,24 +333,6 @@ impl Session {
         }
     }
 
-    /// The verdict a node's lease may vouch for (see [`Round`]'s `vouched`).
-    fn vouchable(&self, local: &Verdict, token: &[u8], now: UnixTime) -> Option<Verdict> {
-        let unlisted = matches!(
-            local.error(),
-            Some(crate::VerifyError::KeyCompromised {
-                list_known: false,
-                ..
-            })
-        );
-        if !unlisted {
-            return None;
-        }
-        let signed = crate::UnverifiedLicense::parse(token)
-            .and_then(|t| t.authenticate(&self.keys))
-            .ok()?;
-        Some(signed.evaluate_vouched(&self.keys, &self.policy, now))
-    }
-
     /// Replaces the round's license with `candidate` when it is a renewal of it.
     fn take_renewal(&mut self, round: &mut Round, candidate: String) {
         let Some(held) = round.local.claims() else {
@@ -380,6 +374,18 @@ impl Session {
             .collect();
         round.local.clone().with_overrides(&overrides, round.now)
     }
+}
+
+/// Whether `verdict` refuses a license only because its key is marked compromised and the
+/// key set holds no issued list for it (what a node's lease may vouch for: see [`Round`]).
+fn unlisted(verdict: &Verdict) -> bool {
+    matches!(
+        verdict.error(),
+        Some(crate::VerifyError::KeyCompromised {
+            list_known: false,
+            ..
+        })
+    )
 }
 
 #[cfg(test)]
